@@ -1,0 +1,101 @@
+"""Plain data that crosses the storage boundary (no SQLAlchemy here).
+
+``search/`` produces ``IndexRows`` at write time from the parameter
+registry; the unit of work stores them next to the resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "StoredResource",
+    "TokenRow",
+    "StringRow",
+    "ReferenceRow",
+    "DateRow",
+    "NumberRow",
+    "QuantityRow",
+    "UriRow",
+    "IndexRows",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version of a resource as stored: the bytes a read returns."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated_us: int  # microseconds since the Unix epoch, UTC
+    deleted: bool
+    content: bytes | None  # canonical JSON; None for a deletion
+    method: str = "PUT"  # POST / PUT / DELETE, for history entries
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    param: str
+    system: str | None
+    code: str | None
+    text: str | None = None  # normalised display / CodeableConcept.text for :text
+
+
+@dataclass(frozen=True, slots=True)
+class StringRow:
+    param: str
+    value_norm: str  # lower-case, accents removed: prefix/contains search
+    value_exact: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRow:
+    param: str
+    target_type: str | None
+    target_id: str | None
+    url: str | None = None  # absolute / canonical / logical references
+
+
+@dataclass(frozen=True, slots=True)
+class DateRow:
+    param: str
+    low_us: int  # inclusive lower bound, microseconds since epoch
+    high_us: int  # inclusive upper bound
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRow:
+    param: str
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityRow:
+    param: str
+    system: str | None
+    code: str | None
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class UriRow:
+    param: str
+    value: str
+
+
+@dataclass
+class IndexRows:
+    """Everything one resource version contributes to the search indexes."""
+
+    tokens: list[TokenRow] = field(default_factory=list)
+    strings: list[StringRow] = field(default_factory=list)
+    references: list[ReferenceRow] = field(default_factory=list)
+    dates: list[DateRow] = field(default_factory=list)
+    numbers: list[NumberRow] = field(default_factory=list)
+    quantities: list[QuantityRow] = field(default_factory=list)
+    uris: list[UriRow] = field(default_factory=list)

@@ -1,0 +1,202 @@
+"""The narrow door to stored resources: current rows, history and index rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eolc_fhir.storage import tables as t
+from eolc_fhir.storage.model import IndexRows, StoredResource
+
+__all__ = ["ResourceRepository", "ConcurrentWriteError", "HistoryEntry"]
+
+
+class ConcurrentWriteError(Exception):
+    """Another transaction changed the same resource first; the caller may retry."""
+
+
+HistoryEntry = tuple[int, StoredResource]  # (sequence number, version)
+
+_INDEX_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("tokens", t.idx_token),
+    ("strings", t.idx_string),
+    ("references", t.idx_reference),
+    ("dates", t.idx_date),
+    ("numbers", t.idx_number),
+    ("quantities", t.idx_quantity),
+    ("uris", t.idx_uri),
+)
+
+_CURRENT_COLS = (
+    t.resources.c.res_type,
+    t.resources.c.res_id,
+    t.resources.c.version,
+    t.resources.c.last_updated_us,
+    t.resources.c.deleted,
+    t.resources.c.content,
+)
+
+
+def _stored(row: Any, method: str = "PUT") -> StoredResource:
+    return StoredResource(
+        resource_type=row.res_type,
+        id=row.res_id,
+        version=row.version,
+        last_updated_us=row.last_updated_us,
+        deleted=bool(row.deleted),
+        content=bytes(row.content) if row.content is not None else None,
+        method=getattr(row, "method", method),
+    )
+
+
+class ResourceRepository:
+    """Reads and writes inside the caller's transaction; never commits."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    async def get_current(self, resource_type: str, resource_id: str, *,
+                          for_update: bool = False) -> StoredResource | None:
+        stmt = select(*_CURRENT_COLS).where(
+            t.resources.c.res_type == resource_type, t.resources.c.res_id == resource_id
+        )
+        if for_update and self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await self.conn.execute(stmt)).first()
+        return _stored(row) if row is not None else None
+
+    async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
+        """Current, non-deleted versions for (type, id) keys, in the order given."""
+        if not keys:
+            return []
+        stmt = select(*_CURRENT_COLS).where(
+            t.resources.c.deleted.is_(False),
+            tuple_(t.resources.c.res_type, t.resources.c.res_id).in_(list(keys)),
+        )
+        found = {(r.res_type, r.res_id): _stored(r) for r in await self.conn.execute(stmt)}
+        return [found[k] for k in keys if k in found]
+
+    async def get_version(self, resource_type: str, resource_id: str,
+                          version: int) -> StoredResource | None:
+        h = t.resource_history
+        stmt = select(h).where(
+            h.c.res_type == resource_type, h.c.res_id == resource_id, h.c.version == version
+        )
+        row = (await self.conn.execute(stmt)).first()
+        return _stored(row) if row is not None else None
+
+    async def insert_new(self, stored: StoredResource) -> None:
+        """Insert a resource that did not exist; ConcurrentWriteError if it now does."""
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(t.resources).values(_current_values(stored)))
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(stored.id) from exc
+        await self._append_history(stored)
+
+    async def replace_current(self, stored: StoredResource, previous_version: int) -> None:
+        """Move a resource from previous_version to stored.version (compare and swap)."""
+        r = t.resources
+        result = await self.conn.execute(
+            update(r)
+            .where(
+                r.c.res_type == stored.resource_type,
+                r.c.res_id == stored.id,
+                r.c.version == previous_version,
+            )
+            .values(_current_values(stored))
+        )
+        if result.rowcount != 1:
+            raise ConcurrentWriteError(stored.id)
+        await self._append_history(stored)
+
+    async def _append_history(self, stored: StoredResource) -> None:
+        values = _current_values(stored)
+        values["method"] = stored.method
+        try:
+            await self.conn.execute(insert(t.resource_history).values(values))
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(stored.id) from exc
+
+    async def replace_index(self, resource_type: str, resource_id: str,
+                            rows: IndexRows | None, *, existed: bool = True) -> None:
+        """Drop a resource's index rows and write the new ones (None: only drop)."""
+        for attr, table in _INDEX_FIELDS:
+            if existed:
+                await self.conn.execute(
+                    delete(table).where(
+                        table.c.res_type == resource_type, table.c.res_id == resource_id
+                    )
+                )
+            items = getattr(rows, attr) if rows is not None else ()
+            if items:
+                base = {"res_type": resource_type, "res_id": resource_id}
+                await self.conn.execute(
+                    insert(table), [{**base, **asdict(item)} for item in items]
+                )
+
+    async def history(self, *, resource_type: str | None = None, resource_id: str | None = None,
+                      since_us: int | None = None, at_or_before_seq: int | None = None,
+                      limit: int = 50) -> list[HistoryEntry]:
+        """Newest first; page with at_or_before_seq (keyset on the history sequence)."""
+        h = t.resource_history
+        stmt = select(h).order_by(h.c.seq.desc()).limit(limit)
+        for clause in _history_filters(resource_type, resource_id, since_us, at_or_before_seq):
+            stmt = stmt.where(clause)
+        return [(row.seq, _stored(row)) for row in await self.conn.execute(stmt)]
+
+    async def history_count(self, *, resource_type: str | None = None,
+                            resource_id: str | None = None, since_us: int | None = None,
+                            at_or_before_seq: int | None = None) -> int:
+        h = t.resource_history
+        stmt = select(func.count()).select_from(h)
+        for clause in _history_filters(resource_type, resource_id, since_us, at_or_before_seq):
+            stmt = stmt.where(clause)
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    async def ids_with_token(self, resource_type: str, param: str, system: str | None,
+                             code: str) -> list[str]:
+        """Ids of current resources with a token index row (minimal conditional search)."""
+        tok = t.idx_token
+        stmt = select(tok.c.res_id).distinct().where(
+            tok.c.res_type == resource_type, tok.c.param == param, tok.c.code == code
+        )
+        if system is not None:
+            stmt = stmt.where(tok.c.system == (system or None))
+        return [row[0] for row in await self.conn.execute(stmt)]
+
+    async def exists_live(self, resource_type: str, resource_id: str) -> bool:
+        current = await self.get_current(resource_type, resource_id)
+        return current is not None and not current.deleted
+
+
+def _current_values(stored: StoredResource) -> dict[str, Any]:
+    return {
+        "res_type": stored.resource_type,
+        "res_id": stored.id,
+        "version": stored.version,
+        "last_updated_us": stored.last_updated_us,
+        "deleted": stored.deleted,
+        "content": stored.content,
+    }
+
+
+def _history_filters(resource_type: str | None, resource_id: str | None, since_us: int | None,
+                     at_or_before_seq: int | None) -> list[Any]:
+    h = t.resource_history
+    clauses = []
+    if resource_type is not None:
+        clauses.append(h.c.res_type == resource_type)
+    if resource_id is not None:
+        clauses.append(h.c.res_id == resource_id)
+    if since_us is not None:
+        clauses.append(h.c.last_updated_us >= since_us)
+    if at_or_before_seq is not None:
+        clauses.append(h.c.seq <= at_or_before_seq)
+    return clauses

@@ -1,0 +1,72 @@
+"""Unit of work: one connection, one transaction, one commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from eolc_fhir.storage.repository import ResourceRepository
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """``async with db.unit_of_work() as uow``: everything inside commits together.
+
+    Repositories never commit; the unit of work does, once, when the block
+    exits cleanly, and rolls back on any exception. Callbacks registered with
+    ``after_commit`` run only once the commit has succeeded.
+    """
+
+    def __init__(self, engine: AsyncEngine, dialect: str, *, write: bool) -> None:
+        self._engine = engine
+        self.dialect = dialect
+        self.write = write
+        self._conn: AsyncConnection | None = None
+        self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None, "unit of work not entered"
+        return self._conn
+
+    @property
+    def resources(self) -> ResourceRepository:
+        return ResourceRepository(self.connection, self.dialect)
+
+    def after_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        self._after_commit.append(callback)
+
+    async def __aenter__(self) -> UnitOfWork:
+        conn = await self._engine.connect()
+        if self.write:
+            conn = await conn.execution_options(eolc_write=True)
+        await conn.begin()
+        self._conn = conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.connection
+        try:
+            if exc_type is None:
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            await conn.close()
+            self._conn = None
+        if exc_type is None:
+            for callback in self._after_commit:
+                result = callback()
+                if result is not None:
+                    await result
