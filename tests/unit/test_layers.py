@@ -1,0 +1,89 @@
+"""Architecture and lint rules run as tests: import-linter contracts and ruff."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    located = shutil.which(name)
+    if located is None:
+        pytest.fail(f"{name} is not installed; install the project with the [test] extra")
+    return located
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    proc = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=300, env=env, check=False
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_import_contracts_are_kept() -> None:
+    code, output = _run([_tool("lint-imports"), "--no-cache"], REPO)
+    assert code == 0, output
+    assert "0 broken" in output
+
+
+def test_ruff_finds_nothing() -> None:
+    code, output = _run([_tool("ruff"), "check", "--no-cache", "src", "tests"], REPO)
+    assert code == 0, output
+
+
+# A fake eolc_fhir package with one violation per contract proves the contracts bite.
+_FAKE_PACKAGES = [
+    "api", "services", "validation", "search", "subscriptions", "security", "storage", "fhir"
+]
+_FAKE_MODULES = {
+    "storage/reaches_up.py": "from eolc_fhir.api import routes\n",
+    "services/uses_sql.py": "import sqlalchemy\n",
+    "search/uses_web.py": "from starlette.responses import Response\n",
+    "validation/uses_models.py": "from fhir.resources.R4B import patient\n",
+    "storage/ok_sql.py": "from sqlalchemy.ext.asyncio import AsyncEngine\n",
+    "api/ok_web.py": "import fastapi\n",
+    "fhir/models.py": "from fhir.resources.R4B import get_fhir_model_class\n",
+}
+
+
+def _write_fake_package(root: Path) -> None:
+    package = root / "eolc_fhir"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "config.py").write_text("")
+    for name in _FAKE_PACKAGES:
+        (package / name).mkdir()
+        (package / name / "__init__.py").write_text("")
+    for relative, source in _FAKE_MODULES.items():
+        (package / relative).write_text(source)
+
+
+def test_import_contracts_catch_each_violation(tmp_path: Path) -> None:
+    _write_fake_package(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # The repository's own contracts, applied to the fake package found first on the path.
+    argv = [_tool("lint-imports"), "--no-cache", str(REPO / "pyproject.toml")]
+    code, output = _run(argv, tmp_path, env)
+    assert code != 0, output
+    assert "0 kept, 4 broken" in output, output
+    for line in (
+        "eolc_fhir.storage.reaches_up -> eolc_fhir.api",
+        "eolc_fhir.services.uses_sql -> sqlalchemy",
+        "eolc_fhir.search.uses_web -> starlette",
+        "eolc_fhir.validation.uses_models -> fhir",
+    ):
+        assert line in output, output
+    for allowed in ("ok_sql", "ok_web", "fhir.models ->"):
+        assert allowed not in output, output
+
