@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eolc_fhir.storage.repository import ResourceRepository
@@ -38,6 +39,17 @@ class UnitOfWork:
     @property
     def resources(self) -> ResourceRepository:
         return ResourceRepository(self.connection, self.dialect)
+
+    async def lock(self, key: str) -> None:
+        """Serialise writers on ``key`` until this transaction ends (conditional writes).
+
+        SQLite writers already hold the database lock (BEGIN IMMEDIATE); PostgreSQL
+        takes a transaction-scoped advisory lock on a hash of the key.
+        """
+        if self.dialect == "postgresql":
+            await self.connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+            )
 
     def after_commit(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         self._after_commit.append(callback)

@@ -1,0 +1,49 @@
+"""FastAPI dependencies shared by the routers."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from eolc_fhir.fhir.errors import InvalidRequest, NotFound
+from eolc_fhir.fhir.models import is_resource_type, resource_types
+from eolc_fhir.services.context import ServerContext
+
+__all__ = ["Ctx", "BaseUrl", "ResourceType", "ResourceId", "get_ctx", "base_url_of",
+           "RESOURCE_TYPE_PATTERN"]
+
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+RESOURCE_TYPE_PATTERN = "^(" + "|".join(sorted(resource_types())) + ")$"
+
+
+def get_ctx(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+def base_url_of(request: Request) -> str:
+    ctx = get_ctx(request)
+    if ctx.settings.base_url:
+        return ctx.settings.base_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def _resource_type(resource_type: Annotated[str, Path()]) -> str:
+    if not is_resource_type(resource_type):
+        raise NotFound(f"'{resource_type}' is not a FHIR resource type this server knows",
+                       code="not-supported")
+    return resource_type
+
+
+def _resource_id(resource_id: Annotated[str, Path()]) -> str:
+    if not _ID.match(resource_id):
+        raise InvalidRequest(f"'{resource_id}' is not a valid FHIR id", expression="id")
+    return resource_id
+
+
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+BaseUrl = Annotated[str, Depends(base_url_of)]
+ResourceType = Annotated[str, Depends(_resource_type)]
+ResourceId = Annotated[str, Depends(_resource_id)]

@@ -1,0 +1,66 @@
+"""OpenAPI fragments: FHIR JSON bodies and OperationOutcome errors, for tools that fuzz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["fhir_body", "fhir_responses", "RESOURCE_SCHEMA", "OUTCOME_SCHEMA"]
+
+FHIR_JSON = "application/fhir+json"
+
+RESOURCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {"resourceType": {"type": "string"}, "id": {"type": "string"}},
+    "additionalProperties": True,
+}
+
+OUTCOME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["severity", "code"],
+                "properties": {
+                    "severity": {"type": "string"},
+                    "code": {"type": "string"},
+                    "diagnostics": {"type": "string"},
+                    "expression": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {FHIR_JSON: {"schema": schema}, "application/json": {"schema": schema}}
+
+
+def fhir_body(description: str = "A FHIR resource in JSON", *,
+              form: bool = False) -> dict[str, Any]:
+    """openapi_extra declaring a FHIR JSON request body (or a search form)."""
+    if form:
+        content = {"application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}}}}
+        return {"requestBody": {"required": False, "content": content}}
+    return {"requestBody": {"required": True, "description": description,
+                            "content": _content(RESOURCE_SCHEMA)}}
+
+
+def fhir_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Responses: the listed success codes carry a resource; anything else an OperationOutcome."""
+    out: dict[int | str, dict[str, Any]] = {
+        s: {"description": "FHIR resource", "content": _content(RESOURCE_SCHEMA)}
+        for s in statuses if s not in (204, 304)
+    }
+    for s in statuses:
+        if s in (204, 304):
+            out[s] = {"description": "No content"}
+    out["default"] = {"description": "OperationOutcome", "content": _content(OUTCOME_SCHEMA)}
+    return out

@@ -1,0 +1,99 @@
+"""Content negotiation and body limits, as ASGI middleware in front of the routes.
+
+Refusals happen before any route runs: XML asked for → 406, XML or another
+media type sent → 415, a body over the limit → 413. Each is an
+OperationOutcome like every other error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from eolc_fhir.fhir.errors import Issue, PayloadTooLarge
+from eolc_fhir.fhir.outcome import operation_outcome
+
+__all__ = ["NegotiationMiddleware"]
+
+_JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+_BODY_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
+_FORM = "application/x-www-form-urlencoded"
+Scope = dict[str, Any]
+
+
+def _accepts_json(accept: str) -> bool:
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _BODY_TYPES or media in ("*/*", "application/*", ""):
+            return True
+    return False
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class NegotiationMiddleware:
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            status, text = refusal
+            await _send_outcome(send, status, text)
+            return
+        await self.app(scope, self._limited(receive), send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        fmt = dict(parse_qsl(query)).get("_format")
+        if fmt is not None and fmt.lower() not in _JSON_FORMATS:
+            return 406, f"_format '{fmt}' is not supported: this server speaks FHIR JSON only"
+        accept = _header(scope, b"accept")
+        if accept and fmt is None and not _accepts_json(accept):
+            return 406, f"cannot produce '{accept}': this server speaks FHIR JSON only"
+        length = _header(scope, b"content-length")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return 413, f"the request body is larger than {self.max_body_bytes} bytes"
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
+            if ctype and ctype not in _BODY_TYPES and ctype != _FORM:
+                return 415, f"Content-Type '{ctype}' is not supported; send application/fhir+json"
+        return None
+
+    def _limited(self, receive: Any) -> Any:
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def wrapped() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+            return message
+
+        return wrapped
+
+
+async def _send_outcome(send: Any, status: int, text: str) -> None:
+    code = {406: "not-supported", 413: "too-costly", 415: "not-supported"}[status]
+    body = orjson.dumps(operation_outcome([Issue("error", code, text)]))
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/fhir+json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,75 @@
+"""Build HTTP responses from service results: headers, Prefer, _pretty, media type."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from eolc_fhir.fhir.instant import to_http_date
+from eolc_fhir.fhir.outcome import operation_outcome
+from eolc_fhir.services.results import Result
+
+__all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return"]
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+PLAIN_JSON = "application/json; charset=utf-8"
+
+
+def media_type_for(request: Request) -> str:
+    """application/json only when the client asked for it and not for fhir+json."""
+    fmt = request.query_params.get("_format", "")
+    accept = request.headers.get("accept", "")
+    if fmt in ("json", "application/json") or (
+        "application/json" in accept and "fhir+json" not in accept
+    ):
+        return PLAIN_JSON
+    return FHIR_JSON
+
+
+def prefer_return(request: Request) -> str:
+    for part in request.headers.get("prefer", "").split(";"):
+        for item in part.split(","):
+            key, _, value = item.strip().partition("=")
+            if key.strip().lower() == "return":
+                return value.strip().strip('"')
+    return "representation"
+
+
+def _pretty(request: Request, body: bytes) -> bytes:
+    if request.query_params.get("_pretty") == "true":
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+    return body
+
+
+def resource_response(request: Request, result: Result, base_url: str) -> Response:
+    headers: dict[str, str] = {}
+    stored = result.stored
+    if stored is not None:
+        headers["ETag"] = f'W/"{stored.version}"'
+        headers["Last-Modified"] = to_http_date(stored.last_updated_us)
+        if result.content_location:
+            headers["Location"] = (
+                f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
+            )
+    body: bytes = b""
+    wanted = prefer_return(request)
+    if result.status != 204:
+        if wanted == "minimal":
+            body = b""
+        elif wanted == "OperationOutcome":
+            body = orjson.dumps(operation_outcome(result.warnings))
+        elif result.body is not None:
+            body = result.body
+        elif stored is not None and stored.content is not None:
+            body = stored.content
+    if not body:
+        return Response(status_code=result.status, headers=headers)
+    return Response(_pretty(request, body), status_code=result.status,
+                    media_type=media_type_for(request), headers=headers)
+
+
+def bundle_response(request: Request, body: bytes, status: int = 200,
+                    headers: dict[str, str] | None = None) -> Response:
+    return Response(_pretty(request, body), status_code=status,
+                    media_type=media_type_for(request), headers=headers)

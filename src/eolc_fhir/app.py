@@ -1,0 +1,65 @@
+"""create_app(settings): wires storage, services and the HTTP layer together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from eolc_fhir import __version__
+from eolc_fhir.api import errors, rest, system
+from eolc_fhir.api.negotiation import NegotiationMiddleware
+from eolc_fhir.config import Settings
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.startup import build_context, close_context
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("eolc_fhir")
+
+
+def _include_routers(app: FastAPI) -> None:
+    app.include_router(system.router)
+    for module in _feature_routers():
+        app.include_router(module.router)
+    app.include_router(rest.router)  # last: its /{type}/{id} patterns catch everything
+
+
+def _feature_routers() -> list[object]:
+    """Routers of the feature packages, included before the generic REST routes."""
+    from importlib import import_module
+
+    found = []
+    for name in ("operations", "search"):
+        try:
+            found.append(import_module(f"eolc_fhir.api.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"eolc_fhir.api.{name}":
+                raise
+    return found
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx: ServerContext = await build_context(settings)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            await close_context(ctx)
+
+    app = FastAPI(
+        title="eolc-fhir",
+        version=__version__,
+        description="FHIR R4 server for shared end-of-life care records.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    errors.install_error_handlers(app)
+    _include_routers(app)
+    app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

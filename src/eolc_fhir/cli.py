@@ -1,0 +1,111 @@
+"""The eolc-fhir command line: serve, migrate, openapi (and feature subcommands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eolc_fhir.config import Settings
+
+__all__ = ["main", "settings_from"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from EOLC_* variables, with command-line options taking precedence."""
+    overrides: dict[str, Any] = {}
+    for name in ("database_url", "host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if getattr(args, "insecure_dev", False):
+        overrides["insecure_dev"] = True
+    return Settings(**overrides)
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="SQLAlchemy URL (env EOLC_DATABASE_URL)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from eolc_fhir.app import create_app
+    from eolc_fhir.logs import configure_logging
+
+    settings = settings_from(args)
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=False, proxy_headers=True)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from eolc_fhir.storage import migrate
+    from eolc_fhir.storage.database import Database
+
+    async def run() -> str | None:
+        db = Database(settings_from(args).database_url)
+        try:
+            await migrate.upgrade(db)
+            return await migrate.current_revision(db)
+        finally:
+            await db.close()
+
+    print(f"schema at revision {asyncio.run(run())}")
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from eolc_fhir.app import create_app
+
+    document = create_app(settings_from(args)).openapi()
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="eolc-fhir", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the FHIR server")
+    serve.add_argument("--host", help="bind address (env EOLC_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env EOLC_PORT, default 8080)")
+    serve.add_argument("--insecure-dev", action="store_true", default=None,
+                       help="no authentication, for local play only (env EOLC_INSECURE_DEV)")
+    _add_db(serve)
+    _add_db(sub.add_parser("migrate", help="apply database migrations"))
+    _add_db(sub.add_parser("openapi", help="print the OpenAPI document"))
+    handlers: dict[str, Handler] = {"serve": _serve, "migrate": _migrate, "openapi": _openapi}
+    for register in _feature_commands():
+        handlers.update(register(sub, _add_db))
+    return parser, handlers
+
+
+def _feature_commands() -> list[Callable[..., dict[str, Handler]]]:
+    """Subcommands contributed by feature modules (each exposes register_commands)."""
+    from importlib import import_module
+
+    found = []
+    for name in ("eolc_fhir.search.cli", "eolc_fhir.security.cli", "eolc_fhir.subscriptions.cli",
+                 "eolc_fhir.demo.cli"):
+        try:
+            found.append(import_module(name).register_commands)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = _parser()
+    args = parser.parse_args(argv)
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

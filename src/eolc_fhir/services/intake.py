@@ -1,0 +1,39 @@
+"""Turn a request body into a checked resource: base validation, then profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eolc_fhir.fhir.errors import Issue, ProfileViolation
+from eolc_fhir.fhir.parse import check_resource, parse_resource
+from eolc_fhir.services.context import ServerContext
+
+__all__ = ["read_body", "check_profiles", "accept_resource"]
+
+
+def read_body(ctx: ServerContext, body: bytes, expected_type: str | None) -> dict[str, Any]:
+    """Parse and base-validate a request body (400 on any structural problem)."""
+    s = ctx.settings
+    return parse_resource(
+        body,
+        expected_type=expected_type,
+        max_depth=s.max_json_depth,
+        max_array_length=s.max_array_length,
+    )
+
+
+def check_profiles(ctx: ServerContext, resource: dict[str, Any]) -> list[Issue]:
+    """Profile stage: raise 422 on errors, return the warnings."""
+    if ctx.validator is None:
+        return []
+    issues: list[Issue] = ctx.validator.validate(resource)
+    errors = [i for i in issues if i.is_error]
+    if errors:
+        raise ProfileViolation(issues=issues)
+    return issues
+
+
+def accept_resource(ctx: ServerContext, resource: Any, expected_type: str | None) -> list[Issue]:
+    """Both stages for a resource already decoded from JSON (transaction entries)."""
+    check_resource(resource, expected_type=expected_type)
+    return check_profiles(ctx, resource)

@@ -1,0 +1,46 @@
+"""Build and tear down the long-lived parts of a running server."""
+
+from __future__ import annotations
+
+import logging
+
+from eolc_fhir.config import Settings
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.storage import migrate
+from eolc_fhir.storage.database import Database
+
+__all__ = ["build_context", "close_context"]
+
+log = logging.getLogger("eolc_fhir")
+
+
+def _load_search(settings: Settings) -> object | None:
+    try:
+        from eolc_fhir.search import SearchRegistry  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return SearchRegistry.load(settings.profiles_dir)
+
+
+def _load_profiles(settings: Settings) -> object | None:
+    try:
+        from eolc_fhir.validation import ProfileSet  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return ProfileSet.load(settings.profiles_dir)
+
+
+async def build_context(settings: Settings) -> ServerContext:
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    if settings.run_migrations:
+        await migrate.upgrade(db)
+    ctx = ServerContext(settings=settings, db=db)
+    ctx.search = _load_search(settings)
+    ctx.validator = _load_profiles(settings)
+    if settings.insecure_dev:
+        log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
+    return ctx
+
+
+async def close_context(ctx: ServerContext) -> None:
+    await ctx.db.close()

@@ -1,0 +1,161 @@
+"""batch and transaction Bundles (POST /).
+
+A transaction runs every entry in ONE unit of work, in the order the
+specification gives (DELETE, POST, PUT, GET), after mapping each
+``urn:uuid:`` fullUrl to the id it will get; any failure rolls back all.
+A batch runs each entry in its own unit of work and reports per entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
+from eolc_fhir.fhir.errors import FhirError, InvalidRequest
+from eolc_fhir.fhir.instant import to_instant
+from eolc_fhir.fhir.outcome import operation_outcome
+from eolc_fhir.services import entries
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.crud import retrying
+from eolc_fhir.services.results import Result
+from eolc_fhir.services.writes import new_id
+from eolc_fhir.storage.unit_of_work import UnitOfWork
+
+__all__ = ["process_bundle"]
+
+_ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
+_REASON = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified"}
+
+
+@dataclass
+class _Plan:
+    """The entries of a request Bundle, with their requests checked up front."""
+
+    items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    id_map: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
+
+
+async def process_bundle(ctx: ServerContext, bundle: dict[str, Any], *, base_url: str,
+                         minimal: bool = False) -> bytes:
+    kind = bundle.get("type")
+    if kind not in ("batch", "transaction"):
+        raise InvalidRequest(
+            f"POST / takes a batch or transaction Bundle, not '{kind}'", expression="Bundle.type"
+        )
+    plan = _plan(bundle)
+    if kind == "transaction":
+        results = await retrying(ctx, lambda uow: _run_transaction(ctx, uow, plan, base_url))
+        return _response("transaction-response", results, base_url, minimal)
+    results_b = [await _batch_entry(ctx, i, e, base_url) for i, e in plan.items]
+    return _response("batch-response", results_b, base_url, minimal)
+
+
+def _plan(bundle: dict[str, Any]) -> _Plan:
+    plan = _Plan()
+    for index, entry in enumerate(bundle.get("entry") or []):
+        request = entry.get("request")
+        where = f"Bundle.entry[{index}].request"
+        if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
+            raise InvalidRequest("every entry needs request.method and request.url",
+                                 code="required", expression=where)
+        if request["method"] not in _ORDER:
+            raise InvalidRequest(f"unsupported method {request['method']}",
+                                 code="not-supported", expression=f"{where}.method")
+        plan.items.append((index, entry))
+    return plan
+
+
+async def _run_transaction(ctx: ServerContext, uow: UnitOfWork, plan: _Plan,
+                           base_url: str) -> list[tuple[int, Result | FhirError]]:
+    # Work on a copy: a retried attempt must start from the Bundle as it was sent.
+    items = [(i, orjson.loads(orjson.dumps(e))) for i, e in plan.items]
+    ordered = sorted(items, key=lambda item: (_ORDER[item[1]["request"]["method"]], item[0]))
+    id_map: dict[str, str] = {}
+    resolved: dict[int, str] = {}
+    for index, entry in ordered:
+        if entry["request"]["method"] == "POST":
+            resolved[index] = await _assign(ctx, uow, index, entry, id_map)
+    for _, entry in items:
+        if isinstance(entry.get("resource"), dict):
+            await entries.rewrite_references(uow, entry["resource"], id_map)
+    results: dict[int, Result | FhirError] = {}
+    for index, entry in ordered:
+        try:
+            results[index] = await entries.run_entry(ctx, uow, entry, base_url,
+                                                     assigned=resolved.get(index))
+        except FhirError as exc:
+            raise entries.locate(exc, index) from None
+    return sorted(results.items())
+
+
+async def _assign(ctx: ServerContext, uow: UnitOfWork, index: int, entry: dict[str, Any],
+                  id_map: dict[str, str]) -> str:
+    """Decide the id a POST entry will get (an existing one for a matched ifNoneExist)."""
+    resource = entry.get("resource")
+    if not isinstance(resource, dict):
+        raise InvalidRequest("a POST entry needs a resource", code="required",
+                             expression=f"Bundle.entry[{index}].resource")
+    rtype = resource["resourceType"]
+    assigned = new_id()
+    condition = entry["request"].get("ifNoneExist")
+    if condition:
+        try:
+            matched = await entries.find_for_condition(uow, rtype, condition)
+        except FhirError as exc:
+            raise entries.locate(exc, index) from None
+        if matched is not None:
+            assigned = "=" + matched  # marks "exists already": run_entry returns it as is
+    full_url = entry.get("fullUrl")
+    if isinstance(full_url, str) and full_url:
+        id_map[full_url] = f"{rtype}/{assigned.lstrip('=')}"
+    return assigned
+
+
+async def _batch_entry(ctx: ServerContext, index: int, entry: dict[str, Any],
+                       base_url: str) -> tuple[int, Result | FhirError]:
+    async def work(uow: UnitOfWork) -> Result:
+        assigned = None
+        if entry["request"]["method"] == "POST" and isinstance(entry.get("resource"), dict):
+            assigned = await _assign(ctx, uow, index, entry, {})
+        return await entries.run_entry(ctx, uow, entry, base_url, assigned=assigned)
+
+    try:
+        return index, await retrying(ctx, work)
+    except FhirError as exc:
+        return index, entries.locate(exc, index)
+
+
+def _response(kind: str, results: list[tuple[int, Result | FhirError]], base_url: str,
+              minimal: bool) -> bytes:
+    out = [_response_entry(result, base_url, minimal) for _, result in results]
+    return assemble_bundle(kind, out)
+
+
+def _response_entry(result: Result | FhirError, base_url: str, minimal: bool) -> BundleEntry:
+    if isinstance(result, FhirError):
+        outcome = operation_outcome(result.issues)
+        return BundleEntry({"response": {"status": str(result.status), "outcome": outcome}})
+    response: dict[str, Any] = {"status": f"{result.status} {_REASON.get(result.status, '')}"
+                                .strip()}
+    stored = result.stored
+    fields: dict[str, Any] = {}
+    if stored is not None:
+        ref = f"{stored.resource_type}/{stored.id}"
+        fields["fullUrl"] = f"{base_url}/{ref}"
+        response["etag"] = f'W/"{stored.version}"'
+        response["lastModified"] = to_instant(stored.last_updated_us)
+        if result.status == 201:
+            response["location"] = f"{ref}/_history/{stored.version}"
+    if result.warnings:
+        response["outcome"] = operation_outcome(result.warnings)
+    fields["response"] = response
+    body = result.body if result.body else None
+    if body is None and stored is not None and not stored.deleted and not minimal:
+        body = stored.content
+    return BundleEntry(fields, body)
+
+

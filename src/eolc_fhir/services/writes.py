@@ -1,0 +1,134 @@
+"""The one write path: version, meta, store, index and notify, in one transaction.
+
+Every create, update and delete — REST, transaction entry or demo loader —
+goes through ``store_version`` / ``store_deletion`` inside a unit of work,
+so the resource, its history row, its index rows and whatever the write
+hooks append (subscription events, audit, provenance) commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eolc_fhir.fhir.errors import Gone, PreconditionFailed
+from eolc_fhir.fhir.instant import now_us, to_instant
+from eolc_fhir.fhir.parse import dump
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.storage.model import IndexRows, StoredResource
+from eolc_fhir.storage.unit_of_work import UnitOfWork
+
+__all__ = ["Change", "WriteHook", "store_version", "store_deletion", "check_if_match", "new_id"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a committed write changed; handed to every write hook."""
+
+    interaction: str  # create | update | delete
+    stored: StoredResource
+    resource: dict[str, Any] | None  # None for a deletion
+    previous: StoredResource | None
+
+
+WriteHook = Callable[[ServerContext, UnitOfWork, Change], Awaitable[None]]
+
+
+def new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _timestamp(previous: StoredResource | None) -> int:
+    stamp = now_us()
+    if previous is not None and stamp <= previous.last_updated_us:
+        stamp = previous.last_updated_us + 1  # keep lastUpdated increasing per resource
+    return stamp
+
+
+def _index(ctx: ServerContext, resource: dict[str, Any]) -> IndexRows:
+    if ctx.search is not None:
+        rows: IndexRows = ctx.search.extract(resource)
+        return rows
+    from eolc_fhir.services.minimal_index import extract
+
+    return extract(resource)
+
+
+async def store_version(
+    ctx: ServerContext,
+    uow: UnitOfWork,
+    resource: dict[str, Any],
+    previous: StoredResource | None,
+    *,
+    method: str,
+) -> StoredResource:
+    """Write ``resource`` as the next version after ``previous`` (None: a new resource)."""
+    live_previous = previous if previous is not None and not previous.deleted else None
+    version = previous.version + 1 if previous is not None else 1
+    stamp = _timestamp(previous)
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = to_instant(stamp)
+    resource["meta"] = meta
+    stored = StoredResource(
+        resource_type=resource["resourceType"],
+        id=resource["id"],
+        version=version,
+        last_updated_us=stamp,
+        deleted=False,
+        content=dump(resource),
+        method=method,
+    )
+    repo = uow.resources
+    if previous is None:
+        await repo.insert_new(stored)
+    else:
+        await repo.replace_current(stored, previous.version)
+    await repo.replace_index(stored.resource_type, stored.id, _index(ctx, resource),
+                             existed=previous is not None)
+    change = Change("create" if live_previous is None else "update", stored, resource, live_previous)
+    await _run_hooks(ctx, uow, change)
+    return stored
+
+
+async def store_deletion(ctx: ServerContext, uow: UnitOfWork,
+                         previous: StoredResource) -> StoredResource:
+    """Mark a live resource deleted: a new version with no content, no index rows."""
+    stored = StoredResource(
+        resource_type=previous.resource_type,
+        id=previous.id,
+        version=previous.version + 1,
+        last_updated_us=_timestamp(previous),
+        deleted=True,
+        content=None,
+        method="DELETE",
+    )
+    repo = uow.resources
+    await repo.replace_current(stored, previous.version)
+    await repo.replace_index(stored.resource_type, stored.id, None)
+    await _run_hooks(ctx, uow, Change("delete", stored, None, previous))
+    return stored
+
+
+async def _run_hooks(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
+    for hook in ctx.extras.get("write_hooks", ()):
+        await hook(ctx, uow, change)
+
+
+def check_if_match(if_match: str | None, current: StoredResource | None) -> None:
+    """412 unless If-Match names the current version (W/"3", "3" or 3)."""
+    if if_match is None:
+        return
+    wanted = if_match.strip().removeprefix("W/").strip('"')
+    if current is None or current.deleted:
+        if current is not None and current.deleted:
+            raise Gone("the resource has been deleted")
+        raise PreconditionFailed(f"If-Match {if_match}: the resource does not exist")
+    if wanted != str(current.version):
+        raise PreconditionFailed(
+            f"If-Match {if_match} does not match the current version {current.version}",
+            expression="meta.versionId",
+        )
