@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from eolc_fhir.storage.tables import metadata
+from eolc_fhir.storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - we always pass a connection

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from eolc_fhir.storage.tables import metadata
+from eolc_fhir.storage.schema import metadata
 
 revision = "0001"
 down_revision = None
