@@ -1,0 +1,81 @@
+"""Render benchmark results as a markdown report with ratios against the baseline."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.load import LoadResult
+
+__all__ = ["TargetRuns", "median_run", "render_markdown", "READ_GOAL"]
+
+READ_GOAL = 0.60  # issue 2: read-by-id throughput at least 60% of the baseline
+
+
+@dataclass
+class TargetRuns:
+    """All repeats of one target: scenario name -> runs, plus peak RSS per repeat (KiB)."""
+
+    name: str
+    runs: dict[str, list[LoadResult]] = field(default_factory=dict)
+    peak_rss_kib: list[int] = field(default_factory=list)
+
+
+def median_run(runs: Sequence[LoadResult]) -> LoadResult:
+    """The run with the median throughput (its latencies stay those of one real run)."""
+    ordered = sorted(runs, key=lambda run: run.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _row(scenario: str, target: str, runs: Sequence[LoadResult]) -> str:
+    run = median_run(runs)
+    spread = ""
+    if len(runs) > 1:
+        spread = f" ({min(r.rps for r in runs):,.0f}–{max(r.rps for r in runs):,.0f})"
+    return (f"| {scenario} | {target} | {run.rps:,.0f}{spread} | {run.p50_ms:.1f} | "
+            f"{run.p90_ms:.1f} | {run.p99_ms:.1f} | {run.errors} |")
+
+
+def render_markdown(
+    targets: Sequence[TargetRuns], header: dict[str, str], baseline: str = "baseline"
+) -> str:
+    lines = ["# eolc-fhir benchmark: read-by-id and create on SQLite", ""]
+    lines += [f"- {key}: {value}" for key, value in header.items()]
+    lines += ["", "| scenario | target | req/s | p50 ms | p90 ms | p99 ms | errors |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    scenarios = [s for s in ("read", "create") if any(s in t.runs for t in targets)]
+    for scenario in scenarios:
+        for target in targets:
+            if scenario in target.runs:
+                lines.append(_row(scenario, target.name, target.runs[scenario]))
+    lines += ["", *_ratio_lines(targets, scenarios, baseline), "", "Peak RSS (VmHWM):", ""]
+    for target in targets:
+        if target.peak_rss_kib:
+            mib = statistics.median(target.peak_rss_kib) / 1024
+            lines.append(f"- {target.name}: {mib:.0f} MiB")
+    return "\n".join(lines) + "\n"
+
+
+def _ratio_lines(targets: Sequence[TargetRuns], scenarios: list[str], baseline: str) -> list[str]:
+    base = next((t for t in targets if t.name == baseline), None)
+    if base is None:
+        return []
+    lines = ["| ratio ours / baseline | throughput | p50 latency | p99 latency |",
+             "|---|---:|---:|---:|"]
+    verdicts = []
+    for target in targets:
+        if target is base:
+            continue
+        for scenario in scenarios:
+            if scenario not in target.runs or scenario not in base.runs:
+                continue
+            ours, theirs = median_run(target.runs[scenario]), median_run(base.runs[scenario])
+            ratio = ours.rps / theirs.rps if theirs.rps else 0.0
+            p50, p99 = ours.p50_ms / theirs.p50_ms, ours.p99_ms / theirs.p99_ms
+            lines.append(f"| {scenario}: {target.name} | {ratio:.0%} | {p50:.2f}× | {p99:.2f}× |")
+            if scenario == "read":
+                verdict = "met" if ratio >= READ_GOAL else "NOT met"
+                verdicts.append(f"Goal read throughput ≥ {READ_GOAL:.0%} of baseline "
+                                f"({target.name}): {verdict} ({ratio:.0%}).")
+    return lines + ["", *verdicts]

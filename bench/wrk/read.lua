@@ -1,0 +1,20 @@
+-- GET /Patient/<id>, cycling through the ids in $BENCH_IDS (one per line).
+dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
+
+local ids = {}
+for line in io.lines(os.getenv("BENCH_IDS")) do
+  ids[#ids + 1] = line
+end
+local counter = 0
+
+function init(args)
+  -- Each wrk thread starts at a different offset so threads do not read in lockstep.
+  counter = math.random(#ids)
+end
+
+function request()
+  counter = counter % #ids + 1
+  return wrk.format("GET", "/Patient/" .. ids[counter], {["Accept"] = "application/fhir+json"})
+end
+
+done = bench_done
