@@ -1,0 +1,114 @@
+"""FHIRPath invariants, compiled once with fhirpathpy, with work-arounds for its known gaps.
+
+fhirpathpy 2.2.4 gaps we meet (each has a test in tests/unit/validation/test_fhirpath.py):
+- ``hasValue()`` and ``lowBoundary()`` are not implemented: we add them as user functions;
+- ``$this is CarePlan`` is false on a resource: we rewrite ``$this is <ResourceType>``
+  to a ``resourceType`` comparison before compiling;
+- ``%resource`` / ``%rootResource`` are undefined: we pass them as context variables;
+- ``ofType(BackboneElement)`` answers differently depending on earlier evaluations:
+  an expression using it is refused at load time rather than trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fhirpathpy
+from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.models import models
+
+from eolc_fhir.fhir.models import resource_types
+
+__all__ = ["Invariant", "compile_invariant", "compile_expression", "InvariantCompileError"]
+
+_MODEL: dict[str, Any] = models["r4"]
+_IS_RESOURCE = re.compile(r"\$this\s+is\s+([A-Z][A-Za-z]+)\b")
+_UNSTABLE = re.compile(r"ofType\(\s*BackboneElement\s*\)")
+
+
+class InvariantCompileError(ValueError):
+    """An invariant expression we cannot compile (or will not trust)."""
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    # A primitive "has a value" when it is a plain JSON scalar; an element that
+    # carries only extensions (``_birthDate``) reaches us as a dict.
+    return [len(inputs) == 1 and isinstance(inputs[0], str | int | float | bool)]
+
+
+_DATE_LOW = {4: "-01-01", 7: "-01"}
+
+
+def _low_boundary(inputs: list[Any]) -> list[str]:
+    # Dates only (the only use in our profiles): "2026" -> "2026-01-01".
+    if len(inputs) != 1 or not isinstance(inputs[0], str):
+        return []
+    text = inputs[0]
+    return [text + _DATE_LOW.get(len(text), "")]
+
+
+_USER_FUNCTIONS: dict[str, dict[str, Any]] = {
+    "hasValue": {"fn": _has_value, "arity": {0: []}},
+    "lowBoundary": {"fn": _low_boundary, "arity": {0: []}},
+}
+
+
+def _rewrite(expression: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in resource_types():
+            return f"($this.resourceType = '{name}')"
+        return match.group(0)
+
+    return _IS_RESOURCE.sub(replace, expression)
+
+
+def compile_expression(expression: str) -> Callable[[Any, Mapping[str, Any]], list[Any]]:
+    """Compile a FHIRPath expression once (R4 model, our user functions and rewrites)."""
+    if _UNSTABLE.search(expression):
+        raise InvariantCompileError(
+            f"ofType(BackboneElement) is unreliable in fhirpathpy: {expression}"
+        )
+    try:
+        compiled = fhirpathpy.compile(
+            _rewrite(expression), _MODEL, {"userInvocationTable": _USER_FUNCTIONS}
+        )
+    except Exception as exc:  # the parser raises bare Exceptions
+        raise InvariantCompileError(f"cannot compile FHIRPath {expression!r}: {exc}") from exc
+    return compiled  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    """One ElementDefinition.constraint, compiled."""
+
+    key: str
+    severity: str
+    human: str
+    expression: str
+    type_path: str
+    fn: Callable[[Any, Mapping[str, Any]], list[Any]]
+
+    def holds(self, value: Any, root: Mapping[str, Any]) -> bool:
+        """True unless the expression evaluates to false (empty counts as satisfied)."""
+        node = value if value is root else ResourceNode.create_node(value, self.type_path)
+        result = self.fn(node, {"resource": root, "rootResource": root})
+        return not (len(result) == 1 and result[0] is False)
+
+
+def compile_invariant(constraint: Mapping[str, Any], type_path: str) -> Invariant:
+    """``type_path`` is the element's base path (``Flag.period``) or type (``Extension``)."""
+    expression = constraint.get("expression")
+    if not expression:
+        raise InvariantCompileError(f"constraint {constraint.get('key')} has no expression")
+    return Invariant(
+        key=constraint["key"],
+        severity=constraint.get("severity", "error"),
+        human=constraint.get("human", constraint["key"]),
+        expression=expression,
+        type_path=type_path,
+        fn=compile_expression(expression),
+    )

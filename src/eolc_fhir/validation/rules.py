@@ -1,0 +1,116 @@
+"""The compiled form of a profile: a tree of ElementRule nodes, one per constrained element."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eolc_fhir.validation.fhirpath import Invariant
+
+__all__ = ["MISSING", "Binding", "ElementRule", "SliceKey", "Slicing", "CompiledProfile"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    strength: str
+    value_set: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slicing:
+    discriminators: tuple[tuple[str, str], ...]  # (type, path)
+    rules: str  # open | closed | openAtEnd
+
+
+@dataclass(frozen=True, slots=True)
+class SliceKey:
+    """What an item must hold at ``path`` to belong to a slice."""
+
+    path: tuple[str, ...]  # () for $this
+    kind: str  # fixed | pattern | binding
+    expected: Any
+
+
+@dataclass(eq=False, slots=True)
+class ElementRule:
+    """Constraints on one element (or one slice of it), and on its children."""
+
+    path: str  # base path without slice names: "Patient.identifier.value"
+    label: str  # element id, with slice names, for messages
+    name: str  # JSON key; "value" for value[x]
+    choice: bool = False
+    min: int = 0
+    max: int | None = None  # None = not constrained here
+    types: tuple[str, ...] = ()
+    target_types: frozenset[str] | None = None
+    fixed: Any = MISSING
+    pattern: Any = MISSING
+    binding: Binding | None = None
+    short: str | None = None
+    invariants: list[Invariant] = field(default_factory=list)
+    children: dict[str, ElementRule] = field(default_factory=dict)
+    slicing: Slicing | None = None
+    slices: list[ElementRule] = field(default_factory=list)
+    slice_name: str | None = None
+    slice_keys: tuple[SliceKey, ...] = ()
+    extension_profile: str | None = None
+
+    def child(self, name: str, choice: bool) -> ElementRule:
+        rule = self.children.get(name)
+        if rule is None:
+            base = f"{self.path}.{name}"
+            rule = ElementRule(
+                path=base,
+                label=f"{self.label}.{name}{'[x]' if choice else ''}",
+                name=name,
+                choice=choice,
+            )
+            self.children[name] = rule
+        return rule
+
+    def slice(self, slice_name: str) -> ElementRule:
+        for rule in self.slices:
+            if rule.slice_name == slice_name:
+                return rule
+        rule = ElementRule(
+            path=self.path,
+            label=f"{self.label}:{slice_name}",
+            name=self.name,
+            choice=self.choice,
+            slice_name=slice_name,
+        )
+        self.slices.append(rule)
+        return rule
+
+    def is_trivial(self) -> bool:
+        """Nothing to check here or below (lets the walker skip whole subtrees)."""
+        return (
+            self.min == 0
+            and self.max is None
+            and not self.types
+            and self.target_types is None
+            and self.fixed is MISSING
+            and self.pattern is MISSING
+            and self.binding is None
+            and not self.invariants
+            and not self.slices
+            and all(c.is_trivial() for c in self.children.values())
+        )
+
+
+@dataclass(eq=False, slots=True)
+class CompiledProfile:
+    url: str
+    name: str
+    type: str
+    root: ElementRule
+    applies_when: tuple[tuple[str, ...], str] | None = None  # (path, value set url)
+    resource: dict[str, Any] = field(default_factory=dict)
