@@ -285,7 +285,7 @@ def make_care_plan_full(**overrides: Any) -> dict[str, Any]:
                         "code": {"text": "Admission to hospital"},
                         "status": "not-started",
                         "doNotPerform": True,
-                        "description": "Not to be admitted unless symptoms cannot be managed at home.",
+                        "description": "No admission unless symptoms are unmanageable at home.",
                     }
                 },
                 {
