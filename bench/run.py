@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _header(args: argparse.Namespace, generator: str, body_bytes: int) -> dict[str, str]:
-    return {
+    header = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}; load generator on the same cores",
@@ -140,6 +140,10 @@ def _header(args: argparse.Namespace, generator: str, body_bytes: int) -> dict[s
         "servers": "1 uvicorn worker each, log level warning, no access log; "
                    "eolc-fhir with --insecure-dev on a fresh SQLite file",
     }
+    if generator == "python":
+        header["caution"] = ("the Python generator tops out near 1,000 req/s on 2 cores, so "
+                             "faster targets look alike: install wrk for real ratios")
+    return header
 
 
 def _write(markdown: str, runs: dict[str, TargetRuns], header: dict[str, str]) -> None:

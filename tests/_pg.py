@@ -143,7 +143,10 @@ class PgServer:
 
 
 def _prepare_root() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="eolc-pg-"))
+    # As root the server runs as postgres, which must be able to reach the folder:
+    # a private TMPDIR (e.g. under /root) would not do, /tmp always does.
+    base = "/tmp" if os.geteuid() == 0 and Path("/tmp").is_dir() else None
+    root = Path(tempfile.mkdtemp(prefix="eolc-pg-", dir=base))
     if os.geteuid() == 0:
         entry = pwd.getpwnam("postgres")
         os.chown(root, entry.pw_uid, entry.pw_gid)
