@@ -137,10 +137,18 @@ def _attach_extensions(
                     f"{url}: {node.label} uses unknown extension {node.extension_profile}"
                 )
             compiled = compile_profile(definition, terminology, resolve_type, extensions).root
+            _relabel(compiled, "Extension", node.label)
             for name, child in compiled.children.items():
                 node.children.setdefault(name, child)
             node.invariants.extend(compiled.invariants)
         _attach_extensions(node, terminology, resolve_type, extensions, url)
+
+
+def _relabel(rule: ElementRule, old: str, new: str) -> None:
+    """Messages about a merged extension name the slice that uses it, not "Extension"."""
+    rule.label = new + rule.label[len(old) :] if rule.label.startswith(old) else rule.label
+    for node in [*rule.children.values(), *rule.slices]:
+        _relabel(node, old, new)
 
 
 def _compute_slice_keys(rule: ElementRule, terminology: Terminology, url: str) -> None:
