@@ -1,37 +1,146 @@
-"""Search entry points (minimal placeholder: _id and identifier only).
-
-The full engine replaces this module; conditional create/update already go
-through ``find_ids`` so they will use the same search as GET /[type]?...
-"""
+"""search-type, search-system and conditional matching: plan, run, splice a searchset."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from eolc_fhir.config import DEFAULT_PROFILES_DIR
+from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.models import is_resource_type
+from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
+from eolc_fhir.search.subset import subset
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.search_includes import gather_includes
+from eolc_fhir.storage.search_sql import PageRow, count_matches, match_ids, search_page
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["find_ids"]
+__all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of"]
+
+_FIND_LIMIT = 100
 
 
-async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, str]]) -> list[str]:
-    """Ids of current resources of ``resource_type`` matching every parameter."""
+@lru_cache(maxsize=1)
+def _default_registry() -> SearchRegistry:
+    return SearchRegistry.load(DEFAULT_PROFILES_DIR)
+
+
+def registry_of(ctx: ServerContext | None) -> SearchRegistry:
+    if ctx is not None and isinstance(ctx.search, SearchRegistry):
+        return ctx.search
+    return _default_registry()
+
+
+def encode_cursor(keys: tuple[Any, ...], backward: bool) -> str:
+    raw = orjson.dumps({"d": "p" if backward else "n", "k": list(keys)})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[list[Any], bool]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return list(data["k"]), data["d"] == "p"
+    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise InvalidRequest("_cursor is not valid for this server", expression="_cursor") from None
+
+
+async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple[str, str]], *,
+                      lenient: bool = False, base_url: str) -> bytes:
+    """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
+    async with ctx.db.unit_of_work(write=False) as uow:
+        return await search_in(ctx, uow, resource_type, params, base_url=base_url,
+                               lenient=lenient)
+
+
+async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
+                    params: list[tuple[str, str]], *, base_url: str,
+                    lenient: bool = False) -> bytes:
+    """The same search inside a caller's unit of work (batch GET entries)."""
+    parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
+                          base_url=base_url)
+    controls = parsed.controls
+    conn, dialect = uow.connection, uow.dialect
+    links = [("self", _url(base_url, resource_type, parsed.used))]
+    if controls.summary == "count" or controls.count == 0:
+        total = await count_matches(conn, dialect, parsed.query)
+        return assemble_bundle("searchset", [], total=total, links=links)
+    cursor, backward = decode_cursor(controls.cursor) if controls.cursor else (None, False)
+    page, more = await search_page(conn, dialect, parsed.query, count=controls.count,
+                                   cursor=cursor, backward=backward)
+    links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
+    total = await _total(conn, dialect, parsed, page, more, cursor)
+    matches = [(resource_type, row.res_id, row.content) for row in page]
+    included = await gather_includes(uow, controls, matches)
+    entries = [_entry(base_url, t, i, c, "match", parsed) for t, i, c in matches]
+    entries += [_entry(base_url, s.resource_type, s.id, s.content or b"{}", "include", parsed)
+                for s in included]
+    return assemble_bundle("searchset", entries, total=total, links=links)
+
+
+async def _total(conn: Any, dialect: str, parsed: ParsedSearch, page: list[PageRow],
+                 more: bool, cursor: list[Any] | None) -> int | None:
+    wanted = parsed.controls.total
+    if wanted == "none":
+        return None
+    if wanted in ("accurate", "estimate"):
+        return await count_matches(conn, dialect, parsed.query)
+    return len(page) if cursor is None and not more else None  # free when it all fits
+
+
+def _entry(base_url: str, rtype: str, rid: str, content: bytes, mode: str,
+           parsed: ParsedSearch) -> BundleEntry:
+    body = subset(content, rtype, parsed.controls.summary, parsed.controls.elements)
+    return BundleEntry({"fullUrl": f"{base_url}/{rtype}/{rid}", "search": {"mode": mode}}, body)
+
+
+def _url(base_url: str, path: str, params: list[tuple[str, str]]) -> str:
+    query = urlencode(params)
+    return f"{base_url}/{path}" + (f"?{query}" if query else "")
+
+
+def _paging_url(base_url: str, params: list[tuple[str, str]]) -> str:
+    """A system-level URL ([base]?...)."""
+    query = urlencode(params)
+    return base_url + (f"?{query}" if query else "")
+
+
+def _paging_links(base_url: str, path: str, parsed: ParsedSearch, page: list[PageRow],
+                  more: bool, cursor: list[Any] | None,
+                  backward: bool) -> list[tuple[str, str]]:
+    if not page:
+        return []
+    plain = [(k, v) for k, v in parsed.used if k != "_cursor"]
+    links = []
+    if (more and not backward) or (backward and cursor is not None):
+        nxt = encode_cursor(page[-1].keys, backward=False)
+        links.append(("next", _url(base_url, path, [*plain, ("_cursor", nxt)])))
+    if (cursor is not None and not backward) or (backward and more):
+        prev = encode_cursor(page[0].keys, backward=True)
+        links.append(("previous", _url(base_url, path, [*plain, ("_cursor", prev)])))
+    return links
+
+
+async def search_system(ctx: ServerContext, params: list[tuple[str, str]], *,
+                        lenient: bool = False, base_url: str) -> bytes:
+    """GET [base]?_type=A,B&...: the same search over several types, paged by (type, id)."""
+    from eolc_fhir.services.search_system import run_system_search
+
+    return await run_system_search(ctx, registry_of(ctx), params, lenient=lenient,
+                                   base_url=base_url)
+
+
+async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, str]], *,
+                   registry: SearchRegistry | None = None) -> list[str]:
+    """Ids of current resources matching every parameter (conditional create/update/delete)."""
     if not params:
         raise InvalidRequest("a conditional request needs search parameters")
-    matches: set[str] | None = None
-    for name, value in params:
-        found: set[str] = set()
-        for alternative in value.split(","):
-            system, code = _split_token(alternative)
-            param = name if name in ("_id", "identifier") else None
-            if param is None:
-                raise InvalidRequest(f"unsupported search parameter: {name}", code="not-supported")
-            found.update(await uow.resources.ids_with_token(resource_type, param, system, code))
-        matches = found if matches is None else matches & found
-    live = [i for i in sorted(matches or ()) if await uow.resources.exists_live(resource_type, i)]
-    return live
-
-
-def _split_token(value: str) -> tuple[str | None, str]:
-    if "|" in value:
-        system, code = value.split("|", 1)
-        return system, code
-    return None, value
+    if not is_resource_type(resource_type):
+        raise InvalidRequest(f"'{resource_type}' is not a resource type", code="not-supported")
+    parsed = parse_search(registry or _default_registry(), resource_type, params)
+    return sorted(await match_ids(uow.connection, uow.dialect, parsed.query, _FIND_LIMIT))

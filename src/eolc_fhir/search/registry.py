@@ -1,0 +1,156 @@
+"""The search parameter registry: one table drives indexing, planning and the matcher."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from eolc_fhir.search import extract as ex
+from eolc_fhir.search.expression import CompiledExpression, compile_expression
+from eolc_fhir.search.standard import STANDARD_PARAMS, STANDARD_URL
+from eolc_fhir.storage.model import IndexRows, TokenRow
+
+__all__ = ["SearchParam", "SearchRegistry", "KINDS", "COMMON_BASE"]
+
+KINDS = ("token", "string", "reference", "date", "number", "quantity", "uri")
+COMMON_BASE = "Resource"
+# _id and _lastUpdated are columns of the resources table; they need no index rows.
+_COLUMN_PARAMS = frozenset({"_id", "_lastUpdated"})
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """One search parameter as the engine uses it."""
+
+    code: str
+    kind: str
+    base: str  # a resource type, or "Resource" for every type
+    expression: str
+    targets: tuple[str, ...] = ()  # reference target types; () means any
+    url: str = ""
+    compiled: CompiledExpression | None = None
+
+    def values(self, resource: dict[str, Any]) -> list[Any]:
+        assert self.compiled is not None
+        return self.compiled.evaluate(resource)
+
+
+def _make(code: str, kind: str, base: str, expression: str, targets: Sequence[str],
+          url: str) -> SearchParam:
+    if kind not in KINDS:
+        raise ValueError(f"search parameter {base}.{code}: unsupported type {kind}")
+    clean = tuple(t for t in targets if t != "Any")
+    return SearchParam(code, kind, base, expression, clean, url, compile_expression(expression))
+
+
+def _parse_standard(text: str) -> Iterable[SearchParam]:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        head, _, targets = line.partition(" -> ")
+        base, code, kind, expression = head.split(" ", 3)
+        yield _make(code, kind, base, expression, targets.split(",") if targets else (),
+                    f"{STANDARD_URL}{base}-{code}")
+
+
+def _from_resource(doc: dict[str, Any]) -> list[SearchParam]:
+    """Our SearchParameter resources (one per code, one or more bases)."""
+    if doc.get("resourceType") != "SearchParameter":
+        return []
+    if doc.get("status") == "retired":
+        return []
+    return [
+        _make(doc["code"], doc["type"], base, doc["expression"], doc.get("target", ()),
+              doc.get("url", ""))
+        for base in doc.get("base", [])
+    ]
+
+
+class SearchRegistry:
+    """Parameters by (resource type, code); built once at start-up."""
+
+    def __init__(self, params: Iterable[SearchParam]) -> None:
+        self._common: dict[str, SearchParam] = {}
+        self._by_type: dict[str, dict[str, SearchParam]] = {}
+        for param in params:
+            if param.base == COMMON_BASE:
+                self._common[param.code] = param
+            else:
+                self._by_type.setdefault(param.base, {})[param.code] = param
+
+    @classmethod
+    def load(cls, profiles_dir: Path | None = None) -> SearchRegistry:
+        """The standard R4 parameters plus ``profiles_dir/SearchParameter-*.json``."""
+        params = list(_parse_standard(STANDARD_PARAMS))
+        if profiles_dir is not None and profiles_dir.is_dir():
+            for path in sorted(profiles_dir.glob("SearchParameter-*.json")):
+                params.extend(_from_resource(orjson.loads(path.read_bytes())))
+        return cls(params)
+
+    def get(self, resource_type: str, code: str) -> SearchParam | None:
+        found = self._by_type.get(resource_type, {}).get(code)
+        return found if found is not None else self._common.get(code)
+
+    def params_for(self, resource_type: str) -> list[SearchParam]:
+        merged = {**self._common, **self._by_type.get(resource_type, {})}
+        return [merged[code] for code in sorted(merged)]
+
+    def types_with(self, code: str) -> list[str]:
+        """Resource types that have a parameter of this code (for chains and _type)."""
+        return sorted(t for t, params in self._by_type.items() if code in params)
+
+    def extract(self, resource: dict[str, Any]) -> IndexRows:
+        """Every index row one resource contributes (the unit of work's indexer)."""
+        rows = IndexRows()
+        resource_type = resource.get("resourceType", "")
+        for param in self.params_for(resource_type):
+            if param.code in _COLUMN_PARAMS:
+                continue
+            _add_rows(rows, param, param.values(resource))
+        return rows
+
+    def capability_params(self, resource_type: str) -> list[dict[str, Any]]:
+        """CapabilityStatement.rest.resource.searchParam entries for a type."""
+        out = []
+        for param in self.params_for(resource_type):
+            entry = {"name": param.code, "definition": param.url, "type": param.kind}
+            if param.base == COMMON_BASE:
+                entry["definition"] = f"{STANDARD_URL}Resource-{param.code.lstrip('_')}"
+            out.append(entry)
+        return out
+
+    def matches(self, resource: dict[str, Any], resource_type: str,
+                params: list[tuple[str, str]]) -> bool:
+        """Whether one resource meets search parameters, without a database."""
+        from eolc_fhir.search.matcher import matches  # matcher imports the parser
+
+        return matches(self, resource, resource_type, params)
+
+
+def _add_rows(rows: IndexRows, param: SearchParam, values: list[Any]) -> None:
+    if not values:
+        return
+    code, kind = param.code, param.kind
+    if kind == "token":
+        rows.tokens.extend(ex.token_rows(code, values))
+    elif kind == "string":
+        rows.strings.extend(ex.string_rows(code, values))
+    elif kind == "reference":
+        for row in ex.reference_rows(code, values):
+            if isinstance(row, TokenRow):
+                rows.tokens.append(row)
+            else:
+                rows.references.append(row)
+    elif kind == "date":
+        rows.dates.extend(ex.date_rows(code, values))
+    elif kind == "number":
+        rows.numbers.extend(ex.number_rows(code, values))
+    elif kind == "quantity":
+        rows.quantities.extend(ex.quantity_rows(code, values))
+    else:
+        rows.uris.extend(ex.uri_rows(code, values))

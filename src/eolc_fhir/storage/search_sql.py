@@ -1,0 +1,343 @@
+"""Compile a search plan (``storage.query``) to SQLAlchemy Core and run it.
+
+Every clause becomes ``res_id IN (index subquery)`` (``NOT EXISTS`` for :not and
+:missing), which both engines answer from the composite lookup indexes. Pages
+are keyset pages over the sort keys plus ``res_id``, so a page never repeats or
+skips a resource while others are being written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement as _Col
+
+from eolc_fhir.storage import tables as t
+from eolc_fhir.storage.query import (
+    TABLE_OF_KIND,
+    Chain,
+    Clause,
+    Criterion,
+    Has,
+    IdTest,
+    LastUpdatedTest,
+    Missing,
+    QuantityTest,
+    Query,
+    RangeTest,
+    ReferenceTest,
+    SortKey,
+    StringTest,
+    Test,
+    TokenTest,
+    UriTest,
+)
+
+__all__ = ["PageRow", "search_page", "count_matches", "match_ids", "include_keys",
+           "revinclude_keys"]
+
+_TABLES = {table.name: table for table in t.INDEX_TABLES}
+_SORT_COLUMN = {
+    "token": "code", "string": "value_norm", "reference": "target_id", "date": "low_us",
+    "number": "value", "quantity": "value", "uri": "value",
+}
+_NEUTRAL: dict[str, Any] = {"code": "", "value_norm": "", "target_id": "", "low_us": 0,
+                            "high_us": 0, "value": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    res_id: str
+    content: bytes
+    keys: tuple[Any, ...]  # the keyset position of this row (for cursors)
+
+
+class _Compiler:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def ids(self, query: Query) -> Select[Any]:
+        """``SELECT res_id`` of live resources of the query's type meeting every clause."""
+        r = t.resources.alias()
+        return select(r.c.res_id).where(*self.where(query, r))
+
+    def where(self, query: Query, r: Any) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [
+            r.c.res_type == query.resource_type, r.c.deleted.is_(False)
+        ]
+        conds.extend(self.clause(c, query.resource_type, r) for c in query.clauses)
+        return conds
+
+    def clause(self, clause: Clause, rtype: str, r: Any) -> ColumnElement[bool]:
+        rid = r.c.res_id
+        if isinstance(clause, Criterion):
+            i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+            tests = or_(*(test_condition(x, i, self.dialect) for x in clause.tests))
+            base = and_(i.c.res_type == rtype, i.c.param == clause.param)
+            if clause.negate:
+                return ~exists().where(base, i.c.res_id == rid, tests)
+            return rid.in_(select(i.c.res_id).where(base, tests))
+        if isinstance(clause, Missing):
+            i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+            base = and_(i.c.res_type == rtype, i.c.param == clause.param)
+            if clause.missing:
+                return ~exists().where(base, i.c.res_id == rid)
+            return rid.in_(select(i.c.res_id).where(base))
+        if isinstance(clause, IdTest):
+            return rid.not_in(clause.ids) if clause.negate else rid.in_(clause.ids)
+        if isinstance(clause, LastUpdatedTest):
+            col = r.c.last_updated_us
+            return or_(*(test_condition(x, None, self.dialect, point=col) for x in clause.tests))
+        if isinstance(clause, Chain):
+            return rid.in_(self._chain(clause, rtype))
+        assert isinstance(clause, Has)
+        return rid.in_(self._has(clause, rtype))
+
+    def _chain(self, chain: Chain, rtype: str) -> Select[Any]:
+        ref = t.idx_reference.alias()
+        targets = [
+            and_(ref.c.target_type == q.resource_type, ref.c.target_id.in_(self.ids(q)))
+            for q in chain.targets
+        ]
+        return select(ref.c.res_id).where(
+            ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)
+        )
+
+    def _has(self, has: Has, rtype: str) -> Select[Any]:
+        ref = t.idx_reference.alias()
+        return select(ref.c.target_id).where(
+            ref.c.res_type == has.source.resource_type,
+            ref.c.param == has.param,
+            ref.c.target_type == rtype,
+            ref.c.res_id.in_(self.ids(has.source)),
+        )
+
+    def sort_keys(self, query: Query, r: Any) -> list[tuple[ColumnElement[Any], bool]]:
+        """(expression, descending) pairs; NULL-free so keyset comparisons stay simple."""
+        keys: list[tuple[ColumnElement[Any], bool]] = []
+        for key in query.sort:
+            if key.kind is None:
+                col = r.c.res_id if key.param == "_id" else r.c.last_updated_us
+                keys.append((col, key.descending))
+                continue
+            value = self._sort_value(key, query.resource_type, r)
+            neutral = _NEUTRAL[_sort_column(key)]
+            keys.append((case((value.is_(None), 1), else_=0), False))  # missing values last
+            keys.append((func.coalesce(value, literal(neutral)), key.descending))
+        keys.append((r.c.res_id, False))
+        return keys
+
+    def _sort_value(self, key: SortKey, rtype: str, r: Any) -> ColumnElement[Any]:
+        assert key.kind is not None
+        i = _TABLES[TABLE_OF_KIND[key.kind]].alias()
+        col = i.c[_sort_column(key)]
+        agg = func.max(col) if key.descending else func.min(col)
+        return (
+            select(agg)
+            .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
+            .scalar_subquery()
+        )
+
+
+_LIKE_ESCAPE = "\\"
+_TOP = "\U0010ffff"  # sorts after every character: v <= x < v + _TOP is "x starts with v"
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix(col: Any, value: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":  # LIKE 'v%' uses the text_pattern_ops index
+        return col.like(_like(value) + "%", escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+    return and_(col >= value, col < value + _TOP)  # binary collation: an index range
+
+
+def test_condition(test: Test, i: Any, dialect: str,
+                   point: Any = None) -> ColumnElement[bool]:
+    """One plan test against the columns of index table alias ``i``."""
+    if isinstance(test, TokenTest):
+        return _token(test, i, dialect)
+    if isinstance(test, StringTest):
+        if test.mode == "exact":
+            return i.c.value_exact == test.value  # type: ignore[no-any-return]
+        if test.mode == "contains":
+            pattern = "%" + _like(test.value) + "%"
+            return i.c.value_norm.like(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+        return _prefix(i.c.value_norm, test.value, dialect)
+    if isinstance(test, ReferenceTest):
+        if test.url is not None:
+            return i.c.url == test.url  # type: ignore[no-any-return]
+        cond = i.c.target_id == test.target_id
+        if test.target_types:
+            cond = and_(cond, i.c.target_type.in_(test.target_types))
+        return cond  # type: ignore[no-any-return]
+    if isinstance(test, RangeTest):
+        if point is not None:
+            return _date(test, point, point)
+        if "low_us" in i.c:
+            return _date(test, i.c.low_us, i.c.high_us)
+        return _number(test, i.c.value)
+    if isinstance(test, QuantityTest):
+        conds = [_number(test.range, i.c.value)]
+        if test.code is not None:
+            conds.append(i.c.code == test.code)
+        if test.system is not None:
+            conds.append(i.c.system == test.system)
+        return and_(*conds)
+    assert isinstance(test, UriTest)
+    if test.mode == "below":
+        return _prefix(i.c.value, test.value, dialect)
+    if test.mode == "above":  # the stored uri is a prefix of the value
+        return literal(test.value).like(  # type: ignore[no-any-return]
+            func.replace(func.replace(i.c.value, "%", "\\%"), "_", "\\_") + "%",
+            escape=_LIKE_ESCAPE)
+    return i.c.value == test.value  # type: ignore[no-any-return]
+
+
+def _token(test: TokenTest, i: Any, dialect: str) -> ColumnElement[bool]:
+    if test.text is not None:
+        return _prefix(i.c.text, test.text, dialect)
+    conds = []
+    if test.code is not None:
+        conds.append(i.c.code == test.code)
+    if not test.any_system:
+        conds.append(i.c.system.is_(None) if test.system is None else i.c.system == test.system)
+    return and_(*conds) if conds else true()
+
+
+def _date(test: RangeTest, low: Any, high: Any) -> ColumnElement[bool]:
+    p, q = int(test.low), int(test.high)
+    contained = and_(low >= p, high <= q)
+    return {
+        "eq": lambda: contained,
+        "ne": lambda: ~contained,
+        "gt": lambda: high > q,
+        "lt": lambda: low < p,
+        "ge": lambda: or_(high > q, contained),
+        "le": lambda: or_(low < p, contained),
+        "sa": lambda: low > q,
+        "eb": lambda: high < p,
+        "ap": lambda: and_(low <= q, high >= p),
+    }[test.op]()
+
+
+def _number(test: RangeTest, value: Any) -> ColumnElement[bool]:
+    op, v = test.op, test.value
+    if op == "eq":
+        return and_(value >= test.low, value < test.high)
+    if op == "ne":
+        return or_(value < test.low, value >= test.high)
+    if op in ("gt", "sa"):
+        return value > v  # type: ignore[no-any-return]
+    if op in ("lt", "eb"):
+        return value < v  # type: ignore[no-any-return]
+    if op == "ge":
+        return value >= v  # type: ignore[no-any-return]
+    if op == "le":
+        return value <= v  # type: ignore[no-any-return]
+    return and_(value >= test.low, value <= test.high)
+
+
+def _sort_column(key: SortKey) -> str:
+    if key.kind == "date" and key.descending:
+        return "high_us"
+    return _SORT_COLUMN[key.kind or "token"]
+
+
+def _after(keys: Sequence[tuple[_Col[Any], bool]], values: Sequence[Any],
+           backward: bool) -> ColumnElement[bool]:
+    """Rows strictly after (or before) ``values`` in the keys' order."""
+    ors = []
+    for n, (col, desc) in enumerate(keys):
+        forward_gt = desc == backward  # ascending & forward, or descending & backward
+        step = col > values[n] if forward_gt else col < values[n]
+        eqs = [keys[m][0] == values[m] for m in range(n)]
+        ors.append(and_(*eqs, step) if eqs else step)
+    return or_(*ors) if ors else true()
+
+
+async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, count: int,
+                      cursor: Sequence[Any] | None = None,
+                      backward: bool = False) -> tuple[list[PageRow], bool]:
+    """One page in sort order and whether more rows lie beyond it in that direction."""
+    comp = _Compiler(dialect)
+    r = t.resources.alias()
+    keys = comp.sort_keys(query, r)
+    labelled = [col.label(f"k{n}") for n, (col, _) in enumerate(keys)]
+    inner = select(r.c.res_id, r.c.content, *labelled).where(*comp.where(query, r)).subquery()
+    outer_keys = [(inner.c[f"k{n}"], desc) for n, (_, desc) in enumerate(keys)]
+    stmt = select(inner)
+    if cursor is not None:
+        if len(cursor) != len(keys):
+            raise ValueError("cursor does not fit this search")
+        stmt = stmt.where(_after(outer_keys, cursor, backward))
+    order = [(col.asc() if desc == backward else col.desc()) for col, desc in outer_keys]
+    stmt = stmt.order_by(*order).limit(count + 1)
+    rows = (await conn.execute(stmt)).all()
+    more = len(rows) > count
+    rows = rows[:count]
+    if backward:
+        rows.reverse()
+    page = [PageRow(row[0], bytes(row[1]), tuple(row[2:])) for row in rows]
+    return page, more
+
+
+async def count_matches(conn: AsyncConnection, dialect: str, query: Query) -> int:
+    sub = _Compiler(dialect).ids(query).subquery()
+    return int((await conn.execute(select(func.count()).select_from(sub))).scalar_one())
+
+
+async def match_ids(conn: AsyncConnection, dialect: str, query: Query,
+                    limit: int | None = None) -> list[str]:
+    stmt = _Compiler(dialect).ids(query)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [row[0] for row in await conn.execute(stmt)]
+
+
+async def include_keys(conn: AsyncConnection, source_type: str, source_ids: Sequence[str],
+                       param: str | None, target_type: str | None) -> list[tuple[str, str]]:
+    """(type, id) that ``source_type`` resources refer to through ``param`` (None: any)."""
+    if not source_ids:
+        return []
+    ref = t.idx_reference
+    stmt = select(ref.c.target_type, ref.c.target_id).distinct().where(
+        ref.c.res_type == source_type,
+        ref.c.res_id.in_(list(source_ids)),
+        ref.c.target_id.is_not(None),
+        ref.c.param == param if param is not None else true(),
+        ref.c.target_type == target_type if target_type else ref.c.target_type.is_not(None),
+    )
+    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+
+
+async def revinclude_keys(conn: AsyncConnection, source_type: str, param: str | None,
+                          target_type: str, target_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(type, id) of ``source_type`` resources referring to the targets through ``param``."""
+    if not target_ids:
+        return []
+    ref = t.idx_reference
+    stmt = select(ref.c.res_type, ref.c.res_id).distinct().where(
+        ref.c.res_type == source_type,
+        ref.c.param == param if param is not None else true(),
+        ref.c.target_type == target_type,
+        ref.c.target_id.in_(list(target_ids)),
+    )
+    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+
