@@ -22,6 +22,7 @@ log = logging.getLogger("eolc_fhir")
 
 def _include_routers(app: FastAPI) -> None:
     app.include_router(system.router)
+    app.include_router(rest.early_router)
     for module in _feature_routers():
         app.include_router(module.router)
     app.include_router(rest.router)  # last: its /{type}/{id} patterns catch everything

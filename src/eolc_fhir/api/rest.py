@@ -15,8 +15,10 @@ from eolc_fhir.services import crud, history
 from eolc_fhir.services.intake import check_profiles, read_body
 from eolc_fhir.services.transaction import process_bundle
 
-__all__ = ["router"]
+__all__ = ["router", "early_router"]
 
+# Literal paths that generic feature routes (GET /{type} search) must not capture.
+early_router = APIRouter()
 router = APIRouter()
 OptHeader = Annotated[str | None, Header()]
 
@@ -30,14 +32,14 @@ async def batch_or_transaction(request: Request, ctx: Ctx, base: BaseUrl) -> Res
                                                          minimal=minimal))
 
 
-@router.get("/_history", responses=fhir_responses(200), summary="history-system")
+@early_router.get("/_history", responses=fhir_responses(200), summary="history-system")
 async def history_system(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     body = await history.history(ctx, list(request.query_params.multi_items()),
                                  base_url=base, path="_history")
     return bundle_response(request, body)
 
 
-@router.get("/{resource_type}/_history", responses=fhir_responses(200), summary="history-type")
+@early_router.get("/{resource_type}/_history", responses=fhir_responses(200), summary="history-type")
 async def history_type(request: Request, ctx: Ctx, base: BaseUrl,
                        resource_type: ResourceType) -> Response:
     body = await history.history(ctx, list(request.query_params.multi_items()), base_url=base,
@@ -84,7 +86,7 @@ async def conditional_delete(request: Request, ctx: Ctx, resource_type: Resource
 async def read(request: Request, ctx: Ctx, base: BaseUrl, resource_type: ResourceType,
                resource_id: ResourceId, if_none_match: OptHeader = None) -> Response:
     result = await crud.read(ctx, resource_type, resource_id)
-    if if_none_match is not None and if_none_match.strip() == result.etag:
+    if if_none_match is not None and _version_of(if_none_match) == _version_of(result.etag or ""):
         return Response(status_code=304, headers={"ETag": result.etag or ""})
     return resource_response(request, result, base)
 
@@ -130,3 +132,8 @@ async def vread(request: Request, ctx: Ctx, base: BaseUrl, resource_type: Resour
                 resource_id: ResourceId, version_id: str) -> Response:
     result = await crud.vread(ctx, resource_type, resource_id, version_id)
     return resource_response(request, result, base)
+
+
+def _version_of(etag: str) -> str:
+    """'W/"3"', '"3"' and '3' all name version 3."""
+    return etag.strip().removeprefix("W/").strip('"')
