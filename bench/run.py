@@ -39,7 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of reads before")
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--repeat", type=int, default=1, help="report the median run")
+    parser.add_argument("--repeat", type=int, default=3, help="report the median run")
     parser.add_argument("--seed-count", type=int, default=1000, help="resources seeded")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--only", choices=sorted(TARGETS), action="append")
