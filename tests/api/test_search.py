@@ -1,0 +1,179 @@
+"""Search over HTTP on both engines: bundles, errors, paging, sorting, includes, subsets."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+import pytest
+
+from tests.builders import SCT, make_register_flag
+from tests.builders_basic import NHS, patient
+
+pytestmark = pytest.mark.usefixtures("engine_name")
+
+
+async def _put(client: httpx.AsyncClient, resource: dict[str, Any]) -> None:
+    url = f"/{resource['resourceType']}/{resource['id']}"
+    resp = await client.put(url, content=orjson.dumps(resource))
+    assert resp.status_code in (200, 201), resp.text
+
+
+async def _seed(client: httpx.AsyncClient) -> None:
+    await _put(client, {"resourceType": "Organization", "id": "gp1", "name": "Riverside"})
+    births = ["1940-01-01", "1955-05-05", "1950-02-02", "1945-03-03", "1960-06-06"]
+    for n, born in enumerate(births):
+        await _put(client, patient(id=f"p{n}", nhs=f"900000000{n}", birthDate=born,
+                                   name=[{"family": f"Fam{n % 2}", "given": [f"G{n}"]}],
+                                   generalPractitioner=[{"reference": "Organization/gp1"}]))
+    for n in range(3):
+        await _put(client, make_register_flag(id=f"f{n}", subject={"reference": f"Patient/p{n}"},
+                                              author={"reference": "Organization/gp1"}))
+
+
+def _ids(bundle: dict[str, Any], mode: str = "match") -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == mode]
+
+
+def _link(bundle: dict[str, Any], rel: str) -> str | None:
+    return next((lk["url"] for lk in bundle.get("link", []) if lk["relation"] == rel), None)
+
+
+async def test_searchset_bundle_shape(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    resp = await client.get("/Patient", params={"identifier": f"{NHS}|9000000002"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("application/fhir+json")
+    bundle = resp.json()
+    assert bundle["type"] == "searchset"
+    assert bundle["total"] == 1
+    (entry,) = bundle["entry"]
+    assert entry["fullUrl"] == "http://test/Patient/p2"
+    assert entry["search"] == {"mode": "match"}
+    assert _link(bundle, "self") == f"http://test/Patient?identifier={NHS.replace(':', '%3A').replace('/', '%2F')}%7C9000000002"
+
+
+async def test_unknown_parameter_400_unless_lenient(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"})
+    assert resp.status_code == 400
+    assert resp.json()["resourceType"] == "OperationOutcome"
+    assert "shoe-size" in resp.json()["issue"][0]["diagnostics"]
+    resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"},
+                            headers={"Prefer": "handling=lenient"})
+    assert resp.status_code == 200
+    bundle = resp.json()
+    assert sorted(_ids(bundle)) == ["p1", "p3"]
+    assert _link(bundle, "self") == "http://test/Patient?family=fam1"
+
+
+async def test_bad_values_are_400(client: httpx.AsyncClient) -> None:
+    for params in ({"birthdate": "1940-13"}, {"_count": "x"}, {"family:near": "x"},
+                   {"_sort": "shoe"}, {"_include": "Flag:status"}, {"_total": "some"}):
+        resp = await client.get("/Patient" if "_include" not in params else "/Flag",
+                                params=params)
+        assert resp.status_code == 400, params
+        assert resp.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_post_search_form(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    resp = await client.post("/Flag/_search", content="patient=Patient/p1&status=active",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 200
+    assert _ids(resp.json()) == ["f1"]
+
+
+async def test_paging_is_stable_under_writes(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    seen: list[str] = []
+    url: str | None = "/Patient?_count=2&_sort=birthdate"
+    pages = 0
+    while url:
+        bundle = (await client.get(url)).json()
+        seen += _ids(bundle)
+        if pages == 0:  # a write between pages: a new, earliest-born patient
+            await _put(client, patient(id="late", nhs="9000000009", birthDate="1900-01-01"))
+            prev_probe = _link(bundle, "previous")
+            assert prev_probe is None
+        url = _link(bundle, "next")
+        pages += 1
+    assert seen == ["p0", "p3", "p2", "p1", "p4"]  # oldest first; no repeat, no skip
+    last = (await client.get("/Patient?_count=2&_sort=birthdate")).json()
+    second = (await client.get(_link(last, "next") or "")).json()
+    back = (await client.get(_link(second, "previous") or "")).json()
+    assert _ids(back) == _ids(last)
+
+
+async def test_sort_several_keys(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = (await client.get("/Patient?_sort=family,-birthdate")).json()
+    assert _ids(bundle) == ["p4", "p2", "p0", "p1", "p3"]
+    bundle = (await client.get("/Patient?_sort=-_id&_count=3")).json()
+    assert _ids(bundle) == ["p4", "p3", "p2"]
+
+
+async def test_include_revinclude_iterate(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = (await client.get("/Flag?_id=f1&_include=Flag:patient")).json()
+    assert _ids(bundle) == ["f1"]
+    assert _ids(bundle, "include") == ["p1"]
+    bundle = (await client.get(
+        "/Flag?_id=f1&_include=Flag:patient&_include:iterate=Patient:general-practitioner"
+    )).json()
+    assert sorted(_ids(bundle, "include")) == ["gp1", "p1"]
+    bundle = (await client.get("/Patient?_id=p0,p4&_revinclude=Flag:patient")).json()
+    assert sorted(_ids(bundle)) == ["p0", "p4"]
+    assert _ids(bundle, "include") == ["f0"]
+
+
+async def test_total_summary_elements(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = (await client.get("/Patient?_summary=count")).json()
+    assert bundle["total"] == 5 and "entry" not in bundle
+    bundle = (await client.get("/Patient?_count=1&_total=accurate")).json()
+    assert bundle["total"] == 5 and len(bundle["entry"]) == 1
+    bundle = (await client.get("/Patient?_count=1&_total=none")).json()
+    assert "total" not in bundle
+    bundle = (await client.get("/Patient?_id=p1&_elements=identifier")).json()
+    resource = bundle["entry"][0]["resource"]
+    assert set(resource) == {"resourceType", "id", "meta", "identifier"}
+    assert any(t["code"] == "SUBSETTED" for t in resource["meta"]["tag"])
+    bundle = (await client.get("/Patient?_id=p1&_summary=true")).json()
+    resource = bundle["entry"][0]["resource"]
+    assert "name" in resource and "birthDate" in resource
+    assert "generalPractitioner" not in resource  # not a summary element in R4
+    assert any(t["code"] == "SUBSETTED" for t in resource["meta"]["tag"])
+
+
+async def test_system_search(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = (await client.get("/?_type=Flag,Organization&_count=3")).json()
+    assert [(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]] == [
+        ("Flag", "f0"), ("Flag", "f1"), ("Flag", "f2")]
+    nxt = (await client.get(_link(bundle, "next") or "")).json()
+    assert _ids(nxt) == ["gp1"]
+    assert (await client.get("/?_id=p1")).status_code == 400
+
+
+async def test_conditional_create_uses_search(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    body = orjson.dumps(make_register_flag(subject={"reference": "Patient/p1"}))
+    resp = await client.post("/Flag", content=body, headers={
+        "If-None-Exist": f"patient=Patient/p1&code={SCT}|526631000000108"})
+    assert resp.status_code == 200  # f1 already matches: nothing created
+    assert resp.headers.get("Location", "").find("/Flag/f1") >= 0 or resp.json()["id"] == "f1"
+
+
+async def test_chain_and_has_over_http(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = (await client.get("/Flag", params={
+        "subject:Patient.identifier": f"{NHS}|9000000002"})).json()
+    assert _ids(bundle) == ["f2"]
+    bundle = (await client.get("/Patient", params={
+        "_has:Flag:patient:code": "526631000000108", "_sort": "_id"})).json()
+    assert _ids(bundle) == ["p0", "p1", "p2"]
+    query = parse_qs(urlsplit(_link(bundle, "self") or "").query)
+    assert query["_has:Flag:patient:code"] == ["526631000000108"]
