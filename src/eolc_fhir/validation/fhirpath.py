@@ -6,7 +6,12 @@ fhirpathpy 2.2.4 gaps we meet (each has a test in tests/unit/validation/test_fhi
   to a ``resourceType`` comparison before compiling;
 - ``%resource`` / ``%rootResource`` are undefined: we pass them as context variables;
 - ``ofType(BackboneElement)`` answers differently depending on earlier evaluations:
-  an expression using it is refused at load time rather than trusted.
+  an expression using it is refused at load time rather than trusted;
+- a function it does not implement is only reported when evaluated: we list the
+  functions an expression calls at load time and refuse unknown ones;
+- its parser silently accepts syntax errors (``status = = 1``, ``foo(``): we parse
+  with the same grammar and a raising error listener first, and require the
+  whole text to be consumed.
 """
 
 from __future__ import annotations
@@ -17,12 +22,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import fhirpathpy
+from antlr4 import CommonTokenStream, InputStream, Token
+from antlr4.error.ErrorListener import ErrorListener
+from fhirpathpy.engine.invocations import invocation_registry as _BUILTIN_FUNCTIONS
 from fhirpathpy.engine.nodes import ResourceNode
 from fhirpathpy.models import models
+from fhirpathpy.parser import parse as _parse
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from eolc_fhir.fhir.models import resource_types
 
-__all__ = ["Invariant", "compile_invariant", "compile_expression", "InvariantCompileError"]
+__all__ = [
+    "Invariant",
+    "compile_invariant",
+    "compile_expression",
+    "check_syntax",
+    "InvariantCompileError",
+]
 
 _MODEL: dict[str, Any] = models["r4"]
 _IS_RESOURCE = re.compile(r"\$this\s+is\s+([A-Z][A-Za-z]+)\b")
@@ -66,11 +83,53 @@ def _rewrite(expression: str) -> str:
     return _IS_RESOURCE.sub(replace, expression)
 
 
+class _RaisingListener(ErrorListener):  # type: ignore[misc]
+    def syntaxError(
+        self, recognizer: Any, symbol: Any, line: int, column: int, msg: str, e: Any
+    ) -> None:
+        raise InvariantCompileError(f"FHIRPath syntax error at column {column}: {msg}")
+
+
+def check_syntax(expression: str) -> None:
+    """Raise InvariantCompileError unless the whole text is one valid FHIRPath expression."""
+    listener = _RaisingListener()
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(listener)
+    tokens = CommonTokenStream(lexer)
+    parser = FHIRPathParser(tokens)
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    parser.expression()
+    if tokens.LA(1) != Token.EOF:
+        raise InvariantCompileError(f"FHIRPath has trailing text: {expression!r}")
+
+
+def called_functions(expression: str) -> set[str]:
+    """Names of every function the expression invokes."""
+    found: set[str] = set()
+    stack: list[Any] = [_parse(expression)]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "Functn":
+            found.update(
+                c["text"] for c in node.get("children", []) if c.get("type") == "Identifier"
+            )
+        stack.extend(node.get("children", []))
+    return found
+
+
 def compile_expression(expression: str) -> Callable[[Any, Mapping[str, Any]], list[Any]]:
     """Compile a FHIRPath expression once (R4 model, our user functions and rewrites)."""
     if _UNSTABLE.search(expression):
         raise InvariantCompileError(
             f"ofType(BackboneElement) is unreliable in fhirpathpy: {expression}"
+        )
+    check_syntax(expression)
+    unknown = called_functions(expression) - set(_BUILTIN_FUNCTIONS) - set(_USER_FUNCTIONS)
+    if unknown:
+        raise InvariantCompileError(
+            f"FHIRPath functions not available: {', '.join(sorted(unknown))}"
         )
     try:
         compiled = fhirpathpy.compile(
