@@ -1,6 +1,6 @@
 """Benchmark: read-by-id and create against eolc-fhir and the bare baseline, in one run.
 
-    python -m bench.run [--duration 10] [--connections 20] [--repeat 3] [--only baseline]
+    python -m bench.run [--duration 10] [--connections 20] [--repeat 3] [--also fastapi-floor]
 
 Each repeat starts every target fresh on an empty SQLite file, seeds it through its own
 POST endpoint, warms up, then measures reads (cycling over the seeded ids) and creates.
@@ -25,12 +25,17 @@ import httpx
 from bench.data import synthetic_patient
 from bench.load import LoadResult, Scenario, run_load, wrk_available
 from bench.report import TargetRuns, render_markdown
-from bench.servers import Server, start_baseline, start_eolc
+from bench.servers import Server, start_baseline, start_eolc, start_fastapi_floor
 
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TARGETS: dict[str, Callable[[Path], Server]] = {"baseline": start_baseline, "eolc-fhir": start_eolc}
+TARGETS: dict[str, Callable[[Path], Server]] = {
+    "baseline": start_baseline,
+    "eolc-fhir": start_eolc,
+    "fastapi-floor": start_fastapi_floor,  # optional: FastAPI's own cost, for context
+}
+DEFAULT_TARGETS = ["baseline", "eolc-fhir"]
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -42,7 +47,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="report the median run")
     parser.add_argument("--seed-count", type=int, default=1000, help="resources seeded")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--only", choices=sorted(TARGETS), action="append")
+    parser.add_argument("--only", choices=sorted(TARGETS), action="append",
+                        help="run only these targets (repeatable)")
+    parser.add_argument("--also", choices=sorted(TARGETS), action="append", default=[],
+                        help="add a target, e.g. --also fastapi-floor")
     parser.add_argument("--scenarios", default="read,create", help="comma-separated")
     return parser.parse_args(argv)
 
@@ -107,7 +115,7 @@ def _measure_target(
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     generator = _choose_generator(args.generator)
-    names = args.only or list(TARGETS)
+    names = args.only or DEFAULT_TARGETS + [n for n in args.also if n not in DEFAULT_TARGETS]
     runs = {name: TargetRuns(name) for name in names}
     work = Path(tempfile.mkdtemp(prefix="eolc-bench-"))
     try:

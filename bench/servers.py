@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Server", "free_port", "start_baseline", "start_eolc", "peak_rss_kib"]
+__all__ = [
+    "Server", "free_port", "start_baseline", "start_fastapi_floor", "start_eolc", "peak_rss_kib"
+]
 
 REPO = Path(__file__).resolve().parents[1]
 _QUIET = ["--log-level", "warning", "--no-access-log"]
@@ -93,13 +95,22 @@ def _spawn(name: str, argv: list[str], port: int, workdir: Path, env: dict[str, 
     return Server(name, process, f"http://127.0.0.1:{port}", log_path)
 
 
+def _start_reference(name: str, app: str, workdir: Path) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
+    argv += ["--port", str(port), *_QUIET]
+    env = {"BENCH_BASELINE_DB": str(workdir / f"{name}.db")}
+    return _spawn(name, argv, port, workdir, env)
+
+
 def start_baseline(workdir: Path) -> Server:
     """The bare Starlette + sqlite3 app, under the same uvicorn settings as ours."""
-    port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--host", "127.0.0.1"]
-    argv += ["--port", str(port), *_QUIET]
-    env = {"BENCH_BASELINE_DB": str(workdir / "baseline.db")}
-    return _spawn("baseline", argv, port, workdir, env)
+    return _start_reference("baseline", "bench.baseline_app:app", workdir)
+
+
+def start_fastapi_floor(workdir: Path) -> Server:
+    """FastAPI + sqlite3 returning bytes: what FastAPI routing alone costs."""
+    return _start_reference("fastapi-floor", "bench.fastapi_floor:app", workdir)
 
 
 def start_eolc(workdir: Path) -> Server:

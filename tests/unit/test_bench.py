@@ -64,4 +64,8 @@ def test_report_gives_ratios_and_the_read_goal_verdict() -> None:
     assert "(eolc-fhir): met (65%)" in text
     assert "- eolc-fhir: 200 MiB" in text
     slow = TargetRuns("eolc-fhir", {"read": [_run(500)]}, [1024])
-    assert "NOT met (50%)" in render_markdown([baseline, slow], {})
+    floor = TargetRuns("fastapi-floor", {"read": [_run(700)]}, [1024])
+    text = render_markdown([baseline, slow, floor], {})
+    assert "NOT met (50%)" in text
+    assert "| read: fastapi-floor | 70% |" in text
+    assert "(fastapi-floor)" not in text  # the goal is about eolc-fhir only
