@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eolc_fhir.fhir._model_check import fhirpath, issue_code, model_issues
 from eolc_fhir.fhir.errors import InvalidRequest, Issue
 from eolc_fhir.fhir.parse import check_resource, dump, parse_json, parse_resource
 
@@ -411,11 +412,23 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "required",
     ),
     (
-        "missing required choice",
+        "missing required reference",
         {"resourceType": "Flag", "status": "active", "code": {"text": "x"}},
         "required",
         "Flag.subject",
         "required",
+    ),
+    (
+        "missing required choice",
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/1"},
+        },
+        "required",
+        "MedicationRequest.medication[x]",
+        "one of medicationCodeableConcept, medicationReference is required",
     ),
     (
         "ext-1 neither",
@@ -518,6 +531,52 @@ def test_the_input_is_not_modified() -> None:
     before = copy.deepcopy(resource)
     issues_of(resource)
     assert resource == before
+
+
+# --- the R4B model stage -----------------------------------------------------------------
+
+
+def test_pydantic_locations_become_fhirpath() -> None:
+    assert fhirpath("Patient", ()) == "Patient"
+    assert fhirpath("Patient", ("name", 0, "_given", 1)) == "Patient.name[0].given[1]"
+    assert (
+        fhirpath("Bundle", ("entry", 2, "resource", "status")) == "Bundle.entry[2].resource.status"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error_type", "code"),
+    [
+        ("missing", "required"),
+        ("extra_forbidden", "structure"),
+        ("string_type", "structure"),
+        ("date_from_datetime_parsing", "value"),
+        ("string_pattern_mismatch", "value"),
+        ("value_error", "value"),
+        ("something_new", "invalid"),
+    ],
+)
+def test_pydantic_error_types_map_to_issue_codes(error_type: str, code: str) -> None:
+    assert issue_code(error_type) == code
+
+
+def test_model_issues_are_mapped_and_not_repeated() -> None:
+    resource = patient(birthDate="not a date", name=[{"given": ["a", 3]}])
+    found = model_issues(resource, "Patient", [])
+    assert {(i.code, i.expression) for i in found} == {
+        ("value", ("Patient.birthDate",)),
+        ("structure", ("Patient.name[0].given[1]",)),
+    }
+    known = [Issue("error", "value", "walk", ("Patient.name[0]",))]
+    assert [i.expression for i in model_issues(resource, "Patient", known)] == [
+        ("Patient.birthDate",)
+    ]
+
+
+def test_model_crash_on_input_the_walk_rejected_is_not_an_error() -> None:
+    resource = patient(contained=[{"resourceType": "Nope"}])
+    walk_issue = Issue("error", "not-supported", "walk", ("Patient.contained[0].resourceType",))
+    assert model_issues(resource, "Patient", [walk_issue]) == []
 
 
 # --- primitive extensions (the "_x" siblings) ------------------------------------------
@@ -740,3 +799,41 @@ def test_random_bytes_only_ever_raise_invalid_request(body: bytes) -> None:
         parse_resource(body)
     except InvalidRequest:
         pass
+
+
+def _node_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths += _node_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths += _node_paths(item, (*path, index))
+    return paths
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copied = copy.copy(value)
+    copied[path[0]] = _replace(value[path[0]], path[1:], new)
+    return copied
+
+
+_EXAMPLE_DOCS = [orjson.loads(p.read_bytes()) for p in EXAMPLES[::7]]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_examples_only_ever_raise_invalid_request(data: st.DataObject) -> None:
+    """One node of a real example replaced with junk: a clear 400 or a valid resource."""
+    document = data.draw(st.sampled_from(_EXAMPLE_DOCS))
+    path = data.draw(st.sampled_from(_node_paths(document)[1:]))
+    junk = data.draw(_JSON | st.just({}) | st.just([]) | st.just(""))
+    mutated = _replace(document, path, junk)
+    try:
+        resource = parse_resource(orjson.dumps(mutated))
+    except InvalidRequest as error:
+        assert error.issues and all(i.code and i.diagnostics for i in error.issues)
+    else:
+        assert parse_json(dump(resource)) == resource
