@@ -48,7 +48,7 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["PageRow", "search_page", "count_matches", "match_ids", "include_keys",
+__all__ = ["PageRow", "page_statement", "search_page", "count_matches", "match_ids", "include_keys",
            "revinclude_keys"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
@@ -272,10 +272,9 @@ def _after(keys: Sequence[tuple[_Col[Any], bool]], values: Sequence[Any],
     return or_(*ors) if ors else true()
 
 
-async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, count: int,
-                      cursor: Sequence[Any] | None = None,
-                      backward: bool = False) -> tuple[list[PageRow], bool]:
-    """One page in sort order and whether more rows lie beyond it in that direction."""
+def page_statement(dialect: str, query: Query, *, count: int,
+                   cursor: Sequence[Any] | None = None, backward: bool = False) -> Select[Any]:
+    """The SELECT for one page: (res_id, content, k0..kn) in sort order, ``count + 1`` rows."""
     comp = _Compiler(dialect)
     r = t.resources.alias()
     keys = comp.sort_keys(query, r)
@@ -288,8 +287,15 @@ async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, coun
             raise ValueError("cursor does not fit this search")
         stmt = stmt.where(_after(outer_keys, cursor, backward))
     order = [(col.asc() if desc == backward else col.desc()) for col, desc in outer_keys]
-    stmt = stmt.order_by(*order).limit(count + 1)
-    rows = (await conn.execute(stmt)).all()
+    return stmt.order_by(*order).limit(count + 1)
+
+
+async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, count: int,
+                      cursor: Sequence[Any] | None = None,
+                      backward: bool = False) -> tuple[list[PageRow], bool]:
+    """One page in sort order and whether more rows lie beyond it in that direction."""
+    stmt = page_statement(dialect, query, count=count, cursor=cursor, backward=backward)
+    rows = list((await conn.execute(stmt)).all())
     more = len(rows) > count
     rows = rows[:count]
     if backward:

@@ -97,7 +97,9 @@ idx_string = _index_table(
     "idx_string",
     Column("value_norm", Text, nullable=False),
     Column("value_exact", Text, nullable=False),
-    extra=(Index("ix_idx_string_lookup", "param", "value_norm", "res_type", "res_id"),),
+    # text_pattern_ops: prefix search (LIKE 'abc%') can use the index under any collation.
+    extra=(Index("ix_idx_string_lookup", "param", "value_norm", "res_type", "res_id",
+                 postgresql_ops={"value_norm": "text_pattern_ops"}),),
 )
 
 idx_reference = _index_table(

@@ -1,0 +1,62 @@
+"""The common searches use indexes on PostgreSQL: no sequential scan of an index table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from bench.search_population import NHS, bulk_load, nhs_for, population
+from eolc_fhir.search import parse_search
+from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.search_sql import page_statement
+from tests.storage.search_support import REGISTRY
+
+pytestmark = pytest.mark.engines("postgresql")
+PATIENTS = 4000
+
+QUERIES = [
+    ("Patient", [("identifier", f"{NHS}|{nhs_for(1234)}")]),
+    ("Flag", [("patient", "Patient/pat-1234"), ("status", "active")]),
+    ("Flag", [("subject:Patient.identifier", f"{NHS}|{nhs_for(77)}")]),
+    ("Patient", [("_has:Flag:patient:code", "450476008"), ("identifier", nhs_for(12))]),
+    ("Patient", [("family", "okaf"), ("birthdate", "1950-03-03")]),
+]
+
+
+@pytest.fixture
+async def big_db(migrated_url: str) -> AsyncIterator[Database]:
+    db = Database(migrated_url)
+    await bulk_load(db, population(PATIENTS), REGISTRY)
+    async with db.engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text("VACUUM ANALYZE"))  # visibility map: index-only scans
+    yield db
+    await db.close()
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+async def _plan(db: Database, rtype: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+    query = parse_search(REGISTRY, rtype, params).query
+    stmt = page_statement("postgresql", query, count=50)
+    async with db.engine.connect() as conn:
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        raw = (await conn.execute(text("EXPLAIN (FORMAT JSON) " + sql))).scalar_one()
+    doc = raw if isinstance(raw, list) else orjson.loads(raw)
+    return dict(doc[0]["Plan"])
+
+
+async def test_common_searches_use_indexes(big_db: Database) -> None:
+    for rtype, params in QUERIES:
+        plan = await _plan(big_db, rtype, params)
+        scans = [(n["Node Type"], n.get("Relation Name")) for n in _nodes(plan)
+                 if n["Node Type"] == "Seq Scan"]
+        assert not scans, (rtype, params, scans, plan)
