@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from eolc_fhir import __version__
 from eolc_fhir.api import errors, rest, system
+from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.config import Settings
 from eolc_fhir.services.context import ServerContext
@@ -62,5 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install_error_handlers(app)
     _include_routers(app)
+    # Added last = outermost: negotiation refuses first, then the lean read path.
+    app.add_middleware(FastReadMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

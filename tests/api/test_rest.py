@@ -196,3 +196,14 @@ async def test_if_none_match_on_read_gives_304(client: httpx.AsyncClient) -> Non
     pid = (await _create(client, patient())).json()["id"]
     resp = await client.get(f"/Patient/{pid}", headers={"If-None-Match": 'W/"1"'})
     assert resp.status_code == 304
+
+
+async def test_lean_read_path_answers_like_the_full_stack(client: httpx.AsyncClient) -> None:
+    created = await _create(client, patient())
+    pid = created.json()["id"]
+    lean = await client.get(f"/Patient/{pid}")  # no query: the lean path on SQLite
+    full = await client.get(f"/Patient/{pid}", params={"_format": "json"})  # full stack
+    assert lean.content == full.content == created.content
+    assert lean.headers["ETag"] == full.headers["ETag"] == 'W/"1"'
+    assert lean.headers["Last-Modified"] == full.headers["Last-Modified"]
+    assert lean.headers["content-type"].startswith("application/fhir+json")

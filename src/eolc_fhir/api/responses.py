@@ -10,21 +10,25 @@ from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.services.results import Result
 
-__all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return"]
+__all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return",
+           "choose_media_type", "FHIR_JSON", "PLAIN_JSON"]
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 PLAIN_JSON = "application/json; charset=utf-8"
 
 
-def media_type_for(request: Request) -> str:
+def choose_media_type(fmt: str, accept: str) -> str:
     """application/json only when the client asked for it and not for fhir+json."""
-    fmt = request.query_params.get("_format", "")
-    accept = request.headers.get("accept", "")
     if fmt in ("json", "application/json") or (
         "application/json" in accept and "fhir+json" not in accept
     ):
         return PLAIN_JSON
     return FHIR_JSON
+
+
+def media_type_for(request: Request) -> str:
+    return choose_media_type(request.query_params.get("_format", ""),
+                             request.headers.get("accept", ""))
 
 
 def prefer_return(request: Request) -> str:

@@ -50,17 +50,20 @@ class Database:
         """
         if self._sqlite_path is None or self._sqlite_path == ":memory:":
             raise LookupError("no fast path")
-        if self._fast is None:
-            self._fast = sqlite3.connect(
-                f"file:{self._sqlite_path}?mode=ro", uri=True, check_same_thread=False,
-                isolation_level=None,
-            )
-            self._fast.execute("PRAGMA query_only=ON")
-        row = self._fast.execute(
-            "SELECT version, last_updated_us, deleted, content FROM resources "
-            "WHERE res_type = ? AND res_id = ?",
-            (resource_type, resource_id),
-        ).fetchone()
+        try:
+            if self._fast is None:
+                self._fast = sqlite3.connect(
+                    f"file:{self._sqlite_path}?mode=ro", uri=True, check_same_thread=False,
+                    isolation_level=None,
+                )
+                self._fast.execute("PRAGMA query_only=ON")
+            row = self._fast.execute(
+                "SELECT version, last_updated_us, deleted, content FROM resources "
+                "WHERE res_type = ? AND res_id = ?",
+                (resource_type, resource_id),
+            ).fetchone()
+        except sqlite3.Error as exc:  # busy, missing file...: the full path will answer
+            raise LookupError("fast path unavailable") from exc
         return row  # type: ignore[no-any-return]
 
     async def close(self) -> None:
