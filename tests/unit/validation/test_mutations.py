@@ -44,6 +44,18 @@ def _set(path: str, value: Any) -> Callable[[Resource], None]:
     return mutate
 
 
+def _twice(path: str) -> Callable[[Resource], None]:
+    """Repeat the first item of the list at a dotted path."""
+
+    def mutate(resource: Resource) -> None:
+        node: Any = resource
+        for step in path.split("."):
+            node = node[step]
+        node.append(dict(node[0]))
+
+    return mutate
+
+
 def _sct(code: str) -> dict[str, Any]:
     return {"coding": [{"system": SCT, "code": code}]}
 
@@ -608,6 +620,65 @@ CASES = [
         _set("team", [{"reference": "Organization/x"}]),
         ("error", "structure", "EpisodeOfCare.team[0]"),
     ),
+    # slice and extension maxima (max 1) not covered above
+    Case(
+        "cpr-document-twice",
+        b.make_cpr_flag_full,
+        _twice("extension"),
+        ("error", "structure", f"Flag.extension('{EXT}eolc-decision-document')"),
+    ),
+    Case(
+        "acp-review-date-twice",
+        b.make_care_plan,
+        _twice("extension"),
+        ("error", "structure", f"CarePlan.extension('{EXT}eolc-review-date')"),
+    ),
+    Case(
+        "place-rank-twice",
+        b.make_preferred_place,
+        _twice("extension"),
+        ("error", "structure", f"Observation.extension('{EXT}eolc-preference-rank')"),
+    ),
+    Case(
+        "adrt-category-twice",
+        b.make_adrt,
+        _twice("category"),
+        ("error", "structure", "Consent.category"),
+    ),
+    Case(
+        "share-category-twice",
+        b.make_consent_to_share,
+        _twice("category"),
+        ("error", "structure", "Consent.category"),
+    ),
+    Case(
+        "lpa-relationship-twice",
+        b.make_lpa,
+        _twice("relationship"),
+        ("error", "structure", "RelatedPerson.relationship"),
+    ),
+    Case(
+        "lpa-authority-twice",
+        b.make_lpa_full,
+        _twice("extension"),
+        (
+            "error",
+            "structure",
+            f"RelatedPerson.extension('{EXT}eolc-lpa-life-sustaining-authority')",
+        ),
+    ),
+    Case(
+        "respect-type-coding-twice",
+        b.make_respect_form,
+        _twice("type.coding"),
+        ("error", "structure", "DocumentReference.type.coding"),
+    ),
+    Case(
+        "respect-category-twice",
+        b.make_respect_form,
+        _twice("category"),
+        ("error", "structure", "DocumentReference.category"),
+    ),
 ]
 
 
@@ -674,3 +745,14 @@ def test_published_but_invalid_nhs_numbers_fail(profile_set: ProfileSet, number:
         ("invariant", ("Patient.identifier[0].value",))
     ]
     assert "eolc-nhs-1" in issues[0].diagnostics
+
+
+def test_no_identifier_at_all_breaks_both_the_element_and_its_slice(
+    profile_set: ProfileSet,
+) -> None:
+    issues = profile_set.validate(b.make_patient(identifier=None))
+    assert [(i.code, i.expression[0]) for i in issues] == [
+        ("required", "Patient.identifier"),
+        ("required", "Patient.identifier"),
+    ]
+    assert "nhsNumber" in issues[1].diagnostics
