@@ -14,6 +14,7 @@ entity expansion ("billion laughs") or external fetch can happen.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from xml.parsers import expat
 
 __all__ = ["XHTML_NS", "ALLOWED_ELEMENTS", "ALLOWED_ATTRIBUTES", "check_div"]
@@ -129,17 +130,22 @@ def _parser() -> tuple[expat.XMLParserType, _DivChecker]:
 
 def check_div(div: str) -> list[str]:
     """Every problem with ``div`` as FHIR narrative XHTML; an empty list if it is fine."""
+    return list(_problems(div))
+
+
+# An update usually resends the narrative it read; a verdict is pure, so keep a few.
+@lru_cache(maxsize=256)
+def _problems(div: str) -> tuple[str, ...]:
     parser, checker = _parser()
     try:
         parser.Parse(div.encode("utf-8", "surrogatepass"), True)
     except _Refused as refused:
-        return [str(refused)]
+        return (str(refused),)
     except expat.ExpatError as error:
         reason = expat.ErrorString(error.code)
-        return [
-            f"is not well-formed XHTML ({reason} at line {error.lineno}, column {error.offset + 1})"
-        ]
+        where = f"line {error.lineno}, column {error.offset + 1}"
+        return (f"is not well-formed XHTML ({reason} at {where})",)
     problems = checker.problems
     if not checker.has_content:
         problems.append("the narrative must have some non-whitespace content (txt-2)")
-    return problems
+    return tuple(problems)
