@@ -35,3 +35,17 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "info"
     run_migrations: bool = True
+    # Subscriptions (issue 5): delivery retries, endpoint checks, event retention.
+    run_dispatcher: bool = Field(default=True, description="run the subscription dispatcher "
+                                 "inside the server process (off: run `eolc-fhir dispatch`)")
+    delivery_retry_base_seconds: float = 1.0
+    delivery_retry_max_seconds: float = 300.0
+    delivery_error_after: int = 5
+    delivery_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="webhook hosts a Subscription may name (host or *.domain); empty: any. "
+        "Only https is allowed, except http on loopback with insecure_dev.")
+    delivery_concurrency: int = 100
+    delivery_lease_seconds: float = 30.0
+    dispatcher_poll_seconds: float = 2.0
+    event_retention_days: float = 30.0

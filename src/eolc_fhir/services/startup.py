@@ -37,10 +37,27 @@ async def build_context(settings: Settings) -> ServerContext:
     ctx = ServerContext(settings=settings, db=db)
     ctx.search = _load_search(settings)
     ctx.validator = _load_profiles(settings)
+    await _start_subscriptions(ctx)
     if settings.insecure_dev:
         log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
     return ctx
 
 
+async def _start_subscriptions(ctx: ServerContext) -> None:
+    """Topics and the outbox write hook always; the dispatcher unless told not to."""
+    from eolc_fhir.services import subscriptions
+
+    subscriptions.install(ctx)
+    if ctx.settings.run_dispatcher:
+        from eolc_fhir.services.subscription_dispatcher import Dispatcher
+
+        dispatcher = Dispatcher(ctx)
+        await dispatcher.start()
+        ctx.extras["dispatcher"] = dispatcher
+
+
 async def close_context(ctx: ServerContext) -> None:
+    dispatcher = ctx.extras.pop("dispatcher", None)
+    if dispatcher is not None:
+        await dispatcher.stop()
     await ctx.db.close()

@@ -1,0 +1,308 @@
+"""The dispatcher: leases due subscriptions and delivers their events in order.
+
+One per process (the app's lifespan or ``eolc-fhir dispatch``). On PostgreSQL
+several share the work: a subscription is leased with ``FOR UPDATE SKIP
+LOCKED`` (plus a lease time, renewed while held) and dispatchers are woken by
+``LISTEN/NOTIFY``; on SQLite there is one, woken in-process after each commit
+and by polling. Each subscription is drained by one task at a time, so its
+events go out in event-number order, up to ``maxCount`` per Bundle, through
+one shared ``httpx.AsyncClient``. Delivery is at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.subscription_delivery import Outcome, post_notification
+from eolc_fhir.services.subscription_status import notified_events, write_resource_status
+from eolc_fhir.services.subscriptions import SubscriptionEngine, base_url
+from eolc_fhir.storage.repository import ConcurrentWriteError
+from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
+from eolc_fhir.subscriptions.endpoints import retry_delay
+from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
+from eolc_fhir.subscriptions.spec import SubscriptionSpec
+
+__all__ = ["Dispatcher", "DispatcherStats"]
+
+log = logging.getLogger("eolc_fhir.subscriptions")
+_PURGE_EVERY_US = 600 * 1_000_000
+_DB_SLOTS = 4  # the dispatcher never takes more connections than this from the API's pool
+
+
+class LeaseLost(Exception):
+    """Another dispatcher took the subscription over (our lease had expired)."""
+
+
+@dataclass
+class DispatcherStats:
+    posts: int = 0
+    events: int = 0
+    failures: int = 0
+
+
+@dataclass
+class _Local:
+    status: str
+    failures: int
+    delivered: int
+    last_sent_us: int
+
+
+class Dispatcher:
+    def __init__(self, ctx: ServerContext, *, owner: str | None = None,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.ctx = ctx
+        self.engine: SubscriptionEngine = ctx.subscriptions
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.stats = DispatcherStats()
+        s = ctx.settings
+        self._lease_us = int(s.delivery_lease_seconds * 1_000_000)
+        self._poll = s.dispatcher_poll_seconds
+        self._client = client
+        self._own_client = client is None
+        self._wake = asyncio.Event()
+        self._db = asyncio.Semaphore(_DB_SLOTS)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unlisten: Any = None
+        self._next_purge_us = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False, timeout=httpx.Timeout(10.0, connect=5.0),
+                limits=httpx.Limits(max_connections=self.ctx.settings.delivery_concurrency * 2,
+                                    max_keepalive_connections=self.ctx.settings.delivery_concurrency))
+        db = self.ctx.db
+        if db.dialect == "sqlite":
+            # SQLite has one dispatcher: leases left by a killed process are void.
+            await self._write(lambda repo: repo.release_all(None))
+        else:
+            try:
+                self._unlisten = await listen(db.url, self.wake)
+            except Exception:  # polling still delivers; log why wake-ups are slower
+                log.exception("LISTEN failed; the dispatcher falls back to polling")
+        self.engine.dispatcher = self
+        self._tasks = [asyncio.create_task(self._run(), name="eolc-dispatcher"),
+                       asyncio.create_task(self._renew(), name="eolc-dispatcher-leases")]
+        log.info("subscription dispatcher %s started", self.owner)
+
+    async def stop(self) -> None:
+        self.engine.dispatcher = None
+        tasks = [*self._tasks, *self._workers.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._workers = [], {}
+        try:
+            await self._write(lambda repo: repo.release_all(self.owner))
+        except Exception:  # leases expire on their own
+            log.exception("could not release the dispatcher's leases")
+        if self._unlisten is not None:
+            await self._unlisten()
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+
+    async def _write(self, work: Any) -> Any:
+        async with self._db, self.ctx.db.unit_of_work(write=True) as uow:
+            return await work(SubscriptionRepository(uow.connection, uow.dialect))
+
+    # --- the main loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            timeout = self._poll
+            try:
+                claimed = await self._claim()
+                for row in claimed:
+                    self._spawn(row)
+                if not claimed:
+                    timeout = await self._idle_timeout()
+                await self._maybe_purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher loop failed; retrying")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _claim(self) -> list[StateRow]:
+        room = self.ctx.settings.delivery_concurrency - len(self._workers)
+        if room <= 0:
+            return []
+        now = now_us()
+        rows: list[StateRow] = await self._write(
+            lambda repo: repo.claim_due(self.owner, now, now + self._lease_us, room))
+        return rows
+
+    async def _idle_timeout(self) -> float:
+        async with self._db, self.ctx.db.unit_of_work(write=False) as uow:
+            due = await SubscriptionRepository(uow.connection, uow.dialect).next_due_us()
+        if due is None:
+            return self._poll
+        return max(0.005, min(self._poll, (due - now_us()) / 1_000_000))
+
+    async def _maybe_purge(self) -> None:
+        now = now_us()
+        if now < self._next_purge_us:
+            return
+        self._next_purge_us = now + _PURGE_EVERY_US
+        keep_us = int(self.ctx.settings.event_retention_days * 86400 * 1_000_000)
+        purged = await self._write(lambda repo: repo.purge_delivered(now - keep_us))
+        if purged:
+            log.info("purged %d delivered subscription events past the retention", purged)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_us / 3_000_000)
+            if not self._workers:
+                continue
+            try:
+                until = now_us() + self._lease_us
+                await self._write(lambda repo, until=until: repo.renew_leases(self.owner, until))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("renewing leases failed")
+
+    def _spawn(self, row: StateRow) -> None:
+        task = asyncio.create_task(self._work(row), name=f"eolc-deliver-{row.sub_id}")
+        self._workers[row.sub_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._workers.pop(row.sub_id, None)
+            self.wake()  # anything that arrived while we held the lease is claimed now
+
+        task.add_done_callback(done)
+
+    # --- one subscription -----------------------------------------------------------------
+
+    async def _work(self, row: StateRow) -> None:
+        try:
+            await self._drain(row)
+        except asyncio.CancelledError:
+            raise
+        except LeaseLost:
+            log.warning("subscription %s: lease lost to another dispatcher", row.sub_id)
+            return
+        except Exception:
+            log.exception("delivering subscription %s failed", row.sub_id)
+        try:
+            await self._write(lambda repo: repo.update_leased(
+                row.sub_id, self.owner, lease_owner=None, lease_until_us=0))
+        except Exception:
+            log.exception("releasing subscription %s failed", row.sub_id)
+
+    async def _drain(self, row: StateRow) -> None:
+        spec = self.engine.spec(row.sub_id, row.spec)
+        local = _Local(row.status, row.failures, row.delivered_number, row.last_sent_us)
+        if local.last_sent_us == 0:
+            kind = "handshake"
+            if not await self._deliver(row, spec, local, kind, [], row.last_event_number):
+                return
+        while True:
+            events, total = await self._next_events(row.sub_id, local.delivered, spec)
+            if events:
+                if not await self._deliver(row, spec, local, "event-notification", events,
+                                           total):
+                    return
+                continue
+            beat = row.heartbeat_us
+            if local.status == "active" and beat and local.last_sent_us + beat <= now_us():
+                await self._deliver(row, spec, local, "heartbeat", [], total)
+            return
+
+    async def _next_events(self, sub_id: str, after: int,
+                           spec: SubscriptionSpec) -> tuple[list[NotifiedEvent], int]:
+        async with self._db, self.ctx.db.unit_of_work(write=False) as uow:
+            repo = SubscriptionRepository(uow.connection, uow.dialect)
+            rows = await repo.events_after(sub_id, after, spec.max_count)
+            state = await repo.get(sub_id)
+            events = await notified_events(uow, rows, spec.content)
+        return events, state.last_event_number if state is not None else after
+
+    async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
+                       events: list[NotifiedEvent], total: int) -> bool:
+        status = "requested" if kind == "handshake" and local.status != "error" else local.status
+        bundle = notification_bundle(
+            base=base_url(self.ctx), sub_id=row.sub_id, topic=row.topic, status=status,
+            kind=kind, events_since=total, events=events, content=spec.content,
+            timestamp_us=now_us())
+        assert self._client is not None
+        outcome: Outcome = await post_notification(self._client, spec, encode(bundle))
+        self.stats.posts += 1
+        if outcome.ok:
+            self.stats.events += len(events)
+            last = events[-1].number if events else local.delivered
+            await self._succeeded(row.sub_id, local, last)
+            return True
+        self.stats.failures += 1
+        await self._failed(row.sub_id, local, f"{kind}: {outcome.error}")
+        return False
+
+    async def _update(self, sub_id: str, status_change: tuple[str, str | None] | None,
+                      values: dict[str, Any]) -> None:
+        """One transaction: the Subscription's new version (if any), then its state row."""
+        for attempt in range(5):
+            try:
+                async with self._db, self.ctx.db.unit_of_work(write=True) as uow:
+                    if status_change is not None:
+                        await write_resource_status(self.ctx, uow, sub_id, *status_change)
+                    repo = SubscriptionRepository(uow.connection, uow.dialect)
+                    values["lease_until_us"] = now_us() + self._lease_us
+                    if not await repo.update_leased(sub_id, self.owner, **values):
+                        raise LeaseLost(sub_id)
+                return
+            except ConcurrentWriteError:
+                if attempt == 4:
+                    raise
+
+    async def _succeeded(self, sub_id: str, local: _Local, delivered: int) -> None:
+        now = now_us()
+        values: dict[str, Any] = {"delivered_number": delivered, "last_sent_us": now,
+                                  "failures": 0, "next_attempt_us": 0, "last_error": None}
+        change = None
+        if local.status != "active":
+            log.warning("subscription %s: %s -> active", sub_id, local.status)
+            values["status"] = "active"
+            change = ("active", None)
+        await self._update(sub_id, change, values)
+        local.status, local.failures, local.delivered, local.last_sent_us = (
+            "active", 0, delivered, now)
+
+    async def _failed(self, sub_id: str, local: _Local, error: str) -> None:
+        s = self.ctx.settings
+        failures = local.failures + 1
+        delay = retry_delay(failures, s.delivery_retry_base_seconds, s.delivery_retry_max_seconds)
+        values: dict[str, Any] = {"failures": failures, "last_error": error,
+                                  "next_attempt_us": now_us() + int(delay * 1_000_000)}
+        change = None
+        handshake_failed = local.last_sent_us == 0 and local.status == "requested"
+        if local.status != "error" and (handshake_failed or failures >= s.delivery_error_after):
+            log.warning("subscription %s: %s -> error after %d failure(s): %s", sub_id,
+                        local.status, failures, error)
+            values["status"] = "error"
+            change = ("error", error)
+        else:
+            log.info("subscription %s: delivery failed (%d), retry in %.2fs: %s", sub_id,
+                     failures, delay, error)
+        await self._update(sub_id, change, values)
+        local.failures = failures
+        if change is not None:
+            local.status = "error"

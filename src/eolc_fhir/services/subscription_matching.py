@@ -1,0 +1,159 @@
+"""Does a change fire a topic, and does it meet a subscription's filters? (in memory)
+
+Filters are FHIR searches on the topic's resource type, evaluated by the search
+registry's in-memory matcher (the same semantics as the database search). Parsed
+filters and the changed resource's index rows are computed once per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from eolc_fhir.fhir.errors import FhirError, ProfileViolation
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.subscriptions.spec import Filter
+from eolc_fhir.subscriptions.topics import Topic
+
+__all__ = ["Matcher", "patient_id_of"]
+
+_PLAN_CACHE_LIMIT = 4096
+
+
+def patient_id_of(resource: dict[str, Any]) -> str | None:
+    """The Patient a resource is about (itself for a Patient)."""
+    if resource.get("resourceType") == "Patient":
+        return resource.get("id")
+    for key in ("patient", "subject"):
+        ref = resource.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            head, _, tail = ref["reference"].rstrip("/").rpartition("/")
+            if head.endswith("Patient"):
+                return tail
+    return None
+
+
+class Matcher:
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self._plans: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        try:  # the fast path: parse once, extract once per change
+            from eolc_fhir.search.matcher import query_matches
+            from eolc_fhir.search.parse import parse_search
+        except ImportError:  # pragma: no cover - search without those modules
+            self._query_matches = None
+            self._parse = None
+        else:
+            self._query_matches = query_matches
+            self._parse = parse_search
+
+    def fires(self, topic: Topic, interaction: str, rtype: str,
+              versions: Sequence[dict[str, Any]]) -> bool:
+        trigger = topic.trigger_for(rtype, interaction)
+        if trigger is None:
+            return False
+        validator = self.ctx.validator
+        if not trigger.profiles or not hasattr(validator, "applicable_profiles"):
+            return True
+        wanted = set(trigger.profiles)
+        return any(wanted.intersection(validator.applicable_profiles(v)) for v in versions)
+
+    def check(self, rtype: str, params: list[tuple[str, str]], topic_url: str) -> None:
+        """422 unless the search registry understands the filter (done at subscribe time)."""
+        try:
+            self._match_one({"resourceType": rtype, "id": "probe"}, rtype, tuple(params), {})
+        except FhirError as exc:
+            raise ProfileViolation(f"filter {rtype}?{_query(params)} of topic {topic_url} "
+                                   f"cannot be evaluated: {exc}", code="business-rule",
+                                   expression="Subscription.criteria") from None
+
+    def _plan(self, rtype: str, params: tuple[tuple[str, str], ...]) -> Any:
+        key = (rtype, params)
+        plan = self._plans.get(key)
+        if plan is None:
+            assert self._parse is not None
+            plan = self._parse(self.ctx.search, rtype, list(params)).query
+            if len(self._plans) > _PLAN_CACHE_LIMIT:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    def _match_one(self, resource: dict[str, Any], rtype: str,
+                   params: tuple[tuple[str, str], ...], rows_cache: dict[int, Any]) -> bool:
+        if resource.get("resourceType") != rtype:
+            return False
+        search = self.ctx.search
+        if search is None:
+            return _fallback_match(resource, params)
+        if self._query_matches is None:
+            return bool(search.matches(resource, rtype, list(params)))
+        plan = self._plan(rtype, params)
+        rows = rows_cache.get(id(resource))
+        if rows is None:
+            rows = rows_cache[id(resource)] = search.extract(resource)
+        return bool(self._query_matches(plan, resource, rows))
+
+    async def filters_match(self, uow: UnitOfWork, topic: Topic, filters: Sequence[Filter],
+                            rtype: str, versions: Sequence[dict[str, Any]],
+                            cache: dict[Any, Any]) -> bool:
+        """True when one version (or its Patient, for patient topics) meets every filter."""
+        if not filters:
+            return True
+        targets = versions
+        if topic.filters_on_patient:
+            targets = await self._patients(uow, versions, cache)
+        rows_cache = cache.setdefault("rows", {})
+        for target in targets:
+            ok = True
+            for f in filters:
+                key = (id(target), f)
+                if key not in cache:
+                    cache[key] = self._match_one(target, f.resource_type, f.params, rows_cache)
+                if not cache[key]:
+                    ok = False
+                    break
+            if ok:
+                return True
+        return False
+
+    async def _patients(self, uow: UnitOfWork, versions: Sequence[dict[str, Any]],
+                        cache: dict[Any, Any]) -> list[dict[str, Any]]:
+        if "patients" in cache:
+            return list(cache["patients"])
+        found: list[dict[str, Any]] = []
+        for version in versions:
+            if version.get("resourceType") == "Patient":
+                found.append(version)
+                continue
+            pid = patient_id_of(version)
+            if pid is None:
+                continue
+            stored = await uow.resources.get_current("Patient", pid)
+            if stored is not None and stored.content is not None:
+                found.append(orjson.loads(stored.content))
+        cache["patients"] = found
+        return found
+
+
+def _query(params: Sequence[tuple[str, str]]) -> str:
+    return "&".join(f"{k}={v}" for k, v in params)
+
+
+def _fallback_match(resource: dict[str, Any], params: tuple[tuple[str, str], ...]) -> bool:
+    """Without a search registry: exact ``patient``, ``status`` and ``_id`` only."""
+    for name, value in params:
+        if name == "_id":
+            ok = resource.get("id") in value.split(",")
+        elif name == "status":
+            ok = resource.get("status") in value.split(",")
+        elif name == "patient":
+            ok = f"Patient/{patient_id_of(resource)}" in value.split(",")
+        else:
+            raise ProfileViolation(f"filter '{name}' needs the search registry",
+                                   code="not-supported")
+        if not ok:
+            return False
+    return True

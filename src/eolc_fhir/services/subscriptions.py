@@ -1,0 +1,198 @@
+"""Subscriptions in the write path: Subscription lifecycle and the transactional outbox.
+
+``install(ctx)`` registers ``on_write`` as a write hook. It runs INSIDE every
+write transaction, so a committed change always has its subscription events and
+a rolled-back one never does; event numbers are taken from a per-subscription
+counter row, locked until commit, which keeps them dense and durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+
+from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.subscription_matching import Matcher
+from eolc_fhir.services.writes import Change
+from eolc_fhir.storage.subscription_repo import SubscriptionRepository
+from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.subscriptions.endpoints import check_endpoint
+from eolc_fhir.subscriptions.spec import (
+    SubscriptionSpec,
+    read_spec,
+    spec_from_json,
+    spec_to_json,
+)
+from eolc_fhir.subscriptions.topics import Topic, load_topics
+
+__all__ = ["SubscriptionEngine", "install", "on_write", "OWNER", "SYSTEM_WRITE",
+           "base_url", "TOPIC_EXT"]
+
+log = logging.getLogger("eolc_fhir.subscriptions")
+
+# The client creating a Subscription; the security layer sets it per request.
+OWNER: ContextVar[str | None] = ContextVar("eolc_subscription_owner", default=None)
+# True while the server itself writes a Subscription (status changes after a handshake).
+SYSTEM_WRITE: ContextVar[bool] = ContextVar("eolc_subscription_system_write", default=False)
+TOPIC_EXT = ("http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+             "capabilitystatement-subscriptiontopic-canonical")
+_OPERATIONS = [
+    {"name": "status", "definition": "http://hl7.org/fhir/uv/subscriptions-backport/"
+     "OperationDefinition/backport-subscription-status"},
+    {"name": "events", "definition": "http://hl7.org/fhir/uv/subscriptions-backport/"
+     "OperationDefinition/backport-subscription-events"},
+]
+
+
+class SubscriptionEngine:
+    """Topics, the filter matcher, parsed specs and the local dispatcher's wake-up."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.topics: dict[str, Topic] = load_topics(ctx.settings.profiles_dir)
+        self.by_type: dict[str, list[Topic]] = {}
+        for topic in self.topics.values():
+            for rtype in topic.resource_types():
+                self.by_type.setdefault(rtype, []).append(topic)
+        self.matcher = Matcher(ctx)
+        self.dispatcher: Any = None
+        self._specs: dict[str, tuple[str, SubscriptionSpec]] = {}
+
+    def spec(self, sub_id: str, text: str) -> SubscriptionSpec:
+        cached = self._specs.get(sub_id)
+        if cached is None or cached[0] != text:
+            if len(self._specs) > 10_000:
+                self._specs.clear()
+            cached = (text, spec_from_json(text))
+            self._specs[sub_id] = cached
+        return cached[1]
+
+    def wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+def base_url(ctx: ServerContext) -> str:
+    """The public base used in notifications (settings.base_url, else host and port)."""
+    s = ctx.settings
+    return (s.base_url or f"http://{s.host}:{s.port}").rstrip("/")
+
+
+def install(ctx: ServerContext) -> SubscriptionEngine:
+    engine = SubscriptionEngine(ctx)
+    ctx.subscriptions = engine
+    ctx.extras.setdefault("write_hooks", []).append(on_write)
+    ctx.extras.setdefault("capability_contributors", []).append(
+        lambda rtype, entry: _advertise(engine, rtype, entry))
+    return engine
+
+
+def _advertise(engine: SubscriptionEngine, rtype: str, entry: dict[str, Any]) -> None:
+    if rtype != "Subscription":
+        return
+    entry.setdefault("extension", []).extend(
+        {"url": TOPIC_EXT, "valueCanonical": url} for url in sorted(engine.topics))
+    entry["supportedProfile"] = ["http://hl7.org/fhir/uv/subscriptions-backport/"
+                                 "StructureDefinition/backport-subscription"]
+    entry["operation"] = list(_OPERATIONS)
+
+
+async def on_write(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
+    """The write hook: keep subscription state in step, then append matching events."""
+    engine: SubscriptionEngine | None = ctx.subscriptions
+    if engine is None:
+        return
+    if change.stored.resource_type == "Subscription":
+        await _subscription_changed(ctx, engine, uow, change)
+        return
+    await _outbox(ctx, engine, uow, change)
+
+
+def check_subscription(ctx: ServerContext, resource: dict[str, Any]) -> SubscriptionSpec:
+    """400/422 unless the Subscription names a known topic, allowed filters and channel."""
+    engine: SubscriptionEngine = ctx.subscriptions
+    spec = read_spec(resource, engine.topics)
+    check_endpoint(spec.endpoint, insecure_dev=ctx.settings.insecure_dev,
+                   allowed_hosts=ctx.settings.delivery_allowed_hosts)
+    topic = engine.topics[spec.topic]
+    for f in spec.filters:
+        engine.matcher.check(f.resource_type, list(f.params), topic.url)
+    return spec
+
+
+async def _subscription_changed(ctx: ServerContext, engine: SubscriptionEngine,
+                                uow: UnitOfWork, change: Change) -> None:
+    if SYSTEM_WRITE.get():
+        return
+    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    sub_id = change.stored.id
+    if change.resource is None:
+        await repo.remove(sub_id)
+        log.info("subscription %s deleted", sub_id)
+        return
+    resource = change.resource
+    status = resource.get("status")
+    if change.interaction == "create" and status not in ("requested", "off"):
+        raise InvalidRequest("a new Subscription must have status 'requested' (the server "
+                             "sets 'active' after a successful handshake)",
+                             expression="Subscription.status")
+    spec = check_subscription(ctx, resource)
+    state = "off" if status == "off" else "requested"
+    await repo.upsert_state(sub_id, topic=spec.topic, status=state, spec=spec_to_json(spec),
+                            heartbeat_us=spec.heartbeat_seconds * 1_000_000, now_us=now_us(),
+                            owner=OWNER.get())
+    log.info("subscription %s %s: %s (topic %s, endpoint %s)", sub_id, change.interaction,
+             state, spec.topic, spec.endpoint)
+    if state == "requested":
+        await repo.notify()
+        uow.after_commit(engine.wake)
+
+
+def _loads(content: bytes | None) -> dict[str, Any] | None:
+    return orjson.loads(content) if content is not None else None
+
+
+def _versions(change: Change) -> list[dict[str, Any]]:
+    """The states a filter may match: the new one and, for updates and deletes, the old."""
+    found = [change.resource] if change.resource is not None else []
+    previous = change.previous
+    if previous is not None and previous.content is not None:
+        old = _loads(previous.content)
+        if old is not None:
+            found.append(old)
+    return found
+
+
+async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWork,
+                  change: Change) -> None:
+    rtype = change.stored.resource_type
+    topics = engine.by_type.get(rtype)
+    if not topics:
+        return
+    versions = _versions(change)
+    fired = [t for t in topics if engine.matcher.fires(t, change.interaction, rtype, versions)]
+    if not fired:
+        return
+    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    subs = await repo.live_for_topics([t.url for t in fired])
+    if not subs:
+        return
+    cache: dict[Any, bool] = {}
+    appended = 0
+    for sub_id, topic_url, spec_text in sorted(subs):  # one lock order: no deadlocks
+        spec = engine.spec(sub_id, spec_text)
+        topic = engine.topics.get(topic_url)
+        if topic is None or not await engine.matcher.filters_match(
+                uow, topic, spec.filters, rtype, versions, cache):
+            continue
+        await repo.append_event(sub_id, interaction=change.interaction, focus_type=rtype,
+                                focus_id=change.stored.id, focus_version=change.stored.version,
+                                created_us=change.stored.last_updated_us)
+        appended += 1
+    if appended:
+        await repo.notify()
+        uow.after_commit(engine.wake)

@@ -1,0 +1,220 @@
+"""Reads and writes of subscription state and events, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eolc_fhir.storage import tables as t
+from eolc_fhir.storage.subscription_tables import subscription_events as ev
+from eolc_fhir.storage.subscription_tables import subscription_state as st
+
+__all__ = ["SubscriptionRepository", "StateRow", "EventRow", "NOTIFY_CHANNEL", "listen"]
+
+NOTIFY_CHANNEL = "eolc_subscription_events"
+LIVE = ("requested", "active", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    sub_id: str
+    topic: str
+    status: str
+    owner: str | None
+    spec: str
+    created_us: int
+    last_event_number: int
+    delivered_number: int
+    failures: int
+    next_attempt_us: int
+    last_sent_us: int
+    heartbeat_us: int
+    last_error: str | None
+    lease_owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    sub_id: str
+    event_number: int
+    created_us: int
+    interaction: str
+    focus_type: str
+    focus_id: str
+    focus_version: int
+
+
+def _state(row: Any) -> StateRow:
+    return StateRow(*(getattr(row, f) for f in StateRow.__slots__))
+
+
+def _event(row: Any) -> EventRow:
+    return EventRow(*(getattr(row, f) for f in EventRow.__slots__))
+
+
+_STATE_COLS = [st.c[f] for f in StateRow.__slots__]
+_EVENT_COLS = [ev.c[f] for f in EventRow.__slots__]
+
+
+class SubscriptionRepository:
+    """Never commits: the unit of work around it does."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    # --- the write side (inside resource write transactions) -------------------------
+
+    async def upsert_state(self, sub_id: str, *, topic: str, status: str, spec: str,
+                           heartbeat_us: int, now_us: int, owner: str | None) -> None:
+        """Create the row, or reset it for a changed Subscription (keeps the counters)."""
+        # last_sent_us 0 means "handshake still to do"
+        values = {"topic": topic, "status": status, "spec": spec, "heartbeat_us": heartbeat_us,
+                  "failures": 0, "next_attempt_us": 0, "last_error": None, "last_sent_us": 0}
+        result = await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(values))
+        if result.rowcount == 0:
+            await self.conn.execute(insert(st).values(
+                sub_id=sub_id, owner=owner, created_us=now_us, last_event_number=0,
+                delivered_number=0, lease_until_us=0, **values))
+
+    async def remove(self, sub_id: str) -> None:
+        await self.conn.execute(delete(ev).where(ev.c.sub_id == sub_id))
+        await self.conn.execute(delete(st).where(st.c.sub_id == sub_id))
+
+    async def live_for_topics(self, topics: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(sub_id, topic, spec) of every subscription that still collects events."""
+        stmt = select(st.c.sub_id, st.c.topic, st.c.spec).where(
+            st.c.topic.in_(list(topics)), st.c.status.in_(LIVE))
+        return [(r.sub_id, r.topic, r.spec) for r in await self.conn.execute(stmt)]
+
+    async def append_event(self, sub_id: str, *, interaction: str, focus_type: str,
+                           focus_id: str, focus_version: int, created_us: int) -> int:
+        """Take the next event number (row-locked until commit) and store the event."""
+        number = (await self.conn.execute(
+            update(st).where(st.c.sub_id == sub_id)
+            .values(last_event_number=st.c.last_event_number + 1)
+            .returning(st.c.last_event_number))).scalar_one()
+        await self.conn.execute(insert(ev).values(
+            sub_id=sub_id, event_number=number, created_us=created_us, interaction=interaction,
+            focus_type=focus_type, focus_id=focus_id, focus_version=focus_version))
+        return int(number)
+
+    async def notify(self) -> None:
+        """PostgreSQL: wake listening dispatchers when this transaction commits."""
+        if self.dialect == "postgresql":
+            await self.conn.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+    # --- the dispatcher side ----------------------------------------------------------
+
+    def _due(self, now_us: int) -> Any:
+        pending = st.c.last_event_number > st.c.delivered_number
+        heartbeat = and_(st.c.status == "active", st.c.heartbeat_us > 0,
+                         st.c.last_sent_us + st.c.heartbeat_us <= now_us)
+        return and_(st.c.status.in_(LIVE), st.c.next_attempt_us <= now_us,
+                    or_(pending, st.c.last_sent_us == 0, heartbeat))
+
+    async def claim_due(self, owner: str, now_us: int, lease_until_us: int,
+                        limit: int) -> list[StateRow]:
+        """Lease due subscriptions nobody else holds (SKIP LOCKED on PostgreSQL)."""
+        free = or_(st.c.lease_owner.is_(None), st.c.lease_until_us < now_us)
+        stmt = select(st.c.sub_id).where(self._due(now_us), free).limit(limit)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = [r.sub_id for r in await self.conn.execute(stmt)]
+        if not ids:
+            return []
+        await self.conn.execute(update(st).where(st.c.sub_id.in_(ids)).values(
+            lease_owner=owner, lease_until_us=lease_until_us))
+        rows = await self.conn.execute(select(*_STATE_COLS).where(st.c.sub_id.in_(ids)))
+        return [_state(r) for r in rows]
+
+    async def get(self, sub_id: str) -> StateRow | None:
+        row = (await self.conn.execute(select(*_STATE_COLS).where(st.c.sub_id == sub_id))).first()
+        return _state(row) if row is not None else None
+
+    async def list(self, sub_ids: Sequence[str] | None = None,
+                   owner: str | None = None) -> list[StateRow]:
+        stmt = select(*_STATE_COLS).order_by(st.c.sub_id)
+        if sub_ids is not None:
+            stmt = stmt.where(st.c.sub_id.in_(list(sub_ids)))
+        if owner is not None:
+            stmt = stmt.where(st.c.owner == owner)
+        return [_state(r) for r in await self.conn.execute(stmt)]
+
+    async def next_due_us(self) -> int | None:
+        """The earliest retry or heartbeat time of any live subscription."""
+        retry = select(func.min(st.c.next_attempt_us)).where(
+            st.c.status.in_(LIVE), or_(st.c.last_event_number > st.c.delivered_number,
+                                       st.c.last_sent_us == 0))
+        beat = select(func.min(st.c.last_sent_us + st.c.heartbeat_us)).where(
+            st.c.status == "active", st.c.heartbeat_us > 0)
+        found = [(await self.conn.execute(q)).scalar() for q in (retry, beat)]
+        times = [int(v) for v in found if v is not None]
+        return min(times) if times else None
+
+    async def events_after(self, sub_id: str, after: int, limit: int) -> list[EventRow]:
+        stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number > after)
+                .order_by(ev.c.event_number).limit(limit))
+        return [_event(r) for r in await self.conn.execute(stmt)]
+
+    async def events_between(self, sub_id: str, since: int, until: int) -> list[EventRow]:
+        stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number >= since,
+                                           ev.c.event_number <= until)
+                .order_by(ev.c.event_number))
+        return [_event(r) for r in await self.conn.execute(stmt)]
+
+    async def focus_contents(self, keys: Sequence[tuple[str, str, int]]
+                             ) -> dict[tuple[str, str, int], bytes | None]:
+        """Stored JSON of (type, id, version) keys from the history, in one query."""
+        if not keys:
+            return {}
+        h = t.resource_history
+        stmt = select(h.c.res_type, h.c.res_id, h.c.version, h.c.content).where(
+            tuple_(h.c.res_type, h.c.res_id, h.c.version).in_(list(set(keys))))
+        return {(r.res_type, r.res_id, r.version):
+                (bytes(r.content) if r.content is not None else None)
+                for r in await self.conn.execute(stmt)}
+
+    async def update_leased(self, sub_id: str, owner: str, **values: Any) -> bool:
+        """Change a subscription this dispatcher holds; False if the lease was lost."""
+        result = await self.conn.execute(update(st).where(
+            st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values))
+        return bool(result.rowcount == 1)
+
+    async def renew_leases(self, owner: str, lease_until_us: int) -> None:
+        await self.conn.execute(update(st).where(st.c.lease_owner == owner).values(
+            lease_until_us=lease_until_us))
+
+    async def release_all(self, owner: str | None = None) -> None:
+        """Drop leases: this dispatcher's, or every lease (single SQLite dispatcher start)."""
+        stmt = update(st).values(lease_owner=None, lease_until_us=0)
+        if owner is not None:
+            stmt = stmt.where(st.c.lease_owner == owner)
+        await self.conn.execute(stmt)
+
+    async def purge_delivered(self, before_us: int) -> int:
+        """Delete delivered events older than the retention; undelivered ones stay."""
+        delivered = select(st.c.delivered_number).where(
+            st.c.sub_id == ev.c.sub_id).scalar_subquery()
+        result = await self.conn.execute(delete(ev).where(
+            ev.c.created_us < before_us, ev.c.event_number <= delivered))
+        return int(result.rowcount or 0)
+
+
+async def listen(url: str, callback: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """PostgreSQL LISTEN on the events channel; returns the function that stops it."""
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    await conn.add_listener(NOTIFY_CHANNEL, lambda *_args: callback())
+
+    async def close() -> None:
+        await conn.close()
+
+    return close

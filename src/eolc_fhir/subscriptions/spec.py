@@ -1,0 +1,180 @@
+"""Read a Backport-IG R4 Subscription into a checked ``SubscriptionSpec`` (pure).
+
+Where things are carried (Subscriptions R5 Backport IG, R4 flavour):
+
+- ``criteria``: the topic canonical; ``_criteria.extension[backport-filter-criteria]``:
+  filters, ``Type?param=value&...`` (or ``Type.param=value``); several are ANDed.
+- ``channel.type`` ``rest-hook``; ``channel.endpoint``; ``channel.header`` (sent as is);
+  ``channel.payload`` ``application/fhir+json`` with ``_payload.extension
+  [backport-payload-content]`` ``empty`` | ``id-only`` | ``full-resource``.
+- ``channel.extension``: ``backport-heartbeat-period``, ``backport-timeout``,
+  ``backport-max-count``.
+- The signing secret (our choice): ``channel.extension`` with the URL
+  ``SECRET_EXT`` and a ``valueString``. Each delivery then carries
+  ``X-Eolc-Signature: sha256=<hex HMAC-SHA256 of the body>``. Without it no
+  signature header is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from eolc_fhir.fhir.errors import InvalidRequest, ProfileViolation
+from eolc_fhir.subscriptions.topics import Topic
+
+__all__ = ["SubscriptionSpec", "Filter", "read_spec", "spec_from_json", "spec_to_json",
+           "BACKPORT", "SECRET_EXT", "CONTENT_LEVELS"]
+
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+SECRET_EXT = "https://eolc.example.org/fhir/StructureDefinition/eolc-subscription-secret"
+CONTENT_LEVELS = ("empty", "id-only", "full-resource")
+_DEFAULT_MAX_COUNT = 20
+_MAX_MAX_COUNT = 500
+_DEFAULT_TIMEOUT = 10
+_MAX_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter: the resource type it applies to and (search parameter, value) pairs."""
+
+    resource_type: str
+    params: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    topic: str
+    filters: tuple[Filter, ...]
+    endpoint: str
+    headers: tuple[str, ...]
+    content: str
+    max_count: int
+    heartbeat_seconds: int
+    timeout_seconds: int
+    secret: str | None
+
+
+def _ext(element: dict[str, Any] | None, name: str) -> list[Any]:
+    url = name if name.startswith("http") else BACKPORT + name
+    values = []
+    for ext in (element or {}).get("extension", ()):
+        if isinstance(ext, dict) and ext.get("url") == url:
+            values.extend(v for k, v in ext.items() if k.startswith("value"))
+    return values
+
+
+def _bad(message: str, expression: str) -> ProfileViolation:
+    return ProfileViolation(message, code="business-rule", expression=expression)
+
+
+def _int_ext(channel: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    values = _ext(channel, name)
+    if not values:
+        return default
+    value = values[0]
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _bad(f"{name} must be a whole number from {low} to {high}",
+                   f"Subscription.channel.extension('{BACKPORT}{name}')")
+    return value
+
+
+def _split_filter(text: str, topic: Topic) -> tuple[str | None, list[tuple[str, str]]]:
+    """``Flag?patient=Patient/1``, ``Flag.patient=Patient/1`` or ``patient=Patient/1``."""
+    head, sep, query = text.partition("?")
+    if sep:
+        return head.strip() or None, parse_qsl(query, keep_blank_values=True)
+    name, eq, value = text.partition("=")
+    if not eq:
+        raise InvalidRequest(f"filter '{text}' is not of the form Type?param=value",
+                             expression="Subscription.criteria")
+    rtype, dot, param = name.rpartition(".")
+    return (rtype if dot else None), [(param if dot else name, value)]
+
+
+def _filter(text: str, topic: Topic) -> Filter:
+    rtype, pairs = _split_filter(text, topic)
+    if not pairs:
+        raise InvalidRequest(f"filter '{text}' names no parameter",
+                             expression="Subscription.criteria")
+    out: list[tuple[str, str]] = []
+    found_type = rtype
+    for name, value in pairs:
+        base = name.split(":", 1)[0]
+        allowed = topic.filter_named(rtype, base)
+        if allowed is None:
+            names = sorted({f.name for f in topic.filters})
+            raise _bad(f"topic {topic.url} does not allow the filter '{name}'"
+                       f"{' on ' + rtype if rtype else ''}; allowed: {', '.join(names)}",
+                       "Subscription.criteria")
+        found_type = allowed.resource_type
+        modifier = name[len(base):]
+        out.append((allowed.search_param + modifier, value))
+    assert found_type is not None
+    return Filter(found_type, tuple(out))
+
+
+def _content(channel: dict[str, Any]) -> str:
+    values = _ext(channel.get("_payload"), "backport-payload-content")
+    content = values[0] if values else "id-only"
+    if content not in CONTENT_LEVELS:
+        raise _bad(f"payload content '{content}' is not supported; use one of "
+                   f"{', '.join(CONTENT_LEVELS)}", "Subscription.channel.payload")
+    return str(content)
+
+
+def _channel(channel: Any) -> dict[str, Any]:
+    if not isinstance(channel, dict):
+        raise InvalidRequest("Subscription.channel is required", code="required",
+                             expression="Subscription.channel")
+    if channel.get("type") != "rest-hook":
+        raise _bad(f"channel type '{channel.get('type')}' is not supported; use rest-hook",
+                   "Subscription.channel.type")
+    payload = channel.get("payload", "application/fhir+json")
+    if payload not in ("application/fhir+json", "application/json"):
+        raise _bad(f"payload '{payload}' is not supported; use application/fhir+json",
+                   "Subscription.channel.payload")
+    if not isinstance(channel.get("endpoint"), str) or not channel["endpoint"]:
+        raise InvalidRequest("a rest-hook channel needs an endpoint", code="required",
+                             expression="Subscription.channel.endpoint")
+    return channel
+
+
+def read_spec(resource: dict[str, Any], topics: dict[str, Topic]) -> SubscriptionSpec:
+    """Check a Subscription against the topics; 400/422 FhirErrors say what is wrong."""
+    criteria = resource.get("criteria")
+    topic = topics.get(criteria) if isinstance(criteria, str) else None
+    if topic is None:
+        raise _bad(f"unknown subscription topic '{criteria}'; known: "
+                   f"{', '.join(sorted(topics))}", "Subscription.criteria")
+    filters = tuple(_filter(str(text), topic)
+                    for text in _ext(resource.get("_criteria"), "backport-filter-criteria"))
+    channel = _channel(resource.get("channel"))
+    headers = channel.get("header") or []
+    if any(not isinstance(h, str) or ":" not in h or "\n" in h or "\r" in h for h in headers):
+        raise InvalidRequest("each channel.header must be 'Name: value' on one line",
+                             expression="Subscription.channel.header")
+    secrets = _ext(channel, SECRET_EXT)
+    return SubscriptionSpec(
+        topic=topic.url, filters=filters, endpoint=channel["endpoint"], headers=tuple(headers),
+        content=_content(channel),
+        max_count=_int_ext(channel, "backport-max-count", _DEFAULT_MAX_COUNT, 1, _MAX_MAX_COUNT),
+        heartbeat_seconds=_int_ext(channel, "backport-heartbeat-period", 0, 0, 86400 * 7),
+        timeout_seconds=_int_ext(channel, "backport-timeout", _DEFAULT_TIMEOUT, 1, _MAX_TIMEOUT),
+        secret=str(secrets[0]) if secrets else None,
+    )
+
+
+def spec_to_json(spec: SubscriptionSpec) -> str:
+    return orjson.dumps(asdict(spec)).decode()
+
+
+def spec_from_json(text: str) -> SubscriptionSpec:
+    data = orjson.loads(text)
+    filters = tuple(Filter(f["resource_type"], tuple(tuple(p) for p in f["params"]))
+                    for f in data.pop("filters"))
+    return SubscriptionSpec(filters=filters, headers=tuple(data.pop("headers")), **data)
