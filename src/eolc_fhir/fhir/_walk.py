@@ -137,7 +137,7 @@ class _Walk:
         for element in shape.required:
             if element.key not in obj and f"_{element.key}" not in obj:
                 self.add(
-                    "required", f"{path}.{element.key}", f"{shape.name}.{element.key} is required"
+                    "required", f"{path}.{element.key}", "a required element is missing (minimum 1)"
                 )
         for prefix, (required, keys) in shape.choices.items():
             found = chosen.get(prefix, ())
