@@ -28,7 +28,7 @@ __all__ = ["parse_json", "check_resource", "parse_resource", "dump"]
 _BOM = b"\xef\xbb\xbf"
 # Every object key is a closing quote, optional whitespace, then a colon. A string
 # containing `\":` also matches, so this count is never below the true key count.
-_KEY_TOKEN = re.compile(rb'"\s*:')
+_SPACED_KEY_END = re.compile(rb'"\s+:')
 
 
 def parse_json(body: bytes, *, max_depth: int = 64, max_array_length: int = 10_000) -> Any:
@@ -40,9 +40,14 @@ def parse_json(body: bytes, *, max_depth: int = 64, max_array_length: int = 10_0
     except orjson.JSONDecodeError as error:
         raise InvalidRequest(_syntax_message(body, error), code="structure") from None
     key_count = _measure(value, 1, max_depth, max_array_length)
-    if len(_KEY_TOKEN.findall(body)) > key_count:
+    if _key_tokens(body) > key_count:
         _find_repeated_key(body)
     return value
+
+
+def _key_tokens(body: bytes) -> int:
+    # bytes.count is several times faster than a regex over the whole body.
+    return body.count(b'":') + len(_SPACED_KEY_END.findall(body))
 
 
 def _syntax_message(body: bytes, error: orjson.JSONDecodeError) -> str:
