@@ -69,3 +69,12 @@ def test_report_gives_ratios_and_the_read_goal_verdict() -> None:
     assert "NOT met (50%)" in text
     assert "| read: fastapi-floor | 70% |" in text
     assert "(fastapi-floor)" not in text  # the goal is about eolc-fhir only
+
+
+def test_ratios_pair_runs_of_the_same_repeat() -> None:
+    # Drift: the machine halves its speed in repeat 2; each pair stays at 50%.
+    baseline = TargetRuns("baseline", {"read": [_run(1000), _run(500), _run(900)]}, [1024])
+    ours = TargetRuns("eolc-fhir", {"read": [_run(500), _run(250), _run(450)]}, [1024])
+    text = render_markdown([baseline, ours], {})
+    assert "| read: eolc-fhir | 50% (50%–50%) |" in text
+    assert "NOT met (50%)" in text
