@@ -77,55 +77,73 @@ class _Compiler:
         return select(r.c.res_id).where(*self.where(query, r))
 
     def where(self, query: Query, r: Any) -> list[ColumnElement[bool]]:
+        """The query's conditions on alias ``r``.
+
+        The most selective clause drives (``res_id IN (index lookup)``); the others
+        are probes per candidate (``EXISTS`` on the (res_type, res_id) index), so a
+        broad clause such as ``status=active`` never materialises all its rows.
+        """
         conds: list[ColumnElement[bool]] = [
             r.c.res_type == query.resource_type, r.c.deleted.is_(False)
         ]
-        conds.extend(self.clause(c, query.resource_type, r) for c in query.clauses)
+        driver = _driver(query.clauses)
+        for n, clause in enumerate(query.clauses):
+            conds.append(self.clause(clause, query.resource_type, r, drive=n == driver))
         return conds
 
-    def clause(self, clause: Clause, rtype: str, r: Any) -> ColumnElement[bool]:
+    def clause(self, clause: Clause, rtype: str, r: Any, *, drive: bool) -> ColumnElement[bool]:
         rid = r.c.res_id
-        if isinstance(clause, Criterion):
-            i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
-            tests = or_(*(test_condition(x, i, self.dialect) for x in clause.tests))
-            base = and_(i.c.res_type == rtype, i.c.param == clause.param)
-            if clause.negate:
-                return ~exists().where(base, i.c.res_id == rid, tests)
-            return rid.in_(select(i.c.res_id).where(base, tests))
-        if isinstance(clause, Missing):
-            i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
-            base = and_(i.c.res_type == rtype, i.c.param == clause.param)
-            if clause.missing:
-                return ~exists().where(base, i.c.res_id == rid)
-            return rid.in_(select(i.c.res_id).where(base))
+        if isinstance(clause, Criterion | Missing):
+            return self._criterion(clause, rtype, rid, drive)
         if isinstance(clause, IdTest):
             return rid.not_in(clause.ids) if clause.negate else rid.in_(clause.ids)
         if isinstance(clause, LastUpdatedTest):
             col = r.c.last_updated_us
             return or_(*(test_condition(x, None, self.dialect, point=col) for x in clause.tests))
         if isinstance(clause, Chain):
-            return rid.in_(self._chain(clause, rtype))
+            return self._chain(clause, rtype, rid, drive)
         assert isinstance(clause, Has)
-        return rid.in_(self._has(clause, rtype))
+        return self._has(clause, rtype, rid, drive)
 
-    def _chain(self, chain: Chain, rtype: str) -> Select[Any]:
+    def _criterion(self, clause: Criterion | Missing, rtype: str, rid: Any,
+                   drive: bool) -> ColumnElement[bool]:
+        i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+        conds = [i.c.res_type == rtype, i.c.param == clause.param]
+        if isinstance(clause, Criterion):
+            conds.append(or_(*(test_condition(x, i, self.dialect) for x in clause.tests)))
+            negate = clause.negate
+        else:
+            negate = clause.missing
+        if negate:
+            return ~exists().where(i.c.res_id == rid, *conds)
+        if drive:
+            return rid.in_(select(i.c.res_id).where(*conds))  # type: ignore[no-any-return]
+        return exists().where(i.c.res_id == rid, *conds)
+
+    def _chain(self, chain: Chain, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
         targets = [
             and_(ref.c.target_type == q.resource_type, ref.c.target_id.in_(self.ids(q)))
             for q in chain.targets
         ]
-        return select(ref.c.res_id).where(
-            ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)
-        )
+        conds = [ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)]
+        if drive:
+            return rid.in_(select(ref.c.res_id).where(*conds))  # type: ignore[no-any-return]
+        return exists().where(ref.c.res_id == rid, *conds)
 
-    def _has(self, has: Has, rtype: str) -> Select[Any]:
+    def _has(self, has: Has, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
-        return select(ref.c.target_id).where(
-            ref.c.res_type == has.source.resource_type,
-            ref.c.param == has.param,
-            ref.c.target_type == rtype,
-            ref.c.res_id.in_(self.ids(has.source)),
-        )
+        conds = [ref.c.res_type == has.source.resource_type, ref.c.param == has.param,
+                 ref.c.target_type == rtype]
+        if drive:
+            conds.append(ref.c.res_id.in_(self.ids(has.source)))
+            return rid.in_(select(ref.c.target_id).where(*conds))  # type: ignore[no-any-return]
+        s = t.resources.alias()  # the referring resource, probed per candidate
+        source = [s.c.res_type == has.source.resource_type, s.c.res_id == ref.c.res_id,
+                  s.c.deleted.is_(False)]
+        source += [self.clause(c, has.source.resource_type, s, drive=False)
+                   for c in has.source.clauses]
+        return exists().where(ref.c.target_id == rid, *conds, exists().where(*source))
 
     def sort_keys(self, query: Query, r: Any) -> list[tuple[ColumnElement[Any], bool]]:
         """(expression, descending) pairs; NULL-free so keyset comparisons stay simple."""
@@ -252,6 +270,40 @@ def _number(test: RangeTest, value: Any) -> ColumnElement[bool]:
     if op == "le":
         return value <= v  # type: ignore[no-any-return]
     return and_(value >= test.low, value <= test.high)
+
+
+_RANK_OF_KIND = {"reference": 10, "uri": 30, "string": 25, "token": 40, "date": 50,
+                 "number": 50, "quantity": 50}
+_NO_DRIVER = 100
+
+
+def _rank(clause: Clause) -> int:
+    """Smaller is more selective (a guess from the clause's form, not statistics)."""
+    if isinstance(clause, IdTest):
+        return _NO_DRIVER if clause.negate else 0
+    if isinstance(clause, Missing):
+        return _NO_DRIVER if clause.missing else 80
+    if isinstance(clause, Chain):
+        return 15
+    if isinstance(clause, Has):
+        return 45
+    if isinstance(clause, LastUpdatedTest):
+        return 55
+    if clause.negate:
+        return _NO_DRIVER
+    if clause.kind == "token" and (clause.param in ("identifier", "_id")
+                                   or clause.param.endswith(":identifier")):
+        return 5
+    if clause.kind == "string" and all(
+            isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
+        return 60
+    return _RANK_OF_KIND.get(clause.kind, 50)
+
+
+def _driver(clauses: Sequence[Clause]) -> int | None:
+    ranked = [(_rank(c), n) for n, c in enumerate(clauses)]
+    best = min(ranked, default=(_NO_DRIVER, -1))
+    return best[1] if best[0] < _NO_DRIVER else None
 
 
 def _sort_column(key: SortKey) -> str:
