@@ -49,6 +49,7 @@ def test_official_example_is_accepted_and_round_trips(path: Path) -> None:
     resource = parse_resource(body)
     assert resource == orjson.loads(body)
     check_resource(resource, expected_type=resource["resourceType"])
+    check_resource(resource, model_check=False)
     assert parse_json(dump(resource)) == resource
 
 
@@ -496,10 +497,11 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
+@pytest.mark.parametrize("model_check", [True, False], ids=["with-model", "walk-only"])
 def test_each_violation_is_reported_with_code_and_expression(
-    resource: dict[str, Any], code: str, expression: str, fragment: str
+    resource: dict[str, Any], code: str, expression: str, fragment: str, model_check: bool
 ) -> None:
-    issues = issues_of(resource)
+    issues = issues_of(resource, model_check=model_check)
     matching = [i for i in issues if i.expression == (expression,)]
     assert matching, f"no issue at {expression}: {issues}"
     assert matching[0].code == code, matching
