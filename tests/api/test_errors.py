@@ -142,6 +142,12 @@ async def test_every_official_example_round_trips(client: httpx.AsyncClient) -> 
     for path in EXAMPLES:
         sent = orjson.loads(path.read_bytes())
         resp = await client.post(f"/{sent['resourceType']}", content=path.read_bytes())
+        if sent["resourceType"] == "Subscription":
+            # The R4 examples are query-based subscriptions (criteria "Observation?..."); this
+            # server implements the topic-based Backport IG (issue 5) and refuses them clearly.
+            assert resp.status_code in (400, 422), (path.name, resp.text)
+            assert resp.json()["issue"][0]["expression"], path.name
+            continue
         assert resp.status_code == 201, (path.name, resp.text)
         back = (await client.get(resp.headers["Location"].split("/_history")[0]
                                  .removeprefix("http://test"))).json()

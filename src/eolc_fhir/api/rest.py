@@ -39,7 +39,8 @@ async def history_system(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     return bundle_response(request, body)
 
 
-@early_router.get("/{resource_type}/_history", responses=fhir_responses(200), summary="history-type")
+@early_router.get("/{resource_type}/_history", responses=fhir_responses(200),
+                  summary="history-type")
 async def history_type(request: Request, ctx: Ctx, base: BaseUrl,
                        resource_type: ResourceType) -> Response:
     body = await history.history(ctx, list(request.query_params.multi_items()), base_url=base,

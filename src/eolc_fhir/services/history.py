@@ -42,7 +42,8 @@ def _since(params: dict[str, str]) -> int | None:
     try:
         return from_instant(value)
     except ValueError:
-        raise InvalidRequest(f"_since '{value}' is not a valid instant", expression="_since") from None
+        raise InvalidRequest(f"_since '{value}' is not a valid instant",
+                             expression="_since") from None
 
 
 def _cursor(params: dict[str, str]) -> int | None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-
 from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest
 from eolc_fhir.fhir.instant import to_instant

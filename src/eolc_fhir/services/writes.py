@@ -89,7 +89,8 @@ async def store_version(
         await repo.replace_current(stored, previous.version)
     await repo.replace_index(stored.resource_type, stored.id, _index(ctx, resource),
                              existed=previous is not None)
-    change = Change("create" if live_previous is None else "update", stored, resource, live_previous)
+    interaction = "create" if live_previous is None else "update"
+    change = Change(interaction, stored, resource, live_previous)
     await _run_hooks(ctx, uow, change)
     return stored
 
