@@ -18,10 +18,16 @@ from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
-from eolc_fhir.storage.search_sql import PageRow, count_matches, match_ids, search_page
+from eolc_fhir.storage.search_sql import (
+    PageRow,
+    count_matches,
+    current_batch,
+    match_ids,
+    search_page,
+)
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of"]
+__all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of", "reindex"]
 
 _FIND_LIMIT = 100
 
@@ -71,8 +77,12 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
         total = await count_matches(conn, dialect, parsed.query)
         return assemble_bundle("searchset", [], total=total, links=links)
     cursor, backward = decode_cursor(controls.cursor) if controls.cursor else (None, False)
-    page, more = await search_page(conn, dialect, parsed.query, count=controls.count,
-                                   cursor=cursor, backward=backward)
+    try:
+        page, more = await search_page(conn, dialect, parsed.query, count=controls.count,
+                                       cursor=cursor, backward=backward)
+    except ValueError as exc:  # a cursor from another search, or hand-edited
+        raise InvalidRequest(f"_cursor does not fit this search: {exc}",
+                             expression="_cursor") from None
     links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
     total = await _total(conn, dialect, parsed, page, more, cursor)
     matches = [(resource_type, row.res_id, row.content) for row in page]
@@ -144,3 +154,25 @@ async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, 
         raise InvalidRequest(f"'{resource_type}' is not a resource type", code="not-supported")
     parsed = parse_search(registry or _default_registry(), resource_type, params)
     return sorted(await match_ids(uow.connection, uow.dialect, parsed.query, _FIND_LIMIT))
+
+
+async def reindex(ctx: ServerContext, resource_types: list[str] | None = None, *,
+                  batch: int = 500) -> int:
+    """Rebuild the index rows of every current resource (after adding a search parameter).
+
+    Works in batches, one transaction each, so a large store never holds one long
+    write lock; returns how many resources were re-indexed.
+    """
+    registry = registry_of(ctx)
+    done = 0
+    after: tuple[str, str] | None = None
+    while True:
+        async with ctx.db.unit_of_work() as uow:
+            rows = await current_batch(uow.connection, resource_types, after, batch)
+            for rtype, rid, content in rows:
+                rows_of = registry.extract(orjson.loads(content))
+                await uow.resources.replace_index(rtype, rid, rows_of)
+        done += len(rows)
+        if len(rows) < batch:
+            return done
+        after = (rows[-1][0], rows[-1][1])

@@ -23,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement as _Col
@@ -48,8 +49,8 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["PageRow", "page_statement", "search_page", "count_matches", "match_ids", "include_keys",
-           "revinclude_keys"]
+__all__ = ["PageRow", "page_statement", "search_page", "current_batch", "count_matches",
+           "match_ids", "include_keys", "revinclude_keys"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -399,3 +400,16 @@ async def revinclude_keys(conn: AsyncConnection, source_type: str, param: str | 
     )
     return [(row[0], row[1]) for row in await conn.execute(stmt)]
 
+
+
+async def current_batch(conn: AsyncConnection, resource_types: Sequence[str] | None,
+                        after: tuple[str, str] | None, limit: int) -> list[tuple[str, str, bytes]]:
+    """(type, id, content) of live resources in key order after ``after`` (for reindexing)."""
+    r = t.resources
+    stmt = select(r.c.res_type, r.c.res_id, r.c.content).where(r.c.deleted.is_(False))
+    if resource_types:
+        stmt = stmt.where(r.c.res_type.in_(list(resource_types)))
+    if after is not None:
+        stmt = stmt.where(tuple_(r.c.res_type, r.c.res_id) > tuple_(*after))
+    stmt = stmt.order_by(r.c.res_type, r.c.res_id).limit(limit)
+    return [(row[0], row[1], bytes(row[2])) for row in await conn.execute(stmt)]
