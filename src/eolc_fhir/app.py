@@ -6,10 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from eolc_fhir import __version__
-from eolc_fhir.api import errors, rest, system
+from eolc_fhir.api import auth, errors, guard, rest, system
 from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.config import Settings
@@ -21,12 +21,18 @@ __all__ = ["create_app"]
 log = logging.getLogger("eolc_fhir")
 
 
+# Every FHIR route checks its interaction and type against the caller's token (issue 6).
+_GUARDED = [Depends(guard.authorize_route)]
+
+
 def _include_routers(app: FastAPI) -> None:
     app.include_router(system.router)
-    app.include_router(rest.early_router)
+    app.include_router(auth.router)
+    app.include_router(rest.early_router, dependencies=_GUARDED)
     for module in _feature_routers():
-        app.include_router(module.router)
-    app.include_router(rest.router)  # last: its /{type}/{id} patterns catch everything
+        app.include_router(module.router, dependencies=_GUARDED)
+    # last: its /{type}/{id} patterns catch everything
+    app.include_router(rest.router, dependencies=_GUARDED)
 
 
 def _feature_routers() -> list[object]:
@@ -48,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx: ServerContext = await build_context(settings)
         app.state.ctx = ctx
+        guard.wire(ctx)
         try:
             yield
         finally:
@@ -66,4 +73,5 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last = outermost: negotiation refuses first, then the lean read path.
     app.add_middleware(FastReadMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(guard.SecurityMiddleware, settings=settings)  # outermost: headers, auth
     return app

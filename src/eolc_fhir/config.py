@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "info"
     run_migrations: bool = True
+    # -- security (issue 6; README "Security") --
+    token_lifetime: int = Field(default=300, description="access token lifetime, seconds")
+    rate_limit_per_minute: int = Field(default=1200, description="requests per client per "
+                                       "minute (0 = no limit)")
+    rate_limit_burst: int = 200
+    audit_flush_interval: float = Field(default=0.5, description="seconds between writes of "
+                                        "queued read audits (the crash window)")
+    demo_clients: bool = Field(default=False, description="register one demo client per role "
+                               "on start and write their private keys to demo_keys_dir")
+    demo_keys_dir: Path = Path("./demo-keys")
+    hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind TLS)")
     # Subscriptions (issue 5): delivery retries, endpoint checks, event retention.
     run_dispatcher: bool = Field(default=True, description="run the subscription dispatcher "
                                  "inside the server process (off: run `eolc-fhir dispatch`)")

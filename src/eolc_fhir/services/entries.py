@@ -40,6 +40,8 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
                     *, assigned: str | None = None) -> Result:
     request = entry["request"]
     method = request["method"]
+    for guard in ctx.extras.get("entry_guards", ()):  # security: per-entry authorization
+        await guard(ctx, method, request["url"])
     path, query = _split(request["url"])
     resource = entry.get("resource")
     if method in ("POST", "PUT") and not isinstance(resource, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from eolc_fhir.config import Settings
+from eolc_fhir.services import security_hooks
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
@@ -30,6 +31,12 @@ def _load_profiles(settings: Settings) -> object | None:
     return ProfileSet.load(settings.profiles_dir)
 
 
+def _install_operations(ctx: ServerContext) -> None:
+    from eolc_fhir.services import wishes  # Patient/$wishes and $everything
+
+    wishes.install(ctx)
+
+
 async def build_context(settings: Settings) -> ServerContext:
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     if settings.run_migrations:
@@ -37,7 +44,9 @@ async def build_context(settings: Settings) -> ServerContext:
     ctx = ServerContext(settings=settings, db=db)
     ctx.search = _load_search(settings)
     ctx.validator = _load_profiles(settings)
+    _install_operations(ctx)
     await _start_subscriptions(ctx)
+    await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
     if settings.insecure_dev:
         log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
     return ctx
@@ -60,4 +69,5 @@ async def close_context(ctx: ServerContext) -> None:
     dispatcher = ctx.extras.pop("dispatcher", None)
     if dispatcher is not None:
         await dispatcher.stop()
+    await security_hooks.uninstall(ctx)  # writes the last queued read audits
     await ctx.db.close()

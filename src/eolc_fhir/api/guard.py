@@ -1,0 +1,319 @@
+"""Authentication, authorization, audit and security headers around every request.
+
+``SecurityMiddleware`` (outermost ASGI middleware) adds the security headers
+to every response; for FHIR endpoints it verifies the bearer token (401),
+applies the per-client rate limit (429), sets the request's security context,
+hides what the caller may not see in Bundles, and queues the request's
+AuditEvent unless a write hook already recorded it in the write's transaction.
+``authorize_route`` (a router dependency) checks the route's interaction and
+type (403/405); ``fast_read_guard`` does the same for the lean read path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.config import Settings
+from eolc_fhir.fhir.errors import FhirError, Issue
+from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.security.audit import AuditRecord, audit_event
+from eolc_fhir.security.compartment import patient_of
+from eolc_fhir.security.enforce import check
+from eolc_fhir.security.principal import RequestContext, current
+from eolc_fhir.security.state import SecurityState
+from eolc_fhir.security.tokens import InvalidToken
+from eolc_fhir.security.visibility import filter_bundle
+from eolc_fhir.storage.security_repo import SecurityRepository
+
+__all__ = ["SecurityMiddleware", "authorize_route", "fast_read_guard", "wire", "PUBLIC_PATHS"]
+
+log = logging.getLogger("eolc_fhir.access")
+Scope = dict[str, Any]
+PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
+                "/openapi.json", "/favicon.ico")
+_PUBLIC_PREFIXES = ("/.well-known/", "/auth/")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
+_BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_AUDIT_BODY_LIMIT = 2_000_000  # larger responses are audited without their entities
+_ENTITY_LIMIT = 100
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _security_headers(scope: Scope, settings: Settings, request_id: str) -> list[Any]:
+    headers = list(_BASE_HEADERS)
+    if not scope["path"].startswith("/docs"):
+        headers.append(_CSP)  # Swagger UI needs its scripts
+    if settings.hsts:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    headers.append((b"x-request-id", request_id.encode()))
+    return headers
+
+
+class SecurityMiddleware:
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        extra = _security_headers(scope, self.settings, request_id)
+        ctx = getattr(scope["app"].state, "ctx", None)
+        state: SecurityState | None = getattr(ctx, "security", None)
+        if state is None or _is_public(scope["path"]):
+            await self.app(scope, receive, _with_headers(send, extra))
+            return
+        await _Exchange(self.app, state, scope, request_id, extra).run(receive, send)
+
+
+def _with_headers(send: Any, extra: list[Any], cache: bytes = b"no-store") -> Any:
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {k.lower() for k, _ in headers}
+            headers += [(k, v) for k, v in extra if k not in names]
+            if b"cache-control" not in names:
+                headers.append((b"cache-control", cache))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+class _Exchange:
+    """One authenticated FHIR request: check, run, filter, audit, answer."""
+
+    def __init__(self, app: Any, state: SecurityState, scope: Scope, request_id: str,
+                 extra: list[Any]) -> None:
+        self.app, self.state, self.scope, self.extra = app, state, scope, extra
+        client = scope.get("client")
+        self.rc = RequestContext(
+            request_id=request_id, method=scope["method"], path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            remote=client[0] if client else None,
+            x_provenance=_header(scope, b"x-provenance"),
+        )
+        self.started = time.perf_counter()
+        self.start: dict[str, Any] | None = None
+        self.body: list[bytes] = []
+
+    async def run(self, receive: Any, send: Any) -> None:
+        refusal = await self._authenticate()
+        if refusal is not None:
+            await self._finish(send, refusal)
+            return
+        token = current.set(self.rc)
+        try:
+            await self.app(self.scope, receive, self._capture)
+        except Exception as exc:  # the app already answered 500; log the type only
+            log.error("request %s failed: %s", self.rc.request_id, type(exc).__name__)
+            if self.start is None:
+                self.start, self.body = _outcome(500, "internal server error")
+        finally:
+            current.reset(token)
+        await self._finish(send, None)
+
+    async def _capture(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body.append(message.get("body", b""))
+
+    async def _authenticate(self) -> tuple[dict[str, Any], list[bytes]] | None:
+        auth = _header(self.scope, b"authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        limiter_key = f"ip:{self.rc.remote}"
+        if scheme.lower() != "bearer" or not token.strip():
+            refusal = _outcome(401, "this endpoint needs a bearer access token from /auth/token",
+                               'Bearer realm="eolc-fhir"')
+        else:
+            try:
+                self.rc.principal = await self.state.tokens.verify(token.strip())
+                limiter_key = self.rc.principal.client_id
+                refusal = None
+            except InvalidToken as exc:
+                refusal = _outcome(401, str(exc), 'Bearer realm="eolc-fhir", error="invalid_token"')
+        wait = self.state.limiter.take(limiter_key)
+        if wait > 0:
+            return _outcome(429, "too many requests from this client; slow down",
+                            retry_after=max(1, int(wait + 0.999)))
+        return refusal
+
+    async def _finish(self, send: Any, refusal: tuple[dict[str, Any], list[bytes]] | None) -> None:
+        if refusal is not None:
+            self.start, self.body = refusal
+        assert self.start is not None
+        status = int(self.start["status"])
+        body = b"".join(self.body)
+        parsed = _parse(self.start, body) if status < 400 else None
+        if parsed is not None and parsed.get("resourceType") == "Bundle" and \
+                await filter_bundle(parsed, self.rc.principal,
+                                    await self.state.withdrawn_patients(), self._origins):
+            body = orjson.dumps(parsed)
+        if not self.rc.audited_in_transaction:
+            self._queue_audit(status, parsed, body)
+        headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        wrapped = _with_headers(send, self.extra, b"private, no-cache")
+        await wrapped({**self.start, "headers": headers})
+        await wrapped({"type": "http.response.body", "body": body})
+        self._log(status)
+
+    async def _origins(self, keys: Any) -> Any:
+        async with self.state.db.unit_of_work(write=False) as uow:
+            return await SecurityRepository(uow.connection, uow.dialect).origins(keys)
+
+    def _queue_audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
+        rc = self.rc
+        principal = rc.principal
+        interaction = rc.interaction or _guess_interaction(rc.method, rc.path)
+        record = AuditRecord(
+            interaction=interaction, recorded_us=now_us(), status=status,
+            client_id=principal.client_id if principal else None,
+            ods=principal.ods if principal else None, request_id=rc.request_id,
+            remote=rc.remote, query=rc.query if interaction.startswith("search") else None,
+        )
+        if parsed is not None:
+            _add_entities(record, parsed)
+        elif rc.resource_type and rc.resource_id:
+            record.resources.append(f"{rc.resource_type}/{rc.resource_id}")
+        if status >= 400:
+            record.detail = _diagnostics(body)
+        self.state.audit.put(audit_event(record))
+
+    def _log(self, status: int) -> None:
+        # Ids only: the query string may carry an NHS number, so it is never logged.
+        principal = self.rc.principal
+        log.info("request_id=%s client=%s method=%s path=%s status=%d ms=%.1f",
+                 self.rc.request_id, principal.client_id if principal else "-", self.rc.method,
+                 self.rc.path, status, (time.perf_counter() - self.started) * 1000)
+
+
+def _outcome(status: int, text: str, challenge: str | None = None,
+             retry_after: int | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    code = {401: "login", 429: "throttled"}.get(status, "exception")
+    response = outcome_response(status, [Issue("error", code, text)])
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    if challenge:
+        headers.append((b"www-authenticate", challenge.encode()))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    return {"type": "http.response.start", "status": status, "headers": headers}, [response.body]
+
+
+def _parse(start: dict[str, Any], body: bytes) -> dict[str, Any] | None:
+    if not body or len(body) > _AUDIT_BODY_LIMIT or body[:1] != b"{":
+        return None
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _add_entities(record: AuditRecord, parsed: dict[str, Any]) -> None:
+    items = [parsed]
+    if parsed.get("resourceType") == "Bundle":
+        items = [e.get("resource") for e in parsed.get("entry") or [] if isinstance(e, dict)]
+    for resource in items[:_ENTITY_LIMIT]:
+        if not isinstance(resource, dict) or resource.get("resourceType") in (
+                "OperationOutcome", None):
+            continue
+        version = (resource.get("meta") or {}).get("versionId")
+        ref = f"{resource['resourceType']}/{resource.get('id')}"
+        record.resources.append(f"{ref}/_history/{version}" if version else ref)
+        patient = patient_of(resource)
+        if patient:
+            record.patients.append(patient)
+
+
+def _diagnostics(body: bytes) -> str | None:
+    try:
+        issues = orjson.loads(body).get("issue") or []
+        return str(issues[0].get("diagnostics"))[:200] if issues else None
+    except (orjson.JSONDecodeError, AttributeError, IndexError):
+        return None
+
+
+def _guess_interaction(method: str, path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    if method == "POST":
+        return "batch / transaction" if not parts else "create"
+    if method == "PUT":
+        return "update"
+    if method == "DELETE":
+        return "delete"
+    return "read" if len(parts) == 2 else "search-type" if len(parts) == 1 else "operation"
+
+
+def _route_interaction(request: Request) -> str:
+    route = request.scope.get("route")
+    summary = str(getattr(route, "summary", "") or "")
+    name = summary.split(" (")[0].strip()
+    if "$" in request.url.path or name.startswith("$"):
+        return "operation"
+    return name or _guess_interaction(request.method, request.url.path)
+
+
+async def authorize_route(request: Request) -> None:
+    """Router dependency: the route's interaction on its resource type, or 403/405."""
+    rc = current.get()
+    ctx = request.app.state.ctx
+    if rc is None or ctx.security is None:
+        return  # --insecure-dev
+    rc.interaction = _route_interaction(request)
+    params = request.path_params
+    parts = [p for p in request.url.path.split("/") if p]
+    rc.resource_type = params.get("resource_type") or (
+        parts[0] if parts and parts[0][:1].isupper() else None)
+    rc.resource_id = params.get("resource_id")
+    if rc.interaction in ("batch / transaction", "batch", "transaction"):
+        return  # each entry is checked on its own (services/entries.py)
+    await check(ctx.security, rc.principal, rc.interaction, rc.resource_type, rc.resource_id)
+
+
+async def fast_read_guard(scope: Scope, rtype: str, rid: str, content: bytes) -> bool:
+    """Admit the lean read path only when the full stack would allow the read."""
+    rc = current.get()
+    ctx = scope["app"].state.ctx
+    if rc is None or ctx.security is None:
+        return False
+    rc.interaction, rc.resource_type, rc.resource_id = "read", rtype, rid
+    try:
+        await check(ctx.security, rc.principal, "read", rtype, rid)
+    except FhirError:
+        return False  # the full stack gives the refusal its OperationOutcome
+    return True
+
+
+def wire(ctx: Any) -> None:
+    """Called by the app's lifespan: let the lean read path ask us first."""
+    if ctx.security is not None:
+        ctx.extras["fast_read_guard"] = fast_read_guard

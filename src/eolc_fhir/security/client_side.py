@@ -1,0 +1,75 @@
+"""The client's side of SMART Backend Services: key files, assertions, asking for a token.
+
+Used by ``eolc-fhir token`` and the demo clients; a real client system does
+the same with its own key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from joserfc import jwk, jwt
+
+from eolc_fhir.security.assertion import ASSERTION_TYPE
+
+__all__ = ["new_private_key", "write_key_file", "read_key_file", "make_assertion",
+           "request_token", "public_jwks"]
+
+PrivateKey = jwk.RSAKey | jwk.ECKey
+
+
+def new_private_key(kind: str = "EC") -> PrivateKey:
+    kid = uuid.uuid4().hex
+    if kind == "RSA":
+        return jwk.RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS384"})
+    return jwk.ECKey.generate_key("P-384", parameters={"kid": kid, "alg": "ES384"})
+
+
+def public_jwks(key: PrivateKey) -> dict[str, Any]:
+    return {"keys": [key.as_dict(private=False)]}
+
+
+def write_key_file(path: Path, key: PrivateKey) -> None:
+    """Write a private JWK readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(key.as_dict(private=True), handle, indent=2)
+
+
+def read_key_file(path: Path) -> PrivateKey:
+    data = json.loads(path.read_text())
+    if data.get("kty") == "RSA":
+        return jwk.RSAKey.import_key(data)
+    return jwk.ECKey.import_key(data)
+
+
+def make_assertion(client_id: str, key: PrivateKey, token_url: str,
+                   lifetime: int = 240) -> str:
+    now = int(time.time())
+    alg = "RS384" if isinstance(key, jwk.RSAKey) else "ES384"
+    claims = {"iss": client_id, "sub": client_id, "aud": token_url, "exp": now + lifetime,
+              "iat": now, "jti": uuid.uuid4().hex}
+    return jwt.encode({"alg": alg, "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=[alg])
+
+
+def request_token(base_url: str, client_id: str, key: PrivateKey, scope: str) -> dict[str, Any]:
+    """Discover the token endpoint, send a fresh assertion, return the token response."""
+    with httpx.Client(timeout=10.0) as http:
+        config = http.get(f"{base_url.rstrip('/')}/.well-known/smart-configuration").json()
+        token_url = config["token_endpoint"]
+        response = http.post(token_url, data={
+            "grant_type": "client_credentials", "scope": scope,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": make_assertion(client_id, key, token_url),
+        })
+    answer: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise RuntimeError(f"{answer.get('error')}: {answer.get('error_description')}")
+    return answer

@@ -1,0 +1,74 @@
+"""Demo clients for a newcomer's first run: one per role, private keys in a local folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from eolc_fhir.config import Settings
+from eolc_fhir.security.client_side import (
+    new_private_key,
+    public_jwks,
+    read_key_file,
+    write_key_file,
+)
+from eolc_fhir.security.clients import new_client
+from eolc_fhir.security.roles import default_scopes
+from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.security_repo import SecurityRepository
+
+__all__ = ["ensure_demo_clients", "DEMO_CLIENTS"]
+
+log = logging.getLogger("eolc_fhir.security")
+
+# (client_id, role, ODS code, name): synthetic organisations of the demo region.
+DEMO_CLIENTS = (
+    ("demo-gp", "gp", "Y01234", "Demo GP practice"),
+    ("demo-hospital", "hospital", "RH801", "Demo hospital"),
+    ("demo-hospice", "hospice", "HSP01", "Demo hospice"),
+    ("demo-ambulance", "ambulance", "RYC01", "Demo ambulance service"),
+    ("demo-care-home", "care-home", "VM1AB", "Demo care home"),
+    ("demo-coordination-centre", "coordination-centre", "CC001", "Demo coordination centre"),
+    ("demo-admin", "admin", "EOLC1", "Demo administrator"),
+)
+
+
+async def ensure_demo_clients(settings: Settings, db: Database) -> list[str]:
+    """Register any demo client that is missing (or whose key file is gone); say how to log in."""
+    folder = Path(settings.demo_keys_dir)
+    made = []
+    async with db.unit_of_work(write=True) as uow:
+        repo = SecurityRepository(uow.connection, uow.dialect)
+        for client_id, role, ods, name in DEMO_CLIENTS:
+            path = folder / f"{client_id}.jwk.json"
+            existing = await repo.get_client(client_id)
+            if existing is not None and path.exists() and _same_key(path, existing.jwks):
+                continue
+            key = new_private_key()
+            if existing is not None:
+                await repo.remove_client(client_id)
+            await repo.add_client(new_client(client_id=client_id, name=name, ods=ods, role=role,
+                                             scopes=None, jwks=public_jwks(key), jwks_uri=None))
+            write_key_file(path, key)
+            made.append(client_id)
+    _announce(folder, settings)
+    return made
+
+
+def _same_key(path: Path, jwks: str | None) -> bool:
+    try:
+        return jwks is not None and read_key_file(path).kid in jwks
+    except (OSError, ValueError):
+        return False
+
+
+def _announce(folder: Path, settings: Settings) -> None:
+    base = settings.base_url or f"http://{settings.host}:{settings.port}"
+    log.warning(
+        "demo clients (one per role) have private keys in %s/. Get a token with:\n"
+        "  TOKEN=$(.venv/bin/eolc-fhir token --client-id demo-gp --key-file "
+        "%s/demo-gp.jwk.json --scope '%s' --url %s)\n"
+        "  curl -H \"Authorization: Bearer $TOKEN\" %s/Patient\n"
+        "other clients: %s", folder, folder, default_scopes("gp"), base, base,
+        ", ".join(c[0] for c in DEMO_CLIENTS[1:]),
+    )

@@ -1,0 +1,83 @@
+"""Enforcement shared by the routes, the lean read path and Bundle entries.
+
+``check(state, principal, interaction, rtype, rid)`` raises Forbidden (403)
+or MethodNotAllowed (405); an instance that is hidden by ownership or by
+withdrawn consent is refused with 403 and a reason.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from eolc_fhir.fhir.errors import Forbidden
+from eolc_fhir.security.policy import authorize
+from eolc_fhir.security.principal import Principal, current
+from eolc_fhir.security.roles import OWNED_TYPES
+from eolc_fhir.security.state import SecurityState
+from eolc_fhir.security.visibility import hidden
+from eolc_fhir.storage.security_repo import SecurityRepository
+
+__all__ = ["check", "check_visible", "entry_interaction", "check_entry", "SYSTEM_WIDE"]
+
+_INSTANCE = {"read", "vread", "history-instance", "update", "patch", "delete", "operation"}
+# Interactions over every type at once: only roles that may read everything.
+SYSTEM_WIDE = {"history-system"}
+
+
+async def check(state: SecurityState, principal: Principal | None, interaction: str,
+                rtype: str | None, rid: str | None) -> None:
+    if rtype is None:
+        if interaction in SYSTEM_WIDE and principal is not None and \
+                principal.role not in ("admin", "coordination-centre"):
+            raise Forbidden(f"a '{principal.role}' client may not use {interaction}")
+        return
+    authorize(principal, interaction, rtype)
+    if rid is not None and interaction in _INSTANCE:
+        await check_visible(state, principal, rtype, rid)
+
+
+async def check_visible(state: SecurityState, principal: Principal | None, rtype: str,
+                        rid: str) -> None:
+    if principal is None or principal.is_admin:
+        return
+    withdrawn = await state.withdrawn_patients()
+    if rtype not in OWNED_TYPES and (not withdrawn or rtype == "Patient"):
+        return  # the common case decides without a query
+    async with state.db.unit_of_work(write=False) as uow:
+        found = await SecurityRepository(uow.connection, uow.dialect).origins([(rtype, rid)])
+    origin = found.get((rtype, rid))
+    if origin is None:
+        return  # not there: the interaction itself answers 404 (or creates it)
+    if hidden(principal, rtype, origin, withdrawn):
+        if rtype in OWNED_TYPES:
+            raise Forbidden(f"this {rtype} belongs to another client")
+        raise Forbidden("the person has withdrawn consent to share their record: only the "
+                        "organisation that recorded it may see it")
+
+
+def entry_interaction(method: str, url: str) -> tuple[str, str | None, str | None]:
+    """(interaction, type, id) of a Bundle entry's request."""
+    parts = urlsplit(url)
+    path = [p for p in parts.path.split("/") if p]
+    rtype = path[0] if path else None
+    rid = path[1] if len(path) > 1 and not path[1].startswith(("$", "_")) else None
+    if method == "POST":
+        return ("operation" if rid is None and len(path) > 1 else "create"), rtype, None
+    if method == "PUT":
+        return ("update" if rid else "conditional update"), rtype, rid
+    if method == "DELETE":
+        return ("delete" if rid else "conditional delete"), rtype, rid
+    if len(path) >= 3 and path[2] == "_history":
+        return ("vread" if len(path) == 4 else "history-instance"), rtype, rid
+    return ("read" if rid else "search-type"), rtype, rid
+
+
+async def check_entry(state: SecurityState | None, method: str, url: str) -> None:
+    """Per-entry check inside batch and transaction Bundles (insecure: no-op)."""
+    request = current.get()
+    if state is None or request is None or request.principal is None:
+        return
+    interaction, rtype, rid = entry_interaction(method, url)
+    if rtype is None:
+        raise Forbidden("a Bundle entry must name a resource type")
+    await check(state, request.principal, interaction, rtype, rid)

@@ -1,0 +1,55 @@
+"""The access decision: a token's scopes AND its client's role, per interaction and type.
+
+    authorize(principal, interaction, rtype)  raises Forbidden / MethodNotAllowed
+    can_read(principal, rtype)                for filtering _include/_revinclude results
+
+``principal`` None means --insecure-dev: everything is allowed.
+"""
+
+from __future__ import annotations
+
+from eolc_fhir.fhir.errors import Forbidden, MethodNotAllowed
+from eolc_fhir.security.principal import Principal
+from eolc_fhir.security.roles import AUDIT_TYPE, role_allows
+
+__all__ = ["authorize", "can_read", "allowed", "letter_for", "INTERACTION_LETTERS"]
+
+# The interaction names are the summaries of the routes in api/rest.py.
+INTERACTION_LETTERS: dict[str, str] = {
+    "read": "r", "vread": "r", "history-instance": "r",
+    "search-type": "s", "search-system": "s", "history-type": "s", "history-system": "s",
+    "create": "c", "update": "u", "conditional update": "u", "patch": "u",
+    "delete": "d", "conditional delete": "d", "operation": "r",
+}
+_WRITES = {"c", "u", "d"}
+
+
+def letter_for(interaction: str) -> str:
+    return INTERACTION_LETTERS.get(interaction, "r")
+
+
+def allowed(principal: Principal | None, letter: str, rtype: str) -> bool:
+    if principal is None:
+        return True
+    return principal.grants.allows(rtype, letter) and role_allows(principal.role, letter, rtype)
+
+
+def can_read(principal: Principal | None, rtype: str) -> bool:
+    """May this token see resources of ``rtype`` at all (search results, includes)?"""
+    return allowed(principal, "r", rtype) or allowed(principal, "s", rtype)
+
+
+def authorize(principal: Principal | None, interaction: str, rtype: str) -> None:
+    letter = letter_for(interaction)
+    if rtype == AUDIT_TYPE and letter in _WRITES:
+        # The audit trail is written by the server alone and never changed.
+        raise MethodNotAllowed(f"{interaction} is not allowed on AuditEvent: "
+                               "the audit trail is read-only")
+    if principal is None:
+        return
+    if not principal.grants.allows(rtype, letter):
+        raise Forbidden(f"the access token has no scope for '{letter}' on {rtype}",
+                        code="forbidden")
+    if not role_allows(principal.role, letter, rtype):
+        raise Forbidden(f"a '{principal.role}' client may not {interaction} {rtype}",
+                        code="forbidden")

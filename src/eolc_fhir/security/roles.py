@@ -1,0 +1,85 @@
+"""What each client role may do, as data: role -> permission letter -> resource types.
+
+Roles come from the issue: ambulance and care-home read; gp, hospital and
+hospice write clinical resources; the coordination centre reads everything
+and manages Subscriptions and EpisodeOfCare; admin manages conformance
+resources and is the only role that deletes. A token needs BOTH its scope and
+its role to allow an interaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ROLES", "TypeSet", "role_allows", "default_scopes", "CONFORMANCE_TYPES",
+           "AUDIT_TYPE", "OWNED_TYPES"]
+
+AUDIT_TYPE = "AuditEvent"
+# Resources that belong to the client that created them.
+OWNED_TYPES = frozenset({"Subscription"})
+CONFORMANCE_TYPES = frozenset({
+    "CapabilityStatement", "CodeSystem", "CompartmentDefinition", "ConceptMap",
+    "ImplementationGuide", "NamingSystem", "OperationDefinition", "SearchParameter",
+    "StructureDefinition", "StructureMap", "SubscriptionTopic", "ValueSet",
+})
+
+
+@dataclass(frozen=True)
+class TypeSet:
+    """Resource types: ``only`` (None = every type) minus ``but``."""
+
+    only: frozenset[str] | None = None
+    but: frozenset[str] = frozenset()
+
+    def __contains__(self, rtype: object) -> bool:
+        if rtype in self.but:
+            return False
+        return self.only is None or rtype in self.only
+
+
+NOTHING = TypeSet(frozenset())
+EVERYTHING = TypeSet()
+READ_ALL_BUT_AUDIT = TypeSet(but=frozenset({AUDIT_TYPE}))
+CLINICAL = TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE, "EpisodeOfCare"})
+SUBSCRIPTIONS = TypeSet(OWNED_TYPES)
+
+_READER = {"r": READ_ALL_BUT_AUDIT, "s": READ_ALL_BUT_AUDIT, "c": SUBSCRIPTIONS,
+           "u": SUBSCRIPTIONS, "d": NOTHING}
+_CLINICIAN = {"r": READ_ALL_BUT_AUDIT, "s": READ_ALL_BUT_AUDIT, "c": CLINICAL,
+              "u": CLINICAL, "d": NOTHING}
+# Hospices run coordinated-care episodes too (DOMAIN.md: managingOrganization).
+_HOSPICE = {**_CLINICIAN, "c": TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE}),
+            "u": TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE})}
+_COORDINATION = {"r": EVERYTHING, "s": EVERYTHING,
+                 "c": TypeSet(OWNED_TYPES | {"EpisodeOfCare"}),
+                 "u": TypeSet(OWNED_TYPES | {"EpisodeOfCare"}), "d": NOTHING}
+_ADMIN = {"r": EVERYTHING, "s": EVERYTHING, "c": TypeSet(CONFORMANCE_TYPES | OWNED_TYPES),
+          "u": TypeSet(CONFORMANCE_TYPES | OWNED_TYPES), "d": TypeSet(but=frozenset({AUDIT_TYPE}))}
+
+ROLES: dict[str, dict[str, TypeSet]] = {
+    "gp": _CLINICIAN,
+    "hospital": _CLINICIAN,
+    "hospice": _HOSPICE,
+    "ambulance": _READER,
+    "care-home": _READER,
+    "coordination-centre": _COORDINATION,
+    "admin": _ADMIN,
+}
+
+_DEFAULT_SCOPES = {
+    "gp": "system/*.crus", "hospital": "system/*.crus", "hospice": "system/*.crus",
+    "ambulance": "system/*.rs system/Subscription.cru",
+    "care-home": "system/*.rs system/Subscription.cru",
+    "coordination-centre": "system/*.rs system/Subscription.cru system/EpisodeOfCare.cru",
+    "admin": "system/*.cruds",
+}
+
+
+def role_allows(role: str, letter: str, rtype: str) -> bool:
+    rules = ROLES.get(role)
+    return rules is not None and rtype in rules.get(letter, NOTHING)
+
+
+def default_scopes(role: str) -> str:
+    """The scopes a client of ``role`` is registered with when none are given."""
+    return _DEFAULT_SCOPES[role]

@@ -1,0 +1,201 @@
+"""The security layer's part of the write path and its read-audit flusher.
+
+A write hook (services/writes.py) records, in the write's own transaction:
+who recorded the resource (for the consent rule and Subscription ownership),
+the consent-to-share state, a Provenance (unless the request sent
+``X-Provenance``) and the AuditEvent. Reads queue their AuditEvent instead;
+``flusher`` writes the queue in one transaction every
+``audit_flush_interval`` seconds and once more at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+
+from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.instant import from_instant, now_us, to_instant
+from eolc_fhir.security.audit import AuditRecord, audit_event
+from eolc_fhir.security.capability import add_security, restrict_audit
+from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
+from eolc_fhir.security.demo import ensure_demo_clients
+from eolc_fhir.security.enforce import check_entry
+from eolc_fhir.security.principal import RequestContext, current
+from eolc_fhir.security.provenance import provenance_for
+from eolc_fhir.security.state import SecurityState, start_security
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.writes import Change, new_id, store_version
+from eolc_fhir.storage.security_repo import Origin, SecurityRepository
+from eolc_fhir.storage.unit_of_work import UnitOfWork
+
+__all__ = ["install", "uninstall", "flush_audits", "security_write_hook"]
+
+log = logging.getLogger("eolc_fhir.security")
+_SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provenance/AuditEvent
+
+
+async def install(ctx: ServerContext) -> None:
+    """Bookkeeping always; tokens, audit and provenance unless --insecure-dev."""
+    ctx.extras.setdefault("write_hooks", []).append(security_write_hook)
+    ctx.extras.setdefault("capability_contributors", []).append(restrict_audit)
+    if ctx.settings.insecure_dev:
+        return
+    state = await start_security(ctx.settings, ctx.db)
+    ctx.security = state
+    ctx.extras.setdefault("entry_guards", []).append(_entry_guard)
+    ctx.extras.setdefault("statement_contributors", []).append(add_security)
+    if ctx.settings.demo_clients:
+        await ensure_demo_clients(ctx.settings, ctx.db)
+    ctx.extras["audit_flusher"] = asyncio.create_task(_flusher(ctx, state))
+
+
+async def _entry_guard(ctx: ServerContext, method: str, url: str) -> None:
+    await check_entry(ctx.security, method, url)
+
+
+async def uninstall(ctx: ServerContext) -> None:
+    task = ctx.extras.pop("audit_flusher", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    state: SecurityState | None = ctx.security
+    if state is not None:
+        await flush_audits(ctx, state)
+        await state.close()
+
+
+async def _flusher(ctx: ServerContext, state: SecurityState) -> None:
+    interval = ctx.settings.audit_flush_interval
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.audit.wake.wait(), timeout=interval)
+        try:
+            await flush_audits(ctx, state)
+        except Exception as exc:  # keep the queue's contents for the next attempt
+            log.error("writing queued audit events failed: %s", type(exc).__name__)
+
+
+async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
+    events = state.audit.take()
+    if not events:
+        return 0
+    try:
+        async with ctx.db.unit_of_work(write=True) as uow:
+            for event in events:
+                await store_version(ctx, uow, {**event, "id": new_id()}, None, method="POST")
+    except Exception:
+        for event in events:  # put them back: the next flush tries again
+            state.audit.put(event)
+        raise
+    return len(events)
+
+
+async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
+    rtype = change.stored.resource_type
+    request = current.get()
+    if rtype == "AuditEvent" or (request is not None and request.extra.get(_SERVER_WRITTEN)):
+        return
+    repo = SecurityRepository(uow.connection, uow.dialect)
+    await _bookkeeping(ctx, repo, change, request)
+    if request is None or request.principal is None or ctx.security is None:
+        return  # --insecure-dev, or a write from outside a request (loader, migration)
+    request.extra[_SERVER_WRITTEN] = True
+    try:
+        if rtype != "Provenance":
+            await _provenance(ctx, uow, change, request)
+        await _audit(ctx, uow, change, request)
+    finally:
+        request.extra[_SERVER_WRITTEN] = False
+    request.audited_in_transaction = True
+
+
+async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Change,
+                       request: RequestContext | None) -> None:
+    stored, resource = change.stored, change.resource
+    principal = request.principal if request is not None else None
+    patient = patient_of(resource) if resource is not None else None
+    if resource is not None and is_consent_to_share(resource):
+        active, withdrawn = consent_state(resource)
+        await repo.put_consent(stored.id, patient, active=active, withdrawn=withdrawn,
+                               recorded_us=_recorded(resource, stored.last_updated_us))
+        patient = None  # the consent itself stays visible to all who may read Consents
+        _forget_withdrawn(ctx)
+    elif change.interaction == "delete" and stored.resource_type == "Consent":
+        await repo.put_consent(stored.id, None, active=False, withdrawn=False, recorded_us=0)
+        _forget_withdrawn(ctx)
+    if change.interaction == "delete":
+        return
+    origin = Origin(principal.client_id if principal else None,
+                    principal.ods if principal else None, patient)
+    await repo.record_origin(stored.resource_type, stored.id, origin,
+                             created=change.interaction == "create")
+
+
+def _forget_withdrawn(ctx: ServerContext) -> None:
+    if ctx.security is not None:
+        ctx.security.forget_withdrawn()
+
+
+def _recorded(resource: dict[str, Any], fallback_us: int) -> int:
+    value = resource.get("dateTime")
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return from_instant(value if "T" in value else value + "T00:00:00Z")
+    return fallback_us
+
+
+def _target(change: Change) -> str:
+    s = change.stored
+    return f"{s.resource_type}/{s.id}/_history/{s.version}"
+
+
+async def _provenance(ctx: ServerContext, uow: UnitOfWork, change: Change,
+                      request: RequestContext) -> None:
+    assert request.principal is not None
+    if request.x_provenance is not None:
+        provenance = _supplied_provenance(request.x_provenance)
+        provenance["target"] = [{"reference": _target(change)}]
+    else:
+        provenance = provenance_for(_target(change), change.interaction,
+                                    change.stored.last_updated_us, request.principal)
+    provenance["id"] = new_id()
+    await store_version(ctx, uow, provenance, None, method="POST")
+
+
+def _supplied_provenance(header: str) -> dict[str, Any]:
+    try:
+        provenance = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("X-Provenance is not a JSON Provenance resource") from None
+    if not isinstance(provenance, dict) or provenance.get("resourceType") != "Provenance":
+        raise InvalidRequest("X-Provenance must hold a Provenance resource")
+    provenance.pop("id", None)
+    provenance.pop("meta", None)
+    provenance.setdefault("recorded", to_instant(now_us()))
+    return dict(provenance)
+
+
+def _patient_of_change(change: Change) -> str | None:
+    if change.resource is not None:
+        return patient_of(change.resource)
+    if change.previous is not None and change.previous.content is not None:
+        return patient_of(orjson.loads(change.previous.content))
+    return None
+
+
+async def _audit(ctx: ServerContext, uow: UnitOfWork, change: Change,
+                 request: RequestContext) -> None:
+    assert request.principal is not None
+    patient = _patient_of_change(change)
+    record = AuditRecord(
+        interaction=change.interaction, recorded_us=now_us(), status=200,
+        client_id=request.principal.client_id, ods=request.principal.ods,
+        request_id=request.request_id, remote=request.remote,
+        resources=[_target(change)], patients=[patient] if patient else [],
+    )
+    await store_version(ctx, uow, {**audit_event(record), "id": new_id()}, None, method="POST")

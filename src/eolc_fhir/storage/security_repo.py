@@ -1,0 +1,159 @@
+"""The narrow door to the security tables; reads and writes in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eolc_fhir.storage import security_tables as st
+
+__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository"]
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A registered client system, as stored."""
+
+    client_id: str
+    name: str
+    ods: str
+    role: str
+    scopes: str
+    jwks: str | None
+    jwks_uri: str | None
+    created_us: int
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    private_jwk: str
+    created_us: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who recorded a resource, and whose record it belongs to."""
+
+    client_id: str | None
+    ods: str | None
+    patient_id: str | None
+
+
+class SecurityRepository:
+    """Never commits: the caller's unit of work does."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    # -- clients ---------------------------------------------------------------------
+    async def add_client(self, client: ClientRecord) -> bool:
+        """False when the client_id is taken."""
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(st.security_clients).values(asdict(client)))
+        except IntegrityError:
+            return False
+        return True
+
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        c = st.security_clients
+        row = (await self.conn.execute(select(c).where(c.c.client_id == client_id))).first()
+        return ClientRecord(**row._mapping) if row is not None else None
+
+    async def list_clients(self) -> list[ClientRecord]:
+        c = st.security_clients
+        rows = await self.conn.execute(select(c).order_by(c.c.client_id))
+        return [ClientRecord(**row._mapping) for row in rows]
+
+    async def remove_client(self, client_id: str) -> bool:
+        c = st.security_clients
+        result = await self.conn.execute(delete(c).where(c.c.client_id == client_id))
+        return bool(result.rowcount)
+
+    # -- assertion ids (replay protection) -------------------------------------------
+    async def use_jti(self, client_id: str, jti: str, expires_us: int, now_us: int) -> bool:
+        """Record a jti; False when it was seen before (a replay)."""
+        j = st.security_jti
+        await self.conn.execute(delete(j).where(j.c.expires_us < now_us))
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(
+                    insert(j).values(client_id=client_id, jti=jti, expires_us=expires_us)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # -- server signing keys -----------------------------------------------------------
+    async def list_keys(self) -> list[KeyRecord]:
+        k = st.security_keys
+        rows = await self.conn.execute(select(k).order_by(k.c.created_us.desc()))
+        return [KeyRecord(**row._mapping) for row in rows]
+
+    async def add_key(self, key: KeyRecord, *, keep: int) -> None:
+        """Store a new signing key; keys beyond the newest ``keep`` stop verifying."""
+        k = st.security_keys
+        await self.conn.execute(insert(k).values(asdict(key)))
+        stale = [r.kid for r in (await self.list_keys())[keep:]]
+        if stale:
+            await self.conn.execute(delete(k).where(k.c.kid.in_(stale)))
+
+    # -- origin of resources -------------------------------------------------------------
+    async def record_origin(self, rtype: str, rid: str, origin: Origin, *, created: bool) -> None:
+        """On create remember who recorded it; on update only the patient may change."""
+        o = st.security_origin
+        key = (o.c.res_type == rtype, o.c.res_id == rid)
+        if not created:
+            result = await self.conn.execute(
+                update(o).where(*key).values(patient_id=origin.patient_id)
+            )
+            if result.rowcount:
+                return
+        await self.conn.execute(delete(o).where(*key))
+        await self.conn.execute(insert(o).values(res_type=rtype, res_id=rid, **asdict(origin)))
+
+    async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
+        if not keys:
+            return {}
+        o = st.security_origin
+        stmt = select(o).where(tuple_(o.c.res_type, o.c.res_id).in_(list(keys)))
+        return {
+            (r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
+            for r in await self.conn.execute(stmt)
+        }
+
+    async def owned_ids(self, client_id: str, rtype: str) -> list[str]:
+        o = st.security_origin
+        stmt = select(o.c.res_id).where(o.c.client_id == client_id, o.c.res_type == rtype)
+        return sorted(row[0] for row in await self.conn.execute(stmt))
+
+    # -- consent to share ------------------------------------------------------------------
+    async def put_consent(self, consent_id: str, patient_id: str | None, *, active: bool,
+                          withdrawn: bool, recorded_us: int) -> None:
+        c = st.security_consent
+        await self.conn.execute(delete(c).where(c.c.consent_id == consent_id))
+        if patient_id is not None:
+            await self.conn.execute(insert(c).values(
+                consent_id=consent_id, patient_id=patient_id, active=active,
+                withdrawn=withdrawn, recorded_us=recorded_us,
+            ))
+
+    async def withdrawn_patients(self, patient_ids: Iterable[str] | None = None) -> set[str]:
+        """Patients whose latest active consent-to-share is a withdrawal."""
+        c = st.security_consent
+        stmt = select(c.c.patient_id, c.c.withdrawn, c.c.recorded_us).where(c.c.active.is_(True))
+        if patient_ids is not None:
+            stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
+        latest: dict[str, tuple[int, bool]] = {}
+        for patient_id, withdrawn, recorded in await self.conn.execute(stmt):
+            best = latest.get(patient_id)
+            if best is None or recorded >= best[0]:
+                latest[patient_id] = (recorded, bool(withdrawn))
+        return {p for p, (_, withdrawn) in latest.items() if withdrawn}
