@@ -1,0 +1,307 @@
+"""Patient/$wishes: what a crew at the door must see first, as one FHIR document Bundle.
+
+The answer is a ``document`` Bundle: a Composition (status final, type
+eolc-concepts#end-of-life-emergency-summary, subject, date, author = this
+service as a Device, title naming the person), then every resource its
+sections reference, then the Device and one DetectedIssue per warning.
+
+Sections, in DOMAIN.md's order of urgency. Each section.code carries our own
+code (``…/CodeSystem/eolc-wishes-section``, unique per section, for machines)
+and the UK Core record heading that fits it best
+(``https://fhir.hl7.org.uk/CodeSystem/UKCore-RecordStandardHeadings``):
+
+    warnings                (none: no heading for alerts in the documented set)
+    cpr-decision            plan-and-requested-actions
+    respect                 plan-and-requested-actions
+    adrt                    advance-decision-to-refuse-treatment
+    lpa                     lasting-power-of-attorney-for-health-and-welfare-or-
+                            court-appointed-deputy-or-equivalent (one code)
+    preferred-places        patient-and-carer-concerns-expectations-and-wishes
+    anticipatory-medicines  current-supportive-care-for-terminal-illness
+    contacts                professional-contacts
+    register                current-supportive-care-for-terminal-illness
+    what-matters            patient-and-carer-concerns-expectations-and-wishes
+    consent                 consent-for-information-sharing
+
+Every section has a short plain narrative; an empty one says so and carries
+``emptyReason`` nilknown. Warnings, machine-readable: the first section's
+entries are DetectedIssue resources (in the Bundle, not stored) whose
+``code`` is from ``…/CodeSystem/eolc-wishes-warning`` (cpr-review-overdue,
+cpr-conflict, no-first-choice-place-of-death, consent-withdrawn,
+several-patients-match, acp-review-overdue), with ``severity`` and
+``implicated`` pointing at the resources concerned. No match for the NHS
+number is a 404 OperationOutcome; a number failing modulus 11 is a 400.
+
+Several Patient records with one NHS number: the document's subject is the
+most recently updated record, the sections cover the resources of ALL the
+matching records (a DNACPR on a duplicate record must not be hidden), and
+the several-patients-match warning names every record.
+
+ETag: a hash of (type, id, version) of every resource read plus today's date
+(warnings such as "past its review date" change with the day) and the
+document format version; ``If-None-Match`` with it answers 304 without
+building the document.
+
+Cost: one SQL statement finds the patient(s) by NHS number and their
+resources (token and reference indexes), a second fetches the contacts
+(organisations, key worker, care team) in the same snapshot; stored bytes
+are decoded with orjson only, never parsed into the R4B models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from eolc_fhir import __version__
+from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
+from eolc_fhir.fhir.errors import InvalidRequest, NotFound
+from eolc_fhir.fhir.instant import now_us, to_instant
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
+from eolc_fhir.services.wishes_sections import (
+    BASE,
+    WARNING_SYSTEM,
+    WARNINGS,
+    Found,
+    Section,
+    Warning,
+    build_sections,
+    current_episode,
+    div,
+    ref,
+)
+from eolc_fhir.storage.compartment import PatientReader, Row
+
+__all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
+           "reader", "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS"]
+
+FORMAT_VERSION = "1"
+# The types a section may show; anything else in the compartment is not read.
+WISHES_TYPES = ("Flag", "CarePlan", "Observation", "Consent", "RelatedPerson",
+                "DocumentReference", "EpisodeOfCare", "CareTeam", "MedicationRequest",
+                "MedicationStatement")
+_DEVICE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{BASE}/Device/eolc-fhir"))
+
+
+@dataclass
+class WishesAnswer:
+    """200 with ``body``, or 304 (body None) when If-None-Match named ``etag``."""
+
+    status: int
+    etag: str
+    patient_ids: list[str]
+    body: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def reader(ctx: ServerContext) -> PatientReader:
+    """The process's PatientReader, made on first use and kept in ctx.extras."""
+    found: PatientReader | None = ctx.extras.get("patient_reader")
+    if found is None or found.db is not ctx.db:
+        found = PatientReader(ctx.db)
+        ctx.extras["patient_reader"] = found
+    return found
+
+
+def parse_nhs_identifier(identifier: str | None) -> str:
+    """``https://fhir.nhs.uk/Id/nhs-number|<n>`` (or a bare number) -> the checked number."""
+    if not identifier:
+        raise InvalidRequest("$wishes needs identifier=https://fhir.nhs.uk/Id/nhs-number|<n>",
+                             code="required", expression="identifier")
+    system, bar, value = identifier.rpartition("|")
+    if bar and system != NHS_NUMBER_SYSTEM:
+        raise InvalidRequest(f"$wishes looks people up by NHS number ({NHS_NUMBER_SYSTEM}) only",
+                             code="not-supported", expression="identifier")
+    value = value.replace(" ", "")
+    if not is_valid_nhs_number(value):
+        raise InvalidRequest("not a valid NHS number: it must be 10 digits with a correct "
+                             "modulus-11 check digit", code="value", expression="identifier")
+    return value
+
+
+async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, base_url: str,
+                               if_none_match: str | None = None) -> WishesAnswer:
+    number = parse_nhs_identifier(identifier)
+    rows = await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number))
+    if not any(r.resource_type == "Patient" for r in rows):
+        raise NotFound("no patient with this NHS number is known to this service")
+    return await _answer(ctx, rows, base_url, if_none_match)
+
+
+async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: str,
+                             if_none_match: str | None = None) -> WishesAnswer:
+    rows = await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id])
+    if not any(r.resource_type == "Patient" for r in rows):
+        raise NotFound(f"Patient/{patient_id} is not known")
+    return await _answer(ctx, rows, base_url, if_none_match)
+
+
+async def _answer(ctx: ServerContext, rows: list[Row], base_url: str,
+                  if_none_match: str | None) -> WishesAnswer:
+    today = datetime.now(UTC).date().isoformat()
+    decoded = [(row, orjson.loads(row.content)) for row in rows]
+    patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),
+                      key=lambda p: str((p.get("meta") or {}).get("lastUpdated", "")),
+                      reverse=True)
+    found = Found(today, {}, {})
+    for row, resource in decoded:
+        if row.resource_type != "Patient":
+            found.by_type.setdefault(row.resource_type, []).append(resource)
+        found.others[(row.resource_type, row.id)] = resource
+    extra = await reader(ctx).get_many(_contact_keys(found, patients))
+    for row in extra:
+        found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
+    etag = _etag([*rows, *extra], today)
+    ids = [p["id"] for p in patients]
+    if if_none_match is not None and etag in _etags(if_none_match):
+        return WishesAnswer(304, etag, ids)
+    sections, warnings = build_sections(found, patients)
+    if len(patients) > 1:
+        warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
+                                   "carry this NHS number; all are shown",
+                                   [ref(p) for p in patients]))
+    body = _document(base_url, patients, found, sections, warnings, rows, extra)
+    return WishesAnswer(200, etag, ids, body, [w.code for w in warnings])
+
+
+def _contact_keys(found: Found, patients: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Resources the contacts section needs that are not in the person's compartment."""
+    wanted: list[Any] = [gp for p in patients for gp in p.get("generalPractitioner") or []]
+    episode = current_episode(found)
+    if episode is not None:
+        wanted += [episode.get("managingOrganization"), episode.get("careManager"),
+                   *(episode.get("team") or [])]
+    keys = []
+    for reference in wanted:
+        rtype, _, rid = str((reference or {}).get("reference", "")).partition("/")
+        if rid and "/" not in rid and (rtype, rid) not in found.others:
+            keys.append((rtype, rid))
+    return list(dict.fromkeys(keys))
+
+
+def _etag(rows: Sequence[Row], today: str) -> str:
+    digest = hashlib.sha256(f"{FORMAT_VERSION}|{today}".encode())
+    for key in sorted(f"{r.resource_type}/{r.id}/{r.version}" for r in rows):
+        digest.update(key.encode() + b"\n")
+    return f'W/"{digest.hexdigest()[:24]}"'
+
+
+def _etags(header: str) -> set[str]:
+    tags = {t.strip() for t in header.split(",")}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+
+
+def _device() -> dict[str, Any]:
+    return {
+        "resourceType": "Device",
+        "id": _DEVICE_ID,
+        "status": "active",
+        "deviceName": [{"name": "eolc-fhir", "type": "user-friendly-name"}],
+        "type": {"text": "FHIR server of the regional end-of-life care record"},
+        "version": [{"value": __version__}],
+    }
+
+
+def _detected_issue(warning: Warning, subject: dict[str, Any], stamp: str) -> dict[str, Any]:
+    display, severity = WARNINGS[warning.code]
+    return {
+        "resourceType": "DetectedIssue",
+        "id": str(uuid.uuid4()),
+        "status": "final",
+        "code": {"coding": [{"system": WARNING_SYSTEM, "code": warning.code,
+                             "display": display}]},
+        "severity": severity,
+        "patient": ref(subject),
+        "identifiedDateTime": stamp,
+        "author": {"reference": f"urn:uuid:{_DEVICE_ID}"},
+        **({"implicated": warning.implicated} if warning.implicated else {}),
+        "detail": warning.detail,
+    }
+
+
+def _warnings_section(issues: list[dict[str, Any]], warnings: list[Warning]) -> dict[str, Any]:
+    section = Section("warnings", [], []).as_fhir()
+    if not warnings:
+        section["text"]["div"] = div(["No warnings."])
+        return section
+    lines = [f"<b>{WARNINGS[w.code][0]}</b>: {_escape(w.detail)}." for w in warnings]
+    section["text"]["div"] = div(lines)
+    section.pop("emptyReason", None)
+    section["entry"] = [{"reference": f"urn:uuid:{i['id']}"} for i in issues]
+    return section
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text, quote=False)
+
+
+def _title(patient: dict[str, Any]) -> str:
+    name = (patient.get("name") or [{}])[0]
+    who = " ".join([*(name.get("given") or []), name.get("family", "")]).strip() or "unnamed"
+    number = next((i.get("value", "") for i in patient.get("identifier") or []
+                   if i.get("system") == NHS_NUMBER_SYSTEM), "")
+    nhs = f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 else "unknown"
+    return (f"End of life emergency summary: {who}, born {patient.get('birthDate', 'unknown')}, "
+            f"NHS number {nhs}")
+
+
+def _document(base_url: str, patients: list[dict[str, Any]], found: Found,
+              sections: list[Section], warnings: list[Warning], rows: Sequence[Row],
+              extra: Sequence[Row]) -> bytes:
+    subject, stamp = patients[0], to_instant(now_us())
+    issues = [_detected_issue(w, subject, stamp) for w in warnings]
+    composition = {
+        "resourceType": "Composition",
+        "id": str(uuid.uuid4()),
+        "status": "final",
+        "type": {"coding": [{"system": f"{BASE}/CodeSystem/eolc-concepts",
+                             "code": "end-of-life-emergency-summary",
+                             "display": "End-of-life emergency summary"}]},
+        "subject": ref(subject),
+        "date": stamp,
+        "author": [{"reference": f"urn:uuid:{_DEVICE_ID}", "display": "eolc-fhir"}],
+        "title": _title(subject),
+        "confidentiality": "R",
+        "section": [_warnings_section(issues, warnings), *(s.as_fhir() for s in sections)],
+    }
+    stored = {(r.resource_type, r.id): r.content for r in (*rows, *extra)}
+    keys = [(p["resourceType"], p["id"]) for p in patients]
+    keys += [(e["resourceType"], e["id"]) for s in sections for e in s.entries]
+    entries = [BundleEntry({"fullUrl": f"urn:uuid:{composition['id']}"},
+                           orjson.dumps(composition))]
+    for key in dict.fromkeys(keys):
+        if key in stored:
+            entries.append(BundleEntry({"fullUrl": f"{base_url}/{key[0]}/{key[1]}"},
+                                       stored[key]))
+    for generated in (_device(), *issues):
+        entries.append(BundleEntry({"fullUrl": f"urn:uuid:{generated['id']}"},
+                                   orjson.dumps(generated)))
+    head = {"identifier": {"system": f"{BASE}/Id/wishes-document", "value": str(uuid.uuid4())},
+            "timestamp": stamp}
+    return assemble_bundle("document", entries, extra=head)
+
+
+OPERATIONS = (("wishes", f"{BASE}/OperationDefinition/Patient-wishes"),
+              ("everything", f"{BASE}/OperationDefinition/Patient-everything"))
+
+
+def _capability(resource_type: str, entry: dict[str, Any]) -> None:
+    if resource_type == "Patient":
+        entry.setdefault("operation", []).extend(
+            {"name": name, "definition": url} for name, url in OPERATIONS)
+
+
+def install(ctx: ServerContext) -> None:
+    """Declare $wishes and $everything in the CapabilityStatement (called at start-up)."""
+    contributors = ctx.extras.setdefault("capability_contributors", [])
+    if _capability not in contributors:
+        contributors.append(_capability)
