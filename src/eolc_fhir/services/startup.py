@@ -37,12 +37,6 @@ def _install_operations(ctx: ServerContext) -> None:
     wishes.install(ctx)
 
 
-def _install_operations(ctx: ServerContext) -> None:
-    from eolc_fhir.services import wishes  # Patient/$wishes and $everything
-
-    wishes.install(ctx)
-
-
 async def build_context(settings: Settings) -> ServerContext:
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     if settings.run_migrations:
@@ -50,7 +44,6 @@ async def build_context(settings: Settings) -> ServerContext:
     ctx = ServerContext(settings=settings, db=db)
     ctx.search = _load_search(settings)
     ctx.validator = _load_profiles(settings)
-    _install_operations(ctx)
     _install_operations(ctx)
     await _start_subscriptions(ctx)
     await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
