@@ -57,6 +57,20 @@ async def test_searchset_bundle_shape(client: httpx.AsyncClient) -> None:
     assert parse_qs(self_link.query) == {"identifier": [f"{NHS}|9000000002"]}
 
 
+async def test_lookups_see_writes_at_once(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    for n in range(3):  # the lean lookup path must never serve a stale answer
+        nhs = f"99999999{n}0"
+        empty = (await client.get("/Patient", params={"identifier": f"{NHS}|{nhs}"})).json()
+        assert _ids(empty) == []
+        await _put(client, patient(id=f"new{n}", nhs=nhs))
+        found = (await client.get("/Patient", params={"identifier": f"{NHS}|{nhs}"})).json()
+        assert _ids(found) == [f"new{n}"] and found["total"] == 1
+        await client.delete(f"/Patient/new{n}")
+        gone = (await client.get("/Patient", params={"identifier": f"{NHS}|{nhs}"})).json()
+        assert _ids(gone) == []
+
+
 async def test_unknown_parameter_400_unless_lenient(client: httpx.AsyncClient) -> None:
     await _seed(client)
     resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"})

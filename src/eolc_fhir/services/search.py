@@ -18,10 +18,14 @@ from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
+from eolc_fhir.storage.model import StoredResource
+from eolc_fhir.storage.search_fast import PreparedSearches, SqliteReader, driver_page
 from eolc_fhir.storage.search_sql import (
+    LOOKUP_RANK,
     PageRow,
     count_matches,
     current_batch,
+    lookup_rank,
     match_ids,
     search_page,
 )
@@ -30,6 +34,9 @@ from eolc_fhir.storage.unit_of_work import UnitOfWork
 __all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of", "reindex"]
 
 _FIND_LIMIT = 100
+_READER = "search.sqlite_reader"
+# Compiled lookups per dialect name; the SQL text depends only on the dialect.
+_PREPARED: dict[str, PreparedSearches] = {}
 
 
 @lru_cache(maxsize=1)
@@ -59,9 +66,18 @@ def decode_cursor(text: str) -> tuple[list[Any], bool]:
 async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple[str, str]], *,
                       lenient: bool = False, base_url: str) -> bytes:
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
+    parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
+                          base_url=base_url)
+    fast = _sqlite_lookup(ctx, parsed)
+    if fast is not None and not (parsed.controls.includes or parsed.controls.revincludes):
+        page, more = fast
+        total = len(page) if not more and parsed.controls.total != "none" else None
+        if parsed.controls.total in ("accurate", "estimate") and total is None:
+            fast = None  # needs a count: take the general path
+        else:
+            return _bundle(base_url, resource_type, parsed, page, more, total, [])
     async with ctx.db.unit_of_work(write=False) as uow:
-        return await search_in(ctx, uow, resource_type, params, base_url=base_url,
-                               lenient=lenient)
+        return await _run(uow, resource_type, parsed, base_url, fast)
 
 
 async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
@@ -70,24 +86,67 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
     """The same search inside a caller's unit of work (batch GET entries)."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url)
+    return await _run(uow, resource_type, parsed, base_url, None)
+
+
+def _sqlite_lookup(ctx: ServerContext,
+                   parsed: ParsedSearch) -> tuple[list[PageRow], bool] | None:
+    """First pages of selective equality lookups, straight from the SQLite file."""
+    controls = parsed.controls
+    if (ctx.db.dialect != "sqlite" or controls.cursor or controls.summary == "count"
+            or controls.count == 0 or lookup_rank(parsed.query) > LOOKUP_RANK):
+        return None
+    reader = ctx.extras.get(_READER)
+    if reader is None:
+        reader = ctx.extras[_READER] = SqliteReader(ctx.db.url)
+    if not reader.usable:
+        return None
+    found: tuple[list[PageRow], bool] | None = reader.page(parsed.query, controls.count)
+    return found
+
+
+async def _first_page(uow: UnitOfWork, parsed: ParsedSearch) -> tuple[list[PageRow], bool] | None:
+    if uow.dialect != "postgresql" or parsed.controls.cursor:
+        return None
+    prepared = _PREPARED.get(uow.dialect)
+    if prepared is None:
+        prepared = _PREPARED[uow.dialect] = PreparedSearches(uow.connection.dialect)
+    return await driver_page(uow.connection, prepared, parsed.query, parsed.controls.count)
+
+
+async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_url: str,
+               page_found: tuple[list[PageRow], bool] | None) -> bytes:
     controls = parsed.controls
     conn, dialect = uow.connection, uow.dialect
-    links = [("self", _url(base_url, resource_type, parsed.used))]
     if controls.summary == "count" or controls.count == 0:
         total = await count_matches(conn, dialect, parsed.query)
+        links = [("self", _url(base_url, resource_type, parsed.used))]
         return assemble_bundle("searchset", [], total=total, links=links)
     cursor, backward = decode_cursor(controls.cursor) if controls.cursor else (None, False)
-    try:
-        page, more = await search_page(conn, dialect, parsed.query, count=controls.count,
-                                       cursor=cursor, backward=backward)
-    except ValueError as exc:  # a cursor from another search, or hand-edited
-        raise InvalidRequest(f"_cursor does not fit this search: {exc}",
-                             expression="_cursor") from None
-    links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
+    if page_found is None:
+        page_found = await _first_page(uow, parsed)
+    if page_found is None:
+        try:
+            page_found = await search_page(conn, dialect, parsed.query, count=controls.count,
+                                           cursor=cursor, backward=backward)
+        except ValueError as exc:  # a cursor from another search, or hand-edited
+            raise InvalidRequest(f"_cursor does not fit this search: {exc}",
+                                 expression="_cursor") from None
+    page, more = page_found
     total = await _total(conn, dialect, parsed, page, more, cursor)
     matches = [(resource_type, row.res_id, row.content) for row in page]
     included = await gather_includes(uow, controls, matches)
-    entries = [_entry(base_url, t, i, c, "match", parsed) for t, i, c in matches]
+    return _bundle(base_url, resource_type, parsed, page, more, total, included,
+                   cursor, backward)
+
+
+def _bundle(base_url: str, resource_type: str, parsed: ParsedSearch, page: list[PageRow],
+            more: bool, total: int | None, included: list[StoredResource],
+            cursor: list[Any] | None = None, backward: bool = False) -> bytes:
+    links = [("self", _url(base_url, resource_type, parsed.used))]
+    links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
+    entries = [_entry(base_url, resource_type, row.res_id, row.content, "match", parsed)
+               for row in page]
     entries += [_entry(base_url, s.resource_type, s.id, s.content or b"{}", "include", parsed)
                 for s in included]
     return assemble_bundle("searchset", entries, total=total, links=links)

@@ -49,8 +49,8 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["PageRow", "page_statement", "search_page", "current_batch", "count_matches",
-           "match_ids", "include_keys", "revinclude_keys"]
+__all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
+           "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -299,6 +299,14 @@ def _rank(clause: Clause) -> int:
             isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
         return 60
     return _RANK_OF_KIND.get(clause.kind, 50)
+
+
+LOOKUP_RANK = 10  # identifier, _id and reference lookups: a handful of rows
+
+
+def lookup_rank(query: Query) -> int:
+    """How selective the query's best clause looks (<= LOOKUP_RANK: a lookup)."""
+    return min((_rank(c) for c in query.clauses), default=_NO_DRIVER)
 
 
 def _driver(clauses: Sequence[Clause]) -> int | None:
