@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 .PHONY: run test lint openapi bench docker clean help
 
 help:
-	@echo "make run      install if needed, migrate and serve on 127.0.0.1:8080 (SQLite ./eolc.db)"
+	@echo "make run      install if needed, migrate, load a demo region on first start, serve on 127.0.0.1:8080"
 	@echo "make test     install with test extras if needed and run the whole suite (PostgreSQL included)"
 	@echo "make lint     ruff and import-linter contracts"
 	@echo "make openapi  regenerate openapi/openapi.json"
@@ -34,7 +34,9 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# First start: a small synthetic region (skipped once the database holds an Organization).
 run: $(STAMP)
+	$(BIN)/eolc-fhir demo --if-empty --patients 200 --database-url '$(DATABASE_URL)'
 	$(BIN)/eolc-fhir serve --database-url '$(DATABASE_URL)' $(ARGS)
 
 test: $(STAMP_TEST)

@@ -108,7 +108,8 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
     count = len(region.resources())
     work = _batches(patients, NhsNumbers(seed))
     args = (seed, patients)
-    pool: Executor | None = ProcessPoolExecutor(jobs) if jobs > 1 else None
+    # Worker start-up (importing the models) costs seconds: not worth it for a small region.
+    pool: Executor | None = ProcessPoolExecutor(jobs) if jobs > 1 and patients >= 1000 else None
     try:
         count += await _pipeline(ctx, work, args, day, profiles_dir, pool, patients, progress)
     finally:

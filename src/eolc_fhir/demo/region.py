@@ -1,7 +1,9 @@
 """The synthetic region's organisations and professionals, deterministic for a seed.
 
-Every organisation carries an ODS code (synthetic, in ranges no real site
-uses); every professional an SDS user id. Ids are UUIDv5 of the seed and a
+Every organisation carries a synthetic ODS code; the first of each kind uses
+the code of the matching demo client (security/demo.py), so a newcomer's
+demo-gp, demo-hospice, ... clients belong to organisations of the region.
+Every professional has an SDS user id. Ids are UUIDv5 of the seed and a
 stable key, so one seed always yields the same ids and two seeds never clash.
 """
 
@@ -122,7 +124,8 @@ def _practices(rng: random.Random, seed: int, count: int) -> list[dict[str, Any]
         name = f"{town} {_PRACTICE_SUFFIX[number % len(_PRACTICE_SUFFIX)]}"
         if number >= len(_TOWNS):
             name = f"{rng.choice(_FAMILY)} House {name}"
-        practices.append(_organization(seed, f"practice:{number}", name, f"Y9{number:04d}",
+        ods = "Y01234" if number == 0 else f"Y9{number:04d}"
+        practices.append(_organization(seed, f"practice:{number}", name, ods,
                                        _phone(rng), "prov", town))
     return practices
 
@@ -134,13 +137,13 @@ def build_region(seed: int, patients: int) -> Region:
         seed=seed,
         coordination_centre=_organization(
             seed, "coordination-centre", "Riverside 24/7 Palliative Care Coordination Centre",
-            "8ZZ01", "0300 555 0199", "prov", "Riverside"),
-        hospice=_organization(seed, "hospice", "St Brigid's Hospice", "8ZZ02", _phone(rng),
+            "CC001", "0300 555 0199", "prov", "Riverside"),
+        hospice=_organization(seed, "hospice", "St Brigid's Hospice", "HSP01", _phone(rng),
                               "prov", "Millbrook"),
         hospital=_organization(seed, "hospital", "Riverside University Hospitals NHS Trust",
-                               "RZZ", _phone(rng), "prov", "Riverside"),
+                               "RH801", _phone(rng), "prov", "Riverside"),
         ambulance=_organization(seed, "ambulance", "Riverside Ambulance Service NHS Trust",
-                                "RZY", "0300 555 0999", "prov", "Riverside"),
+                                "RYC01", "0300 555 0999", "prov", "Riverside"),
     )
     region.practices = _practices(rng, seed, max(3, min(40, patients // 500 + 2)))
     for practice in region.practices:
