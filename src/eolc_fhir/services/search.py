@@ -18,7 +18,6 @@ from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
-from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.search_fast import PreparedSearches, SqliteReader, driver_page
 from eolc_fhir.storage.search_sql import (
     LOOKUP_RANK,
@@ -141,14 +140,13 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
 
 
 def _bundle(base_url: str, resource_type: str, parsed: ParsedSearch, page: list[PageRow],
-            more: bool, total: int | None, included: list[StoredResource],
+            more: bool, total: int | None, included: list[tuple[str, str, bytes]],
             cursor: list[Any] | None = None, backward: bool = False) -> bytes:
     links = [("self", _url(base_url, resource_type, parsed.used))]
     links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
     entries = [_entry(base_url, resource_type, row.res_id, row.content, "match", parsed)
                for row in page]
-    entries += [_entry(base_url, s.resource_type, s.id, s.content or b"{}", "include", parsed)
-                for s in included]
+    entries += [_entry(base_url, t, i, c, "include", parsed) for t, i, c in included]
     return assemble_bundle("searchset", entries, total=total, links=links)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from eolc_fhir.search import Controls, Include
-from eolc_fhir.storage.model import StoredResource
-from eolc_fhir.storage.search_sql import include_keys, revinclude_keys
+from eolc_fhir.storage.search_sql import fetch_current, include_keys, revinclude_keys
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["gather_includes", "MAX_ITERATIONS", "MAX_INCLUDED"]
@@ -17,13 +16,13 @@ Key = tuple[str, str]
 
 
 async def gather_includes(uow: UnitOfWork, controls: Controls,
-                          matches: list[tuple[str, str, bytes]]) -> list[StoredResource]:
+                          matches: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
     """Resources the page's matches pull in, each once, never repeating a match."""
     if not controls.includes and not controls.revincludes:
         return []
     seen: set[Key] = {(t, i) for t, i, _ in matches}
     frontier: list[Key] = sorted(seen)
-    out: list[StoredResource] = []
+    out: list[tuple[str, str, bytes]] = []
     for round_no in range(MAX_ITERATIONS + 1):
         specs = [s for s in controls.includes if round_no == 0 or s.iterate]
         rev = [s for s in controls.revincludes if round_no == 0 or s.iterate]
@@ -32,9 +31,9 @@ async def gather_includes(uow: UnitOfWork, controls: Controls,
         keys = await _round(uow, specs, rev, frontier)
         new = [k for k in keys if k not in seen][: MAX_INCLUDED - len(out)]
         seen.update(new)
-        found = await uow.resources.get_many(new)
+        found = await fetch_current(uow.connection, new)
         out.extend(found)
-        frontier = [(s.resource_type, s.id) for s in found]
+        frontier = [(rtype, rid) for rtype, rid, _ in found]
     return out
 
 

@@ -66,8 +66,7 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
         plain = [(k, v) for k, v in first.used if k != "_cursor"]
         links.append(("next", _paging_url(base_url, [*plain, ("_cursor", nxt)])))
     entries = [_entry(base_url, t, i, c, "match", controls) for t, i, c in rows]
-    entries += [_entry(base_url, s.resource_type, s.id, s.content or b"{}", "include", controls)
-                for s in included]
+    entries += [_entry(base_url, t, i, c, "include", controls) for t, i, c in included]
     counted = controls.total in ("accurate", "estimate") or controls.summary == "count"
     if controls.summary == "count":
         entries = []

@@ -50,7 +50,8 @@ from eolc_fhir.storage.query import (
 )
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
-           "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys"]
+           "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
+           "fetch_current"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -421,3 +422,23 @@ async def current_batch(conn: AsyncConnection, resource_types: Sequence[str] | N
         stmt = stmt.where(tuple_(r.c.res_type, r.c.res_id) > tuple_(*after))
     stmt = stmt.order_by(r.c.res_type, r.c.res_id).limit(limit)
     return [(row[0], row[1], bytes(row[2])) for row in await conn.execute(stmt)]
+
+
+async def fetch_current(conn: AsyncConnection,
+                        keys: Sequence[tuple[str, str]]) -> list[tuple[str, str, bytes]]:
+    """(type, id, content) of the live resources among ``keys``, in the order given.
+
+    One ``res_type = ? AND res_id IN (...)`` per type: a primary-key range on both
+    engines (SQLite scans the table for a row-value ``IN`` list).
+    """
+    by_type: dict[str, list[str]] = {}
+    for rtype, rid in keys:
+        by_type.setdefault(rtype, []).append(rid)
+    r = t.resources
+    found: dict[tuple[str, str], bytes] = {}
+    for rtype, ids in by_type.items():
+        stmt = select(r.c.res_id, r.c.content).where(
+            r.c.res_type == rtype, r.c.res_id.in_(ids), r.c.deleted.is_(False))
+        for row in await conn.execute(stmt):
+            found[(rtype, row[0])] = bytes(row[1])
+    return [(k[0], k[1], found[k]) for k in keys if k in found]
