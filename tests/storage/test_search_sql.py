@@ -115,6 +115,45 @@ CASES: list[tuple[str, list[tuple[str, str]], set[str]]] = [
     ("Observation", [("date", "lt2026-01-15T09:30:01Z")], {"o1"}),
 ]
 
+META_CASES: list[tuple[str, list[tuple[str, str]], set[str]]] = [
+    ("Patient", [("_tag", "urn:t|vip")], {"m1"}),
+    ("Patient", [("_tag:not", "urn:t|vip")], {"m2"}),
+    ("Patient", [("_security", "R")], {"m2"}),
+    ("Patient", [("_profile", "https://eolc.example.org/fhir/StructureDefinition/EolcPatient")],
+     {"m1"}),
+    ("Patient", [("_profile:below", "https://eolc.example.org/fhir/")], {"m1"}),
+    ("Patient", [("_profile:above",
+                  "https://eolc.example.org/fhir/StructureDefinition/EolcPatient/v2")], {"m1"}),
+    ("Patient", [("_profile:above", "https://eolc.example.org/fhir/")], set()),
+    ("Patient", [("_source:above", "urn:src:gp/extra")], {"m2"}),
+    ("Patient", [("general-practitioner:identifier", "urn:ods|Y1")], {"m1"}),
+    ("Patient", [("general-practitioner:missing", "true")], {"m2"}),
+    ("Patient", [("address", "12 mill")], {"m1"}),
+    ("Patient", [("address", "mill")], set()),  # prefix of a part, not of a word
+    ("Patient", [("address:contains", "mill")], {"m1"}),
+    ("Patient", [("address-postalcode", "rs1")], {"m1"}),
+    ("Patient", [("telecom", "phone|0161")], {"m2"}),
+    ("Patient", [("email", "a@b.org")], {"m1"}),
+    ("Patient", [("_lastUpdated", "ge2023-11-14T22:13:20Z")], {"m1", "m2"}),
+    ("Patient", [("_lastUpdated", "gt2023-11-14T22:13:20Z")], {"m2"}),
+    ("Patient", [("_lastUpdated", "2023-11-14")], {"m1", "m2"}),
+    ("Patient", [("deceased", "true")], {"m2"}),
+]
+
+
+def _meta_population() -> list[dict[str, Any]]:
+    m1 = {"resourceType": "Patient", "id": "m1",
+          "meta": {"tag": [{"system": "urn:t", "code": "vip"}],
+                   "profile": ["https://eolc.example.org/fhir/StructureDefinition/EolcPatient"]},
+          "generalPractitioner": [{"identifier": {"system": "urn:ods", "value": "Y1"}}],
+          "address": [{"line": ["12 Mill Lane"], "postalCode": "RS1 4AB"}],
+          "telecom": [{"system": "email", "value": "a@b.org"}]}
+    m2 = {"resourceType": "Patient", "id": "m2",
+          "meta": {"security": [{"system": "urn:s", "code": "R"}], "source": "urn:src:gp"},
+          "telecom": [{"system": "phone", "value": "0161"}], "deceasedDateTime": "2026-01-01"}
+    return [m1, m2]
+
+
 CHAINS: list[tuple[str, list[tuple[str, str]], set[str]]] = [
     ("Flag", [("subject:Patient.identifier", f"{NHS_NUMBER_SYSTEM}|9658220142")], {"f2"}),
     ("Flag", [("patient.identifier", "9658220142")], {"f2", "f3"}),
@@ -148,3 +187,24 @@ async def test_queries(db: Database) -> None:
 async def test_chains_and_has(db: Database) -> None:
     for rtype, params, expected in CHAINS:
         assert await sql_ids(db, rtype, params) == expected, (rtype, params)
+
+
+async def test_meta_uri_and_modifiers(migrated_url: str) -> None:
+    database = Database(migrated_url)
+    try:
+        await load(database, _meta_population())  # m1 at T0, m2 one second later
+        for rtype, params, expected in META_CASES:
+            assert await sql_ids(database, rtype, params) == expected, (rtype, params)
+            mem = memory_ids(_meta_population_stamped(), rtype, params)
+            assert mem == expected, ("memory", rtype, params)
+    finally:
+        await database.close()
+
+
+def _meta_population_stamped() -> list[dict[str, Any]]:
+    from tests.storage.search_support import _stamp
+
+    out = _meta_population()
+    for n, resource in enumerate(out):
+        _stamp(resource, n)
+    return out

@@ -115,6 +115,8 @@ def reference_rows(param: str, values: list[Any]) -> Iterator[ReferenceRow | Tok
                 target_type, target_id = split_reference(ref)
                 url = ref if target_type is None or "://" in ref else None
                 yield ReferenceRow(param, target_type, target_id, url)
+            elif value:  # a logical (identifier or display only) reference: present for :missing
+                yield ReferenceRow(param, None, None, None)
             ident = value.get("identifier")
             if isinstance(ident, dict) and "value" in ident:
                 yield TokenRow(identifier_param(param), ident.get("system"), str(ident["value"]))
