@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ class Database:
         self.dialect: Dialect = backend  # type: ignore[assignment]
         self._sqlite_path: str | None = None
         self._fast: sqlite3.Connection | None = None
+        self._write_lock = asyncio.Lock()
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
             self._sqlite_path = parsed.database or ":memory:"
@@ -39,7 +41,8 @@ class Database:
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         """One transaction: commits on a clean exit, rolls back on an exception."""
-        return UnitOfWork(self.engine, self.dialect, write=write)
+        lock = self._write_lock if write and self.dialect == "sqlite" else None
+        return UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
 
     def fast_read(self, resource_type: str, resource_id: str) -> tuple[Any, ...] | None:
         """Current (version, last_updated_us, deleted, content) by key, for SQLite.

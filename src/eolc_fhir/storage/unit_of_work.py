@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["UnitOfWork"]
 
+# True while this task holds the in-process SQLite write lock.
+_holding_write: contextvars.ContextVar[bool] = contextvars.ContextVar("eolc_write", default=False)
+
 
 class UnitOfWork:
     """``async with db.unit_of_work() as uow``: everything inside commits together.
@@ -24,10 +29,13 @@ class UnitOfWork:
     ``after_commit`` run only once the commit has succeeded.
     """
 
-    def __init__(self, engine: AsyncEngine, dialect: str, *, write: bool) -> None:
+    def __init__(self, engine: AsyncEngine, dialect: str, *, write: bool,
+                 write_lock: asyncio.Lock | None = None) -> None:
         self._engine = engine
         self.dialect = dialect
         self.write = write
+        self._write_lock = write_lock
+        self._token: contextvars.Token[bool] | None = None
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -55,6 +63,27 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._write_lock is not None:
+            # SQLite has one writer at a time; queue in-process writers here rather than
+            # in SQLite's busy handler, which polls with growing sleeps.
+            if _holding_write.get():
+                raise RuntimeError("a write unit of work inside another one would deadlock")
+            await self._write_lock.acquire()
+            self._token = _holding_write.set(True)
+        try:
+            return await self._begin()
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._token is not None:
+            _holding_write.reset(self._token)
+            self._token = None
+            assert self._write_lock is not None
+            self._write_lock.release()
+
+    async def _begin(self) -> UnitOfWork:
         conn = await self._engine.connect()
         if self.write:
             conn = await conn.execution_options(eolc_write=True)
@@ -77,6 +106,7 @@ class UnitOfWork:
         finally:
             await conn.close()
             self._conn = None
+            self._release()
         if exc_type is None:
             for callback in self._after_commit:
                 result = callback()
