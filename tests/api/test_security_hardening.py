@@ -1,0 +1,102 @@
+"""Security headers, rate limits, Subscription ownership and logs without patient data."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from eolc_fhir.config import Settings
+from tests.builders import make_care_plan, make_patient
+from tests.security_support import SecureApp, secure
+
+__all__ = ["secure"]
+
+
+@pytest.fixture
+def secure_settings(migrated_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=migrated_url, base_url="http://test", run_dispatcher=False,
+                    audit_flush_interval=3600, demo_keys_dir=tmp_path / "keys",
+                    rate_limit_per_minute=60, rate_limit_burst=30)
+
+
+async def test_every_response_carries_the_security_headers(secure: SecureApp) -> None:
+    gp = await secure.headers("gp")
+    for path, headers in (("/metadata", {}), ("/healthz", {}), ("/Patient", {}),
+                          ("/Patient", gp), ("/Nope/x", gp),
+                          ("/Patient?_format=xml", gp)):
+        response = await secure.http.get(path, headers=headers)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["referrer-policy"] == "no-referrer", path
+        assert "default-src 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-request-id"], path
+        assert "cache-control" in response.headers, path
+
+
+async def test_a_client_over_its_rate_gets_429(secure: SecureApp) -> None:
+    gp = await secure.headers("gp")
+    other = await secure.headers("ambulance")
+    statuses = [(await secure.http.get("/Patient", headers=gp)).status_code for _ in range(32)]
+    assert statuses.count(429) >= 1 and statuses[0] == 200
+    refused = await secure.http.get("/Patient", headers=gp)
+    assert refused.status_code == 429
+    assert refused.json()["issue"][0]["code"] == "throttled"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (await secure.http.get("/Patient", headers=other)).status_code == 200
+
+
+async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
+    from tests.unit.subscriptions.support import subscription
+
+    mine = await secure.headers("hospital")
+    theirs = await secure.headers("coordination-centre")
+    admin = await secure.headers("admin")
+    created = await secure.http.post(
+        "/Subscription", json=subscription("https://hooks.example.org/eolc", status="off"),
+        headers=mine)
+    assert created.status_code == 201, created.text
+    sub = created.json()
+    assert (await secure.http.get(f"/Subscription/{sub['id']}", headers=mine)).status_code == 200
+    assert (await secure.http.get(f"/Subscription/{sub['id']}", headers=theirs)
+            ).status_code == 403
+    assert (await secure.http.put(f"/Subscription/{sub['id']}", json=sub, headers=theirs)
+            ).status_code == 403
+    assert (await secure.http.get(f"/Subscription/{sub['id']}/$status", headers=theirs)
+            ).status_code == 403
+    listed = (await secure.http.get("/Subscription", headers=theirs)).json()
+    assert not [e for e in listed.get("entry", []) if e["resource"]["id"] == sub["id"]]
+    listed = (await secure.http.get("/Subscription", headers=mine)).json()
+    assert [e for e in listed["entry"] if e["resource"]["id"] == sub["id"]]
+    assert (await secure.http.get(f"/Subscription/{sub['id']}", headers=admin)).status_code == 200
+
+
+async def test_logs_carry_ids_never_names_or_nhs_numbers(
+        secure: SecureApp, caplog: pytest.LogCaptureFixture) -> None:
+    # The server's default level, and everything of our own. (aiosqlite's DEBUG output
+    # quotes SQL parameters: never run production at debug level.)
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="eolc_fhir")
+    gp = await secure.headers("gp")
+    ambulance = await secure.headers("ambulance")
+    patient = make_patient(name=[{"family": "Quennell-Abernathy", "given": ["Philippa"]}])
+    nhs = patient["identifier"][0]["value"]
+    created = await secure.http.post("/Patient", json=patient, headers=gp)
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    ref = {"reference": f"Patient/{pid}"}
+    await secure.http.post("/CarePlan", json=make_care_plan(subject=ref), headers=gp)
+    await secure.http.get(f"/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}",
+                          headers=ambulance)
+    await secure.http.get("/Patient?name=Quennell-Abernathy", headers=ambulance)
+    await secure.http.post("/Patient", json={**patient, "birthDate": "not-a-date"}, headers=gp)
+    await secure.http.post("/CarePlan", json=make_care_plan(subject=ref), headers=ambulance)
+    await secure.http.get(f"/Patient/{pid}", headers={"Authorization": "Bearer forged"})
+    await secure.flush_audits()
+    # httpx's own lines are the test client's (its URLs carry our query strings).
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
+                     if not r.name.startswith(("httpx", "httpcore")))
+    assert pid in text and "test-gp" in text  # ids are logged...
+    for secret in ("Quennell", "Philippa", nhs):  # ... names and NHS numbers never
+        assert secret not in text
