@@ -40,11 +40,12 @@ the several-patients-match warning names every record.
 ETag: a hash of (type, id, version) of every resource read plus today's date
 (warnings such as "past its review date" change with the day) and the
 document format version; ``If-None-Match`` with it answers 304 without
-building the document.
+building the document, and the last 256 documents are kept by ETag, so
+asking again for an unchanged record returns the same document unrebuilt.
 
-Cost: one SQL statement finds the patient(s) by NHS number and their
-resources (token and reference indexes), a second fetches the contacts
-(organisations, key worker, care team) in the same snapshot; stored bytes
+Cost: one SQL statement finds the patient(s) by NHS number, their
+resources and their contacts (GP practice, episode organisation and key
+worker) through the token and reference indexes; stored bytes
 are decoded with orjson only, never parsed into the R4B models.
 """
 
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,7 +131,8 @@ def parse_nhs_identifier(identifier: str | None) -> str:
 async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, base_url: str,
                                if_none_match: str | None = None) -> WishesAnswer:
     number = parse_nhs_identifier(identifier)
-    rows = await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number))
+    rows = await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
+                                   contacts=True)
     if not any(r.resource_type == "Patient" for r in rows):
         raise NotFound("no patient with this NHS number is known to this service")
     return await _answer(ctx, rows, base_url, if_none_match)
@@ -137,7 +140,7 @@ async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, ba
 
 async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: str,
                              if_none_match: str | None = None) -> WishesAnswer:
-    rows = await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id])
+    rows = await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id], contacts=True)
     if not any(r.resource_type == "Patient" for r in rows):
         raise NotFound(f"Patient/{patient_id} is not known")
     return await _answer(ctx, rows, base_url, if_none_match)
@@ -155,20 +158,46 @@ async def _answer(ctx: ServerContext, rows: list[Row], base_url: str,
         if row.resource_type != "Patient":
             found.by_type.setdefault(row.resource_type, []).append(resource)
         found.others[(row.resource_type, row.id)] = resource
-    extra = await reader(ctx).get_many(_contact_keys(found, patients))
+    missing = _contact_keys(found, patients)  # e.g. a care team with no subject
+    extra = await reader(ctx).get_many(missing) if missing else []
     for row in extra:
         found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
     etag = _etag([*rows, *extra], today)
     ids = [p["id"] for p in patients]
     if if_none_match is not None and etag in _etags(if_none_match):
         return WishesAnswer(304, etag, ids)
+    cached = _cache(ctx).get((etag, base_url))
+    if cached is not None:  # same versions, same day: the same document
+        return WishesAnswer(200, etag, ids, cached[0], list(cached[1]))
     sections, warnings = build_sections(found, patients)
     if len(patients) > 1:
         warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
                                    "carry this NHS number; all are shown",
                                    [ref(p) for p in patients]))
     body = _document(base_url, patients, found, sections, warnings, rows, extra)
-    return WishesAnswer(200, etag, ids, body, [w.code for w in warnings])
+    codes = [w.code for w in warnings]
+    _remember(ctx, (etag, base_url), (body, tuple(codes)))
+    return WishesAnswer(200, etag, ids, body, codes)
+
+
+_CACHE_SIZE = 256
+
+
+def _cache(ctx: ServerContext) -> OrderedDict[tuple[str, str], tuple[bytes, tuple[str, ...]]]:
+    """Documents by ETag: a crew's app asking again gets the same bytes without rebuilding."""
+    cache: OrderedDict[tuple[str, str], tuple[bytes, tuple[str, ...]]] | None = \
+        ctx.extras.get("wishes_cache")
+    if cache is None:
+        cache = ctx.extras["wishes_cache"] = OrderedDict()
+    return cache
+
+
+def _remember(ctx: ServerContext, key: tuple[str, str],
+              value: tuple[bytes, tuple[str, ...]]) -> None:
+    cache = _cache(ctx)
+    cache[key] = value
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 def _contact_keys(found: Found, patients: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -1,13 +1,15 @@
 """A person's resources in one or two statements, for Patient/$wishes and $everything.
 
 ``PatientReader.fetch`` returns the live Patient rows (by id, or by an
-identifier through the token index) and every live resource of the wanted
-types whose ``patient`` / ``subject`` reference index rows point at them, in
-ONE statement. On a SQLite file it runs on a read-only ``sqlite3`` connection
+identifier through the token index), every live resource of the wanted
+types whose ``patient`` / ``subject`` reference index rows point at them and,
+on request, their contacts (GP practice, episode organisation and care
+manager), in ONE statement. On a SQLite file it runs on a read-only ``sqlite3`` connection
 on the event loop (an indexed lookup takes well under a millisecond; a hop
-through aiosqlite's thread costs more than the query), inside one read
-transaction so the rows form one snapshot. Elsewhere it uses the async
-engine. The SQL is the same text for both (named parameters).
+through aiosqlite's thread costs more than the query; several statements
+share one read transaction). Elsewhere it uses the async engine on an
+autocommit connection (one statement is one snapshot). The SQL is the same
+text for both (named parameters).
 """
 
 from __future__ import annotations
@@ -51,10 +53,12 @@ def _placeholders(prefix: str, values: Sequence[str], params: dict[str, Any]) ->
     return ", ".join(names) or "NULL"
 
 
-def _compartment_sql(patients: str, types: Sequence[str], params: dict[str, Any]) -> str:
-    """``types`` empty: every type."""
+def _compartment_sql(patients: str, types: Sequence[str], params: dict[str, Any],
+                     contacts: bool = False) -> str:
+    """``types`` empty: every type. ``contacts``: also the GP practices of the patients and
+    the organisations and care managers of their episodes (through the reference index)."""
     only = f" AND x.res_type IN ({_placeholders('ty', types, params)})" if types else ""
-    return (
+    sql = (
         f"SELECT {_COLS} FROM resources r WHERE r.res_type = 'Patient'"
         f" AND r.res_id IN ({patients}) AND NOT r.deleted"
         f" UNION ALL SELECT {_COLS} FROM resources r JOIN ("
@@ -63,6 +67,20 @@ def _compartment_sql(patients: str, types: Sequence[str], params: dict[str, Any]
         f" AND x.target_id IN ({patients}){only}"
         ") m ON r.res_type = m.res_type AND r.res_id = m.res_id WHERE NOT r.deleted"
     )
+    if contacts:
+        sql += (
+            f" UNION ALL SELECT {_COLS} FROM resources r JOIN ("
+            "SELECT DISTINCT c.target_type AS res_type, c.target_id AS res_id"
+            " FROM idx_reference c WHERE c.target_id IS NOT NULL AND (("
+            "c.res_type = 'Patient' AND c.param = 'general-practitioner'"
+            f" AND c.res_id IN ({patients})) OR (c.res_type = 'EpisodeOfCare'"
+            " AND c.param IN ('organization', 'care-manager') AND c.res_id IN ("
+            "SELECT e.res_id FROM idx_reference e WHERE e.res_type = 'EpisodeOfCare'"
+            " AND e.param = 'patient' AND e.target_type = 'Patient'"
+            f" AND e.target_id IN ({patients}))))"
+            ") k ON r.res_type = k.res_type AND r.res_id = k.res_id WHERE NOT r.deleted"
+        )
+    return sql
 
 
 def _keys_sql(keys: Sequence[tuple[str, str]], params: dict[str, Any]) -> str:
@@ -84,27 +102,17 @@ class PatientReader:
         self._fast: sqlite3.Connection | None = None
 
     async def fetch(self, types: Sequence[str], *, patient_ids: Sequence[str] = (),
-                    identifier: tuple[str, str] | None = None) -> list[Row]:
-        """Patients (by id or by identifier (system, value)) and their resources of ``types``."""
+                    identifier: tuple[str, str] | None = None,
+                    contacts: bool = False) -> list[Row]:
+        """Patients (by id or by identifier (system, value)) and their resources of ``types``
+        (plus their contacts, see ``_compartment_sql``), in one statement."""
         params: dict[str, Any] = {}
         if identifier is not None:
             params["system"], params["code"] = identifier
             patients = _BY_IDENTIFIER
         else:
             patients = _placeholders("pid", patient_ids, params)
-        return await self._run([(_compartment_sql(patients, types, params), params)])
-
-    async def fetch_with(self, types: Sequence[str], patient_ids: Sequence[str],
-                         keys: Sequence[tuple[str, str]]) -> tuple[list[Row], list[Row]]:
-        """``fetch`` by ids plus the resources named by ``keys``, in one snapshot."""
-        first: dict[str, Any] = {}
-        sql = _compartment_sql(_placeholders("pid", patient_ids, first), types, first)
-        statements = [(sql, first)]
-        if keys:
-            second: dict[str, Any] = {}
-            statements.append((_keys_sql(keys, second), second))
-        rows = await self._run_each(statements)
-        return rows[0], rows[1] if keys else []
+        return await self._run([(_compartment_sql(patients, types, params, contacts), params)])
 
     async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Row]:
         if not keys:
@@ -118,15 +126,20 @@ class PatientReader:
     async def _run_each(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         if self._path is not None:
             return self._run_fast(statements)
-        async with self.db.unit_of_work(write=False) as uow:
+        async with self.db.engine.connect() as conn:
+            # One statement sees one snapshot; autocommit spares BEGIN and ROLLBACK trips.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             out = []
             for sql, params in statements:
-                result = await uow.connection.execute(text(sql), params)
+                result = await conn.execute(text(sql), params)
                 out.append([_row(r) for r in result])
             return out
 
     def _run_fast(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         conn = self._connection()
+        if len(statements) == 1:  # one statement is one snapshot
+            sql, params = statements[0]
+            return [[_row(r) for r in conn.execute(sql, params)]]
         conn.execute("BEGIN")  # one snapshot for every statement
         try:
             return [[_row(r) for r in conn.execute(sql, params)] for sql, params in statements]
