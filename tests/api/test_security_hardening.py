@@ -65,6 +65,10 @@ async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
             ).status_code == 403
     assert (await secure.http.get(f"/Subscription/{sub['id']}/$status", headers=theirs)
             ).status_code == 403
+    statuses = (await secure.http.get("/Subscription/$status", headers=theirs)).json()
+    assert not statuses.get("entry"), "others' subscription statuses are hidden"
+    statuses = (await secure.http.get("/Subscription/$status", headers=mine)).json()
+    assert len(statuses["entry"]) == 1
     listed = (await secure.http.get("/Subscription", headers=theirs)).json()
     assert not [e for e in listed.get("entry", []) if e["resource"]["id"] == sub["id"]]
     listed = (await secure.http.get("/Subscription", headers=mine)).json()

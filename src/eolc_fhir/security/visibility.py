@@ -19,7 +19,7 @@ from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.roles import OWNED_TYPES
 from eolc_fhir.storage.security_repo import Origin
 
-__all__ = ["hidden", "filter_bundle", "needs_origin"]
+__all__ = ["hidden", "filter_bundle", "needs_origin", "subscription_of_status"]
 
 LookupOrigins = Callable[[Sequence[tuple[str, str]]], Awaitable[dict[tuple[str, str], Origin]]]
 _KEEP_WHOLE = ("batch-response", "transaction-response")
@@ -54,8 +54,13 @@ async def filter_bundle(bundle: dict[str, Any], principal: Principal | None,
     keys = []
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and needs_origin(
-                principal, str(resource.get("resourceType")), patient_of(resource), withdrawn):
+        if not isinstance(resource, dict):
+            continue
+        status_of = subscription_of_status(resource)
+        if status_of is not None:
+            keys.append(("Subscription", status_of))
+        elif needs_origin(principal, str(resource.get("resourceType")), patient_of(resource),
+                          withdrawn):
             keys.append((str(resource.get("resourceType")), str(resource.get("id"))))
     origins = await lookup(keys) if keys else {}
     kept, changed = [], False
@@ -72,6 +77,19 @@ async def filter_bundle(bundle: dict[str, Any], principal: Principal | None,
     return changed
 
 
+def subscription_of_status(resource: dict[str, Any]) -> str | None:
+    """The Subscription id a SubscriptionStatus Parameters resource describes."""
+    if resource.get("resourceType") != "Parameters":
+        return None
+    for parameter in resource.get("parameter") or []:
+        if isinstance(parameter, dict) and parameter.get("name") == "subscription":
+            ref = str((parameter.get("valueReference") or {}).get("reference", ""))
+            head, _, sid = ref.rpartition("/")
+            if head.endswith("Subscription") and sid:
+                return sid
+    return None
+
+
 def _visible(entry: Any, principal: Principal, withdrawn: frozenset[str],
              origins: dict[tuple[str, str], Origin]) -> bool:
     resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -80,6 +98,10 @@ def _visible(entry: Any, principal: Principal, withdrawn: frozenset[str],
     rtype = str(resource.get("resourceType"))
     if rtype == "OperationOutcome":
         return True
+    status_of = subscription_of_status(resource)
+    if status_of is not None:  # $status: as visible as the Subscription it describes
+        return not hidden(principal, "Subscription", origins.get(("Subscription", status_of)),
+                          withdrawn)
     if not can_read(principal, rtype):
         return False
     if is_consent_to_share(resource):
