@@ -3,8 +3,9 @@
     python -m bench.search_bench --engines sqlite,postgresql --sizes 10000,100000
 
 Calls the search service (``services.search.search_type``: plan, SQL, Bundle
-bytes) in-process from N concurrent asyncio clients, so the figures are the
-engine's cost without HTTP. PostgreSQL is a throwaway server started from the
+bytes) in-process from N concurrent asyncio clients (the engine's cost without
+HTTP) and, with ``--http``, through ``eolc-fhir serve`` driven by wrk with N
+connections (the whole stack). PostgreSQL is a throwaway server started from the
 local binaries (the test suite's helper). Prints a Markdown table and writes
 JSON + Markdown under bench/results/.
 """
@@ -95,15 +96,21 @@ async def _scenario(ctx: ServerContext, scenario: Scenario, n: int, clients: int
     }
 
 
-async def _run_one(url: str, n: int, clients: int, requests: int,
-                   registry: SearchRegistry) -> list[dict[str, Any]]:
-    db = Database(url, pool_size=clients)
+async def _load(url: str, n: int, registry: SearchRegistry) -> None:
+    db = Database(url)
     try:
         await upgrade(db)
         start = time.perf_counter()
         loaded = await bulk_load(db, population(n), registry)
-        load_s = time.perf_counter() - start
-        print(f"  loaded {loaded} resources in {load_s:.0f}s", flush=True)
+        print(f"  loaded {loaded} resources in {time.perf_counter() - start:.0f}s", flush=True)
+    finally:
+        await db.close()
+
+
+async def _run_one(url: str, n: int, clients: int, requests: int,
+                   registry: SearchRegistry) -> list[dict[str, Any]]:
+    db = Database(url, pool_size=clients)
+    try:
         ctx = ServerContext(settings=Settings(database_url=url, base_url="http://bench"), db=db)
         ctx.search = registry
         results = []
@@ -117,11 +124,11 @@ async def _run_one(url: str, n: int, clients: int, requests: int,
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| engine | patients | scenario | p50 ms | p99 ms | req/s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| engine | patients | via | scenario | p50 ms | p99 ms | req/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['engine']} | {r['patients']:,} | {r['scenario']} | {r['p50_ms']} "
-                     f"| {r['p99_ms']} | {r['req_per_s']} |")
+        lines.append(f"| {r['engine']} | {r['patients']:,} | {r['via']} | {r['scenario']} "
+                     f"| {r['p50_ms']} | {r['p99_ms']} | {r['req_per_s']} |")
     return "\n".join(lines)
 
 
@@ -130,7 +137,9 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--requests", type=int, default=800, help="per in-process scenario")
+    parser.add_argument("--http", action="store_true", help="also through eolc-fhir serve + wrk")
+    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per scenario")
     args = parser.parse_args()
     registry = SearchRegistry.load(DEFAULT_PROFILES_DIR)
     rows: list[dict[str, Any]] = []
@@ -148,8 +157,17 @@ def main() -> None:
 
                             pg = start_pg_server()
                         url = pg.url(pg.create_database())
+                    asyncio.run(_load(url, n, registry))
                     found = asyncio.run(_run_one(url, n, args.clients, args.requests, registry))
-                    rows += [{"engine": engine, "patients": n, **r} for r in found]
+                    rows += [{"engine": engine, "patients": n, "via": "service", **r}
+                             for r in found]
+                    if args.http:
+                        from bench.search_http import run_http
+
+                        found = run_http(url, n, Path(tmp), SCENARIOS,
+                                         duration=args.duration, connections=args.clients)
+                        rows += [{"engine": engine, "patients": n, "via": "http", **r}
+                                 for r in found]
         finally:
             if pg is not None:
                 pg.stop()

@@ -26,6 +26,7 @@ from eolc_fhir.storage.search_sql import (
     current_batch,
     lookup_rank,
     match_ids,
+    rows_of,
     search_page,
 )
 from eolc_fhir.storage.unit_of_work import UnitOfWork
@@ -34,6 +35,7 @@ __all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of
 
 _FIND_LIMIT = 100
 _READER = "search.sqlite_reader"
+_LEAN_MAX_COUNT = 100  # the lean path runs on the event loop: only for small pages
 # Compiled lookups per dialect name; the SQL text depends only on the dialect.
 _PREPARED: dict[str, PreparedSearches] = {}
 
@@ -67,14 +69,15 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url)
+    controls = parsed.controls
     fast = _sqlite_lookup(ctx, parsed)
-    if fast is not None and not (parsed.controls.includes or parsed.controls.revincludes):
+    if fast is not None and controls.total not in ("accurate", "estimate"):
         page, more = fast
-        total = len(page) if not more and parsed.controls.total != "none" else None
-        if parsed.controls.total in ("accurate", "estimate") and total is None:
-            fast = None  # needs a count: take the general path
-        else:
-            return _bundle(base_url, resource_type, parsed, page, more, total, [])
+        total = len(page) if not more and controls.total != "none" else None
+        matches = [(resource_type, row.res_id, row.content) for row in page]
+        # Includes of a small page are primary-key lookups: the same lean reader serves them.
+        included = await gather_includes(ctx.extras[_READER].rows, controls, matches)
+        return _bundle(base_url, resource_type, parsed, page, more, total, included)
     async with ctx.db.unit_of_work(write=False) as uow:
         return await _run(uow, resource_type, parsed, base_url, fast)
 
@@ -93,7 +96,8 @@ def _sqlite_lookup(ctx: ServerContext,
     """First pages of selective equality lookups, straight from the SQLite file."""
     controls = parsed.controls
     if (ctx.db.dialect != "sqlite" or controls.cursor or controls.summary == "count"
-            or controls.count == 0 or lookup_rank(parsed.query) > LOOKUP_RANK):
+            or controls.count == 0 or controls.count > _LEAN_MAX_COUNT
+            or lookup_rank(parsed.query) > LOOKUP_RANK):
         return None
     reader = ctx.extras.get(_READER)
     if reader is None:
@@ -134,7 +138,7 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
     page, more = page_found
     total = await _total(conn, dialect, parsed, page, more, cursor)
     matches = [(resource_type, row.res_id, row.content) for row in page]
-    included = await gather_includes(uow, controls, matches)
+    included = await gather_includes(rows_of(conn), controls, matches)
     return _bundle(base_url, resource_type, parsed, page, more, total, included,
                    cursor, backward)
 

@@ -11,7 +11,7 @@ from eolc_fhir.search import SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
-from eolc_fhir.storage.search_sql import count_matches, search_page
+from eolc_fhir.storage.search_sql import count_matches, rows_of, search_page
 
 __all__ = ["run_system_search"]
 
@@ -60,7 +60,7 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
             rows += [(rtype, r.res_id, r.content) for r in page]
         more = len(rows) > controls.count
         rows = rows[: controls.count]
-        included = await gather_includes(uow, controls, rows)
+        included = await gather_includes(rows_of(uow.connection), controls, rows)
     if more:
         nxt = encode_cursor((rows[-1][0], rows[-1][1]), backward=False)
         plain = [(k, v) for k, v in first.used if k != "_cursor"]

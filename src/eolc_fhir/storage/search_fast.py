@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,12 +158,22 @@ class SqliteReader:
         prepared = self.prepared.prepare(query, count)
         if prepared is None:
             return None
+        sql, params = prepared
+        return _rows(self._connection().execute(sql, params).fetchall(), count)
+
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                          check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA query_only=ON")
-        sql, params = prepared
-        return _rows(self._conn.execute(sql, params).fetchall(), count)
+        return self._conn
+
+    async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
+        """Run a (small, indexed) statement on the loop; a ``Rows`` for include lookups."""
+        compiled = stmt.compile(dialect=self.prepared.dialect,
+                                compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        return self._connection().execute(str(compiled), params).fetchall()
 
     def close(self) -> None:
         if self._conn is not None:

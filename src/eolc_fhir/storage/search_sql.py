@@ -1,16 +1,17 @@
 """Compile a search plan (``storage.query``) to SQLAlchemy Core and run it.
 
-Every clause becomes ``res_id IN (index subquery)`` (``NOT EXISTS`` for :not and
-:missing), which both engines answer from the composite lookup indexes. Pages
-are keyset pages over the sort keys plus ``res_id``, so a page never repeats or
-skips a resource while others are being written.
+The most selective clause drives (``res_id IN (index lookup)``); the others
+are per-candidate probes (``EXISTS``, ``NOT EXISTS`` for :not and :missing) on
+the composite indexes. Pages are keyset pages over the sort keys plus
+``res_id``, so a page never repeats or skips a resource while others are
+being written (as long as the sort keys themselves do not change).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,20 +39,19 @@ from eolc_fhir.storage.query import (
     IdTest,
     LastUpdatedTest,
     Missing,
-    QuantityTest,
     Query,
-    RangeTest,
-    ReferenceTest,
     SortKey,
-    StringTest,
-    Test,
-    TokenTest,
-    UriTest,
+)
+from eolc_fhir.storage.search_conditions import (
+    LOOKUP_RANK,
+    driver_index,
+    lookup_rank,
+    test_condition,
 )
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
-           "fetch_current"]
+           "fetch_current", "Rows", "rows_of"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -88,7 +88,7 @@ class _Compiler:
         conds: list[ColumnElement[bool]] = [
             r.c.res_type == query.resource_type, r.c.deleted.is_(False)
         ]
-        driver = _driver(query.clauses)
+        driver = driver_index(query.clauses)
         for n, clause in enumerate(query.clauses):
             conds.append(self.clause(clause, query.resource_type, r, drive=n == driver))
         return conds
@@ -174,148 +174,6 @@ class _Compiler:
         )
 
 
-_LIKE_ESCAPE = "\\"
-_TOP = "\U0010ffff"  # sorts after every character: v <= x < v + _TOP is "x starts with v"
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _prefix(col: Any, value: str, dialect: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":  # LIKE 'v%' uses the text_pattern_ops index
-        return col.like(_like(value) + "%", escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-    return and_(col >= value, col < value + _TOP)  # binary collation: an index range
-
-
-def test_condition(test: Test, i: Any, dialect: str,
-                   point: Any = None) -> ColumnElement[bool]:
-    """One plan test against the columns of index table alias ``i``."""
-    if isinstance(test, TokenTest):
-        return _token(test, i, dialect)
-    if isinstance(test, StringTest):
-        if test.mode == "exact":
-            return i.c.value_exact == test.value  # type: ignore[no-any-return]
-        if test.mode == "contains":
-            pattern = "%" + _like(test.value) + "%"
-            return i.c.value_norm.like(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-        return _prefix(i.c.value_norm, test.value, dialect)
-    if isinstance(test, ReferenceTest):
-        if test.url is not None:
-            return i.c.url == test.url  # type: ignore[no-any-return]
-        cond = i.c.target_id == test.target_id
-        if test.target_types:
-            cond = and_(cond, i.c.target_type.in_(test.target_types))
-        return cond  # type: ignore[no-any-return]
-    if isinstance(test, RangeTest):
-        if point is not None:
-            return _date(test, point, point)
-        if "low_us" in i.c:
-            return _date(test, i.c.low_us, i.c.high_us)
-        return _number(test, i.c.value)
-    if isinstance(test, QuantityTest):
-        conds = [_number(test.range, i.c.value)]
-        if test.code is not None:
-            conds.append(i.c.code == test.code)
-        if test.system is not None:
-            conds.append(i.c.system == test.system)
-        return and_(*conds)
-    assert isinstance(test, UriTest)
-    if test.mode == "below":
-        return _prefix(i.c.value, test.value, dialect)
-    if test.mode == "above":  # the stored uri is a prefix of the value
-        return literal(test.value).like(  # type: ignore[no-any-return]
-            func.replace(func.replace(i.c.value, "%", "\\%"), "_", "\\_") + "%",
-            escape=_LIKE_ESCAPE)
-    return i.c.value == test.value  # type: ignore[no-any-return]
-
-
-def _token(test: TokenTest, i: Any, dialect: str) -> ColumnElement[bool]:
-    if test.text is not None:
-        return _prefix(i.c.text, test.text, dialect)
-    conds = []
-    if test.code is not None:
-        conds.append(i.c.code == test.code)
-    if not test.any_system:
-        conds.append(i.c.system.is_(None) if test.system is None else i.c.system == test.system)
-    return and_(*conds) if conds else true()
-
-
-def _date(test: RangeTest, low: Any, high: Any) -> ColumnElement[bool]:
-    p, q = int(test.low), int(test.high)
-    contained = and_(low >= p, high <= q)
-    return {
-        "eq": lambda: contained,
-        "ne": lambda: ~contained,
-        "gt": lambda: high > q,
-        "lt": lambda: low < p,
-        "ge": lambda: or_(high > q, contained),
-        "le": lambda: or_(low < p, contained),
-        "sa": lambda: low > q,
-        "eb": lambda: high < p,
-        "ap": lambda: and_(low <= q, high >= p),
-    }[test.op]()
-
-
-def _number(test: RangeTest, value: Any) -> ColumnElement[bool]:
-    op, v = test.op, test.value
-    if op == "eq":
-        return and_(value >= test.low, value < test.high)
-    if op == "ne":
-        return or_(value < test.low, value >= test.high)
-    if op in ("gt", "sa"):
-        return value > v  # type: ignore[no-any-return]
-    if op in ("lt", "eb"):
-        return value < v  # type: ignore[no-any-return]
-    if op == "ge":
-        return value >= v  # type: ignore[no-any-return]
-    if op == "le":
-        return value <= v  # type: ignore[no-any-return]
-    return and_(value >= test.low, value <= test.high)
-
-
-_RANK_OF_KIND = {"reference": 10, "uri": 30, "string": 25, "token": 40, "date": 50,
-                 "number": 50, "quantity": 50}
-_NO_DRIVER = 100
-
-
-def _rank(clause: Clause) -> int:
-    """Smaller is more selective (a guess from the clause's form, not statistics)."""
-    if isinstance(clause, IdTest):
-        return _NO_DRIVER if clause.negate else 0
-    if isinstance(clause, Missing):
-        return _NO_DRIVER if clause.missing else 80
-    if isinstance(clause, Chain):
-        return 15
-    if isinstance(clause, Has):
-        return 45
-    if isinstance(clause, LastUpdatedTest):
-        return 55
-    if clause.negate:
-        return _NO_DRIVER
-    if clause.kind == "token" and (clause.param in ("identifier", "_id")
-                                   or clause.param.endswith(":identifier")):
-        return 5
-    if clause.kind == "string" and all(
-            isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
-        return 60
-    return _RANK_OF_KIND.get(clause.kind, 50)
-
-
-LOOKUP_RANK = 10  # identifier, _id and reference lookups: a handful of rows
-
-
-def lookup_rank(query: Query) -> int:
-    """How selective the query's best clause looks (<= LOOKUP_RANK: a lookup)."""
-    return min((_rank(c) for c in query.clauses), default=_NO_DRIVER)
-
-
-def _driver(clauses: Sequence[Clause]) -> int | None:
-    ranked = [(_rank(c), n) for n, c in enumerate(clauses)]
-    best = min(ranked, default=(_NO_DRIVER, -1))
-    return best[1] if best[0] < _NO_DRIVER else None
-
-
 def _sort_column(key: SortKey) -> str:
     if key.kind == "date" and key.descending:
         return "high_us"
@@ -379,7 +237,20 @@ async def match_ids(conn: AsyncConnection, dialect: str, query: Query,
     return [row[0] for row in await conn.execute(stmt)]
 
 
-async def include_keys(conn: AsyncConnection, source_type: str, source_ids: Sequence[str],
+class Rows(Protocol):
+    """Runs a SELECT and returns its rows: a connection, or the SQLite lean reader."""
+
+    async def __call__(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]: ...
+
+
+def rows_of(conn: AsyncConnection) -> Rows:
+    async def run(stmt: Select[Any]) -> Sequence[Sequence[Any]]:
+        return (await conn.execute(stmt)).all()
+
+    return run
+
+
+async def include_keys(run: Rows, source_type: str, source_ids: Sequence[str],
                        param: str | None, target_type: str | None) -> list[tuple[str, str]]:
     """(type, id) that ``source_type`` resources refer to through ``param`` (None: any)."""
     if not source_ids:
@@ -392,10 +263,10 @@ async def include_keys(conn: AsyncConnection, source_type: str, source_ids: Sequ
         ref.c.param == param if param is not None else true(),
         ref.c.target_type == target_type if target_type else ref.c.target_type.is_not(None),
     )
-    return [(row[0], row[1]) for row in await conn.execute(stmt)]
+    return [(row[0], row[1]) for row in await run(stmt)]
 
 
-async def revinclude_keys(conn: AsyncConnection, source_type: str, param: str | None,
+async def revinclude_keys(run: Rows, source_type: str, param: str | None,
                           target_type: str, target_ids: Sequence[str]) -> list[tuple[str, str]]:
     """(type, id) of ``source_type`` resources referring to the targets through ``param``."""
     if not target_ids:
@@ -407,8 +278,7 @@ async def revinclude_keys(conn: AsyncConnection, source_type: str, param: str | 
         ref.c.target_type == target_type,
         ref.c.target_id.in_(list(target_ids)),
     )
-    return [(row[0], row[1]) for row in await conn.execute(stmt)]
-
+    return [(row[0], row[1]) for row in await run(stmt)]
 
 
 async def current_batch(conn: AsyncConnection, resource_types: Sequence[str] | None,
@@ -424,8 +294,7 @@ async def current_batch(conn: AsyncConnection, resource_types: Sequence[str] | N
     return [(row[0], row[1], bytes(row[2])) for row in await conn.execute(stmt)]
 
 
-async def fetch_current(conn: AsyncConnection,
-                        keys: Sequence[tuple[str, str]]) -> list[tuple[str, str, bytes]]:
+async def fetch_current(run: Rows, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str, bytes]]:
     """(type, id, content) of the live resources among ``keys``, in the order given.
 
     One ``res_type = ? AND res_id IN (...)`` per type: a primary-key range on both
@@ -439,6 +308,6 @@ async def fetch_current(conn: AsyncConnection,
     for rtype, ids in by_type.items():
         stmt = select(r.c.res_id, r.c.content).where(
             r.c.res_type == rtype, r.c.res_id.in_(ids), r.c.deleted.is_(False))
-        for row in await conn.execute(stmt):
+        for row in await run(stmt):
             found[(rtype, row[0])] = bytes(row[1])
     return [(k[0], k[1], found[k]) for k in keys if k in found]
