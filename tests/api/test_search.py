@@ -123,6 +123,39 @@ async def test_paging_is_stable_under_writes(client: httpx.AsyncClient) -> None:
     assert _ids(back) == _ids(last)
 
 
+async def test_sorted_pages_follow_the_order_at_page_one(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    first = (await client.get("/Patient?_count=2&_sort=birthdate")).json()
+    assert _ids(first) == ["p0", "p3"]
+    # Sort keys change under the client: p2 would jump back over the page boundary
+    # (skipped by plain keyset paging) and p0 forward (seen twice).
+    await _put(client, patient(id="p2", nhs="9000000002", birthDate="1930-01-01"))
+    await _put(client, patient(id="p0", nhs="9000000000", birthDate="2001-01-01"))
+    await client.delete("/Patient/p1")
+    seen, url = _ids(first), _link(first, "next")
+    while url:
+        page = (await client.get(url)).json()
+        seen += _ids(page)
+        url = _link(page, "next")
+    assert seen == ["p0", "p3", "p2", "p4"]  # each once, in page-one order; p1 was deleted
+    second = (await client.get(_link(first, "next") or "")).json()
+    p2 = second["entry"][0]["resource"]
+    assert p2["id"] == "p2" and p2["birthDate"] == "1930-01-01"  # the current version
+    back = (await client.get(_link(second, "previous") or "")).json()
+    assert _ids(back) == ["p0", "p3"]
+
+
+async def test_expired_or_foreign_cursor(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    import base64
+
+    gone = base64.urlsafe_b64encode(b'{"s":"nope","o":2}').decode().rstrip("=")
+    assert (await client.get(f"/Patient?_sort=birthdate&_cursor={gone}")).status_code == 410
+    assert (await client.get("/Patient?_cursor=%%%")).status_code == 400
+    keyset = base64.urlsafe_b64encode(b'{"d":"n","k":[1,2,3]}').decode().rstrip("=")
+    assert (await client.get(f"/Patient?_cursor={keyset}")).status_code == 400
+
+
 async def test_sort_several_keys(client: httpx.AsyncClient) -> None:
     await _seed(client)
     bundle = (await client.get("/Patient?_sort=family,-birthdate")).json()

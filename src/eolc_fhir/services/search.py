@@ -18,6 +18,7 @@ from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
+from eolc_fhir.services.search_snapshot import snapshot_page, take_snapshot, wants_snapshot
 from eolc_fhir.storage.search_fast import PreparedSearches, SqliteReader, driver_page
 from eolc_fhir.storage.search_sql import (
     LOOKUP_RANK,
@@ -56,11 +57,26 @@ def encode_cursor(keys: tuple[Any, ...], backward: bool) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(text: str) -> tuple[list[Any], bool]:
+def encode_snapshot_cursor(snapshot_id: str, offset: int) -> str:
+    raw = orjson.dumps({"s": snapshot_id, "o": offset})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_data(text: str) -> dict[str, Any]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidRequest("_cursor is not valid for this server", expression="_cursor")
+    return data
+
+
+def decode_cursor(text: str) -> tuple[list[Any], bool]:
+    data = _cursor_data(text)
+    try:
         return list(data["k"]), data["d"] == "p"
-    except (binascii.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError):
         raise InvalidRequest("_cursor is not valid for this server", expression="_cursor") from None
 
 
@@ -77,9 +93,10 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
         matches = [(resource_type, row.res_id, row.content) for row in page]
         # Includes of a small page are primary-key lookups: the same lean reader serves them.
         included = await gather_includes(ctx.extras[_READER].rows, controls, matches)
-        return _bundle(base_url, resource_type, parsed, page, more, total, included)
+        paging = _paging_links(base_url, resource_type, parsed, page, more, None, False)
+        return _bundle(base_url, resource_type, parsed, page, total, included, paging)
     async with ctx.db.unit_of_work(write=False) as uow:
-        return await _run(uow, resource_type, parsed, base_url, fast)
+        return await _run(uow, resource_type, parsed, base_url, fast, ctx)
 
 
 async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
@@ -118,13 +135,17 @@ async def _first_page(uow: UnitOfWork, parsed: ParsedSearch) -> tuple[list[PageR
 
 
 async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_url: str,
-               page_found: tuple[list[PageRow], bool] | None) -> bytes:
+               page_found: tuple[list[PageRow], bool] | None,
+               ctx: ServerContext | None = None) -> bytes:
     controls = parsed.controls
     conn, dialect = uow.connection, uow.dialect
     if controls.summary == "count" or controls.count == 0:
         total = await count_matches(conn, dialect, parsed.query)
         links = [("self", _url(base_url, resource_type, parsed.used))]
         return assemble_bundle("searchset", [], total=total, links=links)
+    data = _cursor_data(controls.cursor) if controls.cursor else None
+    if data is not None and "s" in data:
+        return await _snapshot_run(uow, resource_type, parsed, base_url, data)
     cursor, backward = decode_cursor(controls.cursor) if controls.cursor else (None, False)
     if page_found is None:
         page_found = await _first_page(uow, parsed)
@@ -139,15 +160,46 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
     total = await _total(conn, dialect, parsed, page, more, cursor)
     matches = [(resource_type, row.res_id, row.content) for row in page]
     included = await gather_includes(rows_of(conn), controls, matches)
-    return _bundle(base_url, resource_type, parsed, page, more, total, included,
-                   cursor, backward)
+    links = _paging_links(base_url, resource_type, parsed, page, more, cursor, backward)
+    if more and cursor is None and ctx is not None and wants_snapshot(parsed):
+        snapshot_id = await take_snapshot(ctx, uow, parsed)
+        if snapshot_id is not None:
+            links = _snapshot_links(base_url, resource_type, parsed, snapshot_id, 0, True)
+    return _bundle(base_url, resource_type, parsed, page, total, included, links)
+
+
+async def _snapshot_run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch,
+                        base_url: str, data: dict[str, Any]) -> bytes:
+    snapshot_id, offset = str(data["s"]), data.get("o")
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidRequest("_cursor is not valid for this server", expression="_cursor")
+    count = parsed.controls.count
+    page, more = await snapshot_page(uow, snapshot_id, offset, count)
+    total = await _total(uow.connection, uow.dialect, parsed, page, more, [offset])
+    matches = [(resource_type, row.res_id, row.content) for row in page]
+    included = await gather_includes(rows_of(uow.connection), parsed.controls, matches)
+    links = _snapshot_links(base_url, resource_type, parsed, snapshot_id, offset, more)
+    return _bundle(base_url, resource_type, parsed, page, total, included, links)
+
+
+def _snapshot_links(base_url: str, path: str, parsed: ParsedSearch, snapshot_id: str,
+                    offset: int, more: bool) -> list[tuple[str, str]]:
+    count = parsed.controls.count
+    plain = [(k, v) for k, v in parsed.used if k != "_cursor"]
+    links = []
+    if more:
+        nxt = encode_snapshot_cursor(snapshot_id, offset + count)
+        links.append(("next", _url(base_url, path, [*plain, ("_cursor", nxt)])))
+    if offset > 0:
+        prev = encode_snapshot_cursor(snapshot_id, max(0, offset - count))
+        links.append(("previous", _url(base_url, path, [*plain, ("_cursor", prev)])))
+    return links
 
 
 def _bundle(base_url: str, resource_type: str, parsed: ParsedSearch, page: list[PageRow],
-            more: bool, total: int | None, included: list[tuple[str, str, bytes]],
-            cursor: list[Any] | None = None, backward: bool = False) -> bytes:
-    links = [("self", _url(base_url, resource_type, parsed.used))]
-    links.extend(_paging_links(base_url, resource_type, parsed, page, more, cursor, backward))
+            total: int | None, included: list[tuple[str, str, bytes]],
+            paging: list[tuple[str, str]]) -> bytes:
+    links = [("self", _url(base_url, resource_type, parsed.used)), *paging]
     entries = [_entry(base_url, resource_type, row.res_id, row.content, "match", parsed)
                for row in page]
     entries += [_entry(base_url, t, i, c, "include", parsed) for t, i, c in included]

@@ -13,7 +13,7 @@ from eolc_fhir.storage.tables import metadata
 
 __all__ = ["metadata"]
 
-for _module in ("subscription_tables", "security_tables"):
+for _module in ("subscription_tables", "security_tables", "search_tables"):
     try:
         import_module(f"eolc_fhir.storage.{_module}")
     except ModuleNotFoundError as exc:  # the feature has not been built yet

@@ -193,13 +193,15 @@ def _after(keys: Sequence[tuple[_Col[Any], bool]], values: Sequence[Any],
 
 
 def page_statement(dialect: str, query: Query, *, count: int,
-                   cursor: Sequence[Any] | None = None, backward: bool = False) -> Select[Any]:
+                   cursor: Sequence[Any] | None = None, backward: bool = False,
+                   with_content: bool = True) -> Select[Any]:
     """The SELECT for one page: (res_id, content, k0..kn) in sort order, ``count + 1`` rows."""
     comp = _Compiler(dialect)
     r = t.resources.alias()
     keys = comp.sort_keys(query, r)
     labelled = [col.label(f"k{n}") for n, (col, _) in enumerate(keys)]
-    inner = select(r.c.res_id, r.c.content, *labelled).where(*comp.where(query, r)).subquery()
+    content = [r.c.content] if with_content else []
+    inner = select(r.c.res_id, *content, *labelled).where(*comp.where(query, r)).subquery()
     outer_keys = [(inner.c[f"k{n}"], desc) for n, (_, desc) in enumerate(keys)]
     stmt = select(inner)
     if cursor is not None:
