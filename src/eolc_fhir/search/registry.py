@@ -124,6 +124,21 @@ class SearchRegistry:
             out.append(entry)
         return out
 
+    def capability_includes(self, resource_type: str) -> list[str]:
+        """CapabilityStatement.rest.resource.searchInclude: ``Type:param`` per reference."""
+        return [f"{resource_type}:{p.code}" for p in self.params_for(resource_type)
+                if p.kind == "reference"]
+
+    def capability_revincludes(self, resource_type: str) -> list[str]:
+        """searchRevInclude: reference parameters of other types that can point here."""
+        out = []
+        for source in sorted(self._by_type):
+            for param in self.params_for(source):
+                if param.kind == "reference" and (not param.targets
+                                                  or resource_type in param.targets):
+                    out.append(f"{source}:{param.code}")
+        return out
+
     def matches(self, resource: dict[str, Any], resource_type: str,
                 params: list[tuple[str, str]]) -> bool:
         """Whether one resource meets search parameters, without a database."""

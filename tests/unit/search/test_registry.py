@@ -71,3 +71,11 @@ def test_matches_for_subscription_filters() -> None:
     assert REGISTRY.matches(flag, "Flag", [("code", "http://snomed.info/sct|526631000000108"),
                                            ("status", "active")])
     assert not REGISTRY.matches(flag, "CarePlan", [("status", "active")])
+
+
+def test_capability_includes() -> None:
+    assert "Flag:patient" in REGISTRY.capability_includes("Flag")
+    assert "Flag:status" not in REGISTRY.capability_includes("Flag")
+    revs = REGISTRY.capability_revincludes("Patient")
+    assert {"Flag:patient", "CarePlan:subject", "Provenance:target"} <= set(revs)
+    assert "Patient:organization" not in revs  # points at Organization only
