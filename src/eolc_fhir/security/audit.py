@@ -127,6 +127,7 @@ class AuditQueue:
         self._items: list[dict[str, Any]] = []
         self.batch_size = batch_size
         self.wake = asyncio.Event()
+        self.stopping = False
 
     def put(self, event: dict[str, Any]) -> None:
         self._items.append(event)

@@ -19,6 +19,7 @@ import orjson
 
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.instant import from_instant, now_us, to_instant
+from eolc_fhir.fhir.parse import dump
 from eolc_fhir.security.audit import AuditRecord, audit_event
 from eolc_fhir.security.capability import add_security, restrict_audit
 from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
@@ -29,6 +30,7 @@ from eolc_fhir.security.provenance import provenance_for
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.writes import Change, new_id, store_version
+from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.security_repo import Origin, SecurityRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -58,12 +60,14 @@ async def _entry_guard(ctx: ServerContext, method: str, url: str) -> None:
 
 
 async def uninstall(ctx: ServerContext) -> None:
-    task = ctx.extras.pop("audit_flusher", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     state: SecurityState | None = ctx.security
+    task = ctx.extras.pop("audit_flusher", None)
+    if state is not None and task is not None:
+        # Never cancel a flush half-way (its transaction would hold the database):
+        # ask the loop to stop, let it finish, then write whatever is left.
+        state.audit.stopping = True
+        state.audit.wake.set()
+        await task
     if state is not None:
         await flush_audits(ctx, state)
         await state.close()
@@ -71,9 +75,11 @@ async def uninstall(ctx: ServerContext) -> None:
 
 async def _flusher(ctx: ServerContext, state: SecurityState) -> None:
     interval = ctx.settings.audit_flush_interval
-    while True:
+    while not state.audit.stopping:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.audit.wake.wait(), timeout=interval)
+        if state.audit.stopping:
+            return
         try:
             await flush_audits(ctx, state)
         except Exception as exc:  # keep the queue's contents for the next attempt
@@ -86,13 +92,38 @@ async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
         return 0
     try:
         async with ctx.db.unit_of_work(write=True) as uow:
-            for event in events:
-                await store_version(ctx, uow, {**event, "id": new_id()}, None, method="POST")
+            repo = SecurityRepository(uow.connection, uow.dialect)
+            await repo.insert_new_resources([_new_audit(ctx, event) for event in events])
     except Exception:
         for event in events:  # put them back: the next flush tries again
             state.audit.put(event)
         raise
     return len(events)
+
+
+def _new_audit(ctx: ServerContext, event: dict[str, Any]) -> tuple[StoredResource, IndexRows]:
+    """A queued AuditEvent as version 1 of a new resource, with its index rows.
+
+    Written past store_version on purpose: nothing else reacts to an AuditEvent
+    (no topic, no Provenance, no audit of the audit) and the batch is what keeps
+    auditing reads cheap.
+    """
+    stamp = now_us()
+    resource = {**event, "id": new_id(), "meta": {"versionId": "1",
+                                                  "lastUpdated": to_instant(stamp)}}
+    stored = StoredResource("AuditEvent", resource["id"], 1, stamp, False, dump(resource),
+                            method="POST")
+    return stored, _index_rows(ctx, resource)
+
+
+def _index_rows(ctx: ServerContext, resource: dict[str, Any]) -> IndexRows:
+    # The same extraction as services/writes.py uses for every other write.
+    if ctx.search is not None:
+        rows: IndexRows = ctx.search.extract(resource)
+        return rows
+    from eolc_fhir.services.minimal_index import extract
+
+    return extract(resource)
 
 
 async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
