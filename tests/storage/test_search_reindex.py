@@ -27,3 +27,11 @@ async def test_reindex_applies_new_parameters(migrated_url: str) -> None:
             "f0", "f1", "f2"}
     finally:
         await db.close()
+
+
+def test_reindex_command(tmp_path: object) -> None:
+    from eolc_fhir.cli import main
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    assert main(["reindex", "--database-url", url]) == 0
+    assert main(["reindex", "Flag", "--database-url", url]) == 0

@@ -24,9 +24,9 @@ from eolc_fhir.storage.search_sql import (
     LOOKUP_RANK,
     PageRow,
     count_matches,
-    current_batch,
     lookup_rank,
     match_ids,
+    reindex_all,
     rows_of,
     search_page,
 )
@@ -276,16 +276,4 @@ async def reindex(ctx: ServerContext, resource_types: list[str] | None = None, *
     Works in batches, one transaction each, so a large store never holds one long
     write lock; returns how many resources were re-indexed.
     """
-    registry = registry_of(ctx)
-    done = 0
-    after: tuple[str, str] | None = None
-    while True:
-        async with ctx.db.unit_of_work() as uow:
-            rows = await current_batch(uow.connection, resource_types, after, batch)
-            for rtype, rid, content in rows:
-                rows_of = registry.extract(orjson.loads(content))
-                await uow.resources.replace_index(rtype, rid, rows_of)
-        done += len(rows)
-        if len(rows) < batch:
-            return done
-        after = (rows[-1][0], rows[-1][1])
+    return await reindex_all(ctx.db, registry_of(ctx).extract, resource_types, batch=batch)

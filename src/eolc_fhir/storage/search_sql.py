@@ -9,10 +9,11 @@ being written (as long as the sort keys themselves do not change).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement as _Col
 
 from eolc_fhir.storage import tables as t
+from eolc_fhir.storage.model import IndexRows
 from eolc_fhir.storage.query import (
     TABLE_OF_KIND,
     Chain,
@@ -49,9 +51,12 @@ from eolc_fhir.storage.search_conditions import (
     test_condition,
 )
 
+if TYPE_CHECKING:
+    from eolc_fhir.storage.database import Database
+
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
-           "fetch_current", "Rows", "rows_of"]
+           "fetch_current", "Rows", "rows_of", "reindex_all"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -313,3 +318,19 @@ async def fetch_current(run: Rows, keys: Sequence[tuple[str, str]]) -> list[tupl
         for row in await run(stmt):
             found[(rtype, row[0])] = bytes(row[1])
     return [(k[0], k[1], found[k]) for k in keys if k in found]
+
+
+async def reindex_all(db: Database, indexer: Callable[[dict[str, Any]], IndexRows],
+                      resource_types: Sequence[str] | None = None, *, batch: int = 500) -> int:
+    """Rebuild every live resource's index rows with ``indexer``; one transaction per batch."""
+    done = 0
+    after: tuple[str, str] | None = None
+    while True:
+        async with db.unit_of_work() as uow:
+            rows = await current_batch(uow.connection, resource_types, after, batch)
+            for rtype, rid, content in rows:
+                await uow.resources.replace_index(rtype, rid, indexer(orjson.loads(content)))
+        done += len(rows)
+        if len(rows) < batch:
+            return done
+        after = (rows[-1][0], rows[-1][1])
