@@ -43,12 +43,13 @@ class Controls:
 
 
 def parse_controls(registry: SearchRegistry, resource_type: str,
-                   params: list[tuple[str, str]]) -> Controls:
-    controls = Controls()
+                   params: list[tuple[str, str]], *, default_count: int = DEFAULT_COUNT,
+                   max_count: int = MAX_COUNT) -> Controls:
+    controls = Controls(count=min(default_count, max_count))
     for name, value in params:
         base, _, modifier = name.partition(":")
         if base == "_count":
-            controls.count = _count(value)
+            controls.count = min(_count(value), max_count)
         elif base == "_sort":
             controls.sort = tuple(_sort_key(registry, resource_type, v) for v in value.split(","))
         elif base in ("_include", "_revinclude"):
@@ -72,7 +73,7 @@ def _count(value: str) -> int:
         raise InvalidRequest(f"_count must be a whole number, not {value!r}") from exc
     if number < 0:
         raise InvalidRequest("_count must not be negative")
-    return min(number, MAX_COUNT)
+    return number
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

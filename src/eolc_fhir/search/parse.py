@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.search import criteria as cr
-from eolc_fhir.search.controls import RESULT_PARAMS, Controls, parse_controls
+from eolc_fhir.search.controls import (
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    RESULT_PARAMS,
+    Controls,
+    parse_controls,
+)
 from eolc_fhir.search.extract import identifier_param
 from eolc_fhir.search.registry import SearchParam, SearchRegistry
 from eolc_fhir.storage.query import (
@@ -53,7 +59,8 @@ class _Context:
 
 
 def parse_search(registry: SearchRegistry, resource_type: str, params: list[tuple[str, str]],
-                 *, lenient: bool = False, base_url: str = "") -> ParsedSearch:
+                 *, lenient: bool = False, base_url: str = "",
+                 page_size: tuple[int, int] = (DEFAULT_COUNT, MAX_COUNT)) -> ParsedSearch:
     """Plan a type-level search; unknown parameters raise unless ``lenient``."""
     ctx = _Context(registry, base_url)
     clauses: list[Clause] = []
@@ -72,7 +79,8 @@ def parse_search(registry: SearchRegistry, resource_type: str, params: list[tupl
             parsed.ignored.append(name)
             continue
         parsed.used.append((name, value))
-    parsed.controls = parse_controls(registry, resource_type, result)
+    parsed.controls = parse_controls(registry, resource_type, result,
+                                     default_count=page_size[0], max_count=page_size[1])
     parsed.query = Query(resource_type, tuple(clauses), parsed.controls.sort)
     return parsed
 

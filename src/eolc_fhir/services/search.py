@@ -52,6 +52,10 @@ def registry_of(ctx: ServerContext | None) -> SearchRegistry:
     return _default_registry()
 
 
+def _page_size(ctx: ServerContext) -> tuple[int, int]:
+    return ctx.settings.default_page_size, ctx.settings.max_page_size
+
+
 def encode_cursor(keys: tuple[Any, ...], backward: bool) -> str:
     raw = orjson.dumps({"d": "p" if backward else "n", "k": list(keys)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -84,7 +88,7 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
                       lenient: bool = False, base_url: str) -> bytes:
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
-                          base_url=base_url)
+                          base_url=base_url, page_size=_page_size(ctx))
     controls = parsed.controls
     fast = _sqlite_lookup(ctx, parsed)
     if fast is not None and controls.total not in ("accurate", "estimate"):
@@ -104,7 +108,7 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
                     lenient: bool = False) -> bytes:
     """The same search inside a caller's unit of work (batch GET entries)."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
-                          base_url=base_url)
+                          base_url=base_url, page_size=_page_size(ctx))
     return await _run(uow, resource_type, parsed, base_url, None)
 
 

@@ -37,8 +37,9 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
     types = _types(params)
     if any(k.split(":")[0] == "_sort" for k, _ in params):
         raise InvalidRequest("_sort is not supported in system search", code="not-supported")
-    plans = {t: parse_search(registry, t, params, lenient=lenient, base_url=base_url)
-             for t in types}
+    size = (ctx.settings.default_page_size, ctx.settings.max_page_size)
+    plans = {t: parse_search(registry, t, params, lenient=lenient, base_url=base_url,
+                             page_size=size) for t in types}
     first = plans[types[0]]
     controls = first.controls
     links = [("self", _paging_url(base_url, first.used))]
