@@ -155,3 +155,20 @@ async def test_read_audits_are_written_at_shutdown(secure_settings: Any) -> None
             secure = App(http, app)
             events = await _audits(secure)
     assert _by(events, "test-gp", "search-type")
+
+
+async def test_a_rolled_back_transaction_is_audited_as_failed(secure: SecureApp) -> None:
+    gp, plan = await _setup(secure)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": make_care_plan(subject=REF), "request": {"method": "POST",
+                                                               "url": "CarePlan"}},
+        {"resource": {**make_care_plan(subject=REF), "id": plan},
+         "request": {"method": "PUT", "url": f"CarePlan/{plan}", "ifMatch": 'W/"9"'}}]}
+    response = await secure.http.post("/", json=bundle, headers=gp)
+    assert response.status_code == 412
+    events = await _audits(secure)
+    [failed] = _by(events, "test-gp", "batch")
+    assert failed["outcome"] == "4" and "412" in failed["outcomeDesc"]
+    assert len(_by(events, "test-gp", "create")) == 2  # _setup's two; the rolled-back one: none
+    provenances = (await secure.http.get("/Provenance", headers=gp)).json()["entry"]
+    assert len(provenances) == 2  # the Patient and the CarePlan of _setup, nothing more

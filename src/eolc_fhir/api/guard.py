@@ -50,6 +50,7 @@ _BASE_HEADERS = [
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _AUDIT_BODY_LIMIT = 2_000_000  # larger responses are audited without their entities
 _ENTITY_LIMIT = 100
+_BUNDLE_INTERACTIONS = ("batch / transaction", "batch", "transaction")
 
 
 def _is_public(path: str) -> bool:
@@ -177,7 +178,9 @@ class _Exchange:
                 await filter_bundle(parsed, self.rc.principal,
                                     await self.state.withdrawn_patients(), self._origins):
             body = orjson.dumps(parsed)
-        if not self.rc.audited_in_transaction:
+        # Committed writes were audited with them; a Bundle's own request is always
+        # audited too (its reads, and its failure when the transaction rolled back).
+        if not self.rc.audited_in_transaction or self.rc.interaction in _BUNDLE_INTERACTIONS:
             self._queue_audit(status, parsed, body)
         headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
@@ -294,7 +297,7 @@ async def authorize_route(request: Request) -> None:
     rc.resource_type = params.get("resource_type") or (
         parts[0] if parts and parts[0][:1].isupper() else None)
     rc.resource_id = params.get("resource_id")
-    if rc.interaction in ("batch / transaction", "batch", "transaction"):
+    if rc.interaction in _BUNDLE_INTERACTIONS:
         return  # each entry is checked on its own (services/entries.py)
     await check(ctx.security, rc.principal, rc.interaction, rc.resource_type, rc.resource_id)
 

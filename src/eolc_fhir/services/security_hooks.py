@@ -142,7 +142,11 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
         await _audit(ctx, uow, change, request)
     finally:
         request.extra[_SERVER_WRITTEN] = False
-    request.audited_in_transaction = True
+
+    def audited() -> None:  # only a committed write's audit counts; a rollback loses it
+        request.audited_in_transaction = True
+
+    uow.after_commit(audited)
 
 
 async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Change,
