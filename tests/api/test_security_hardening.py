@@ -104,3 +104,28 @@ async def test_logs_carry_ids_never_names_or_nhs_numbers(
     assert pid in text and "test-gp" in text  # ids are logged...
     for secret in ("Quennell", "Philippa", nhs):  # ... names and NHS numbers never
         assert secret not in text
+
+
+async def test_the_token_endpoint_is_rate_limited_per_address(secure: SecureApp) -> None:
+    await secure.register("busy", "gp")
+    statuses = []
+    for _ in range(32):
+        response = await secure.http.post(
+            "/auth/token", data=secure.form("busy", "system/*.rs"),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        statuses.append(response.status_code)
+    assert statuses[0] == 200 and statuses[-1] == 429
+    assert response.json()["error"] == "slow_down"
+
+
+async def test_the_capability_statement_declares_smart_and_a_read_only_audit(
+        secure: SecureApp) -> None:
+    statement = (await secure.http.get("/metadata")).json()
+    security = statement["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    uris = security["extension"][0]["extension"]
+    assert {"url": "token", "valueUri": "http://test/auth/token"} in uris
+    assert "documentation" not in statement["rest"][0]  # no insecure-dev warning
+    [audit] = [r for r in statement["rest"][0]["resource"] if r["type"] == "AuditEvent"]
+    codes = {i["code"] for i in audit["interaction"]}
+    assert "read" in codes and not codes & {"create", "update", "delete"}

@@ -51,6 +51,9 @@ async def token(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     try:
         if ctx.security is None:
             raise OAuthError("invalid_request", "authentication is off (--insecure-dev)")
+        client = request.client.host if request.client else "-"
+        if ctx.security.limiter.take(f"token:{client}") > 0:
+            raise OAuthError("slow_down", "too many token requests; retry later", 429)
         answer = await grant_token(ctx.security, form, f"{base}{TOKEN_PATH}")
     except OAuthError as exc:
         log.info("token refused: %s (client %s)", exc.error, _claimed_client(form))
