@@ -16,7 +16,7 @@ from eolc_fhir.config import Settings
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.startup import build_context, close_context
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "from_environment"]
 
 log = logging.getLogger("eolc_fhir")
 
@@ -75,3 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(guard.SecurityMiddleware, settings=settings)  # outermost: headers, auth
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app with settings from EOLC_* variables: ``uvicorn --factory`` (e.g. for TLS)."""
+    return create_app(Settings())
