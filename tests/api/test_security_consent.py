@@ -65,6 +65,9 @@ async def test_withdrawn_consent_hides_the_record_from_other_organisations(
     update = await secure.http.put(f"/CarePlan/{plan}", json={**make_care_plan(subject=REF),
                                                               "id": plan}, headers=hospital)
     assert update.status_code == 403
+    conditional = await secure.http.put(f"/CarePlan?_id={plan}", json=make_care_plan(
+        subject=REF), headers=hospital)
+    assert conditional.status_code == 403
 
     # Consent given again, later: the record is shared again.
     await _create(secure, gp, make_consent_to_share(patient=REF, dateTime="2026-07-01T09:00:00Z"))

@@ -69,6 +69,9 @@ async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
     assert not statuses.get("entry"), "others' subscription statuses are hidden"
     statuses = (await secure.http.get("/Subscription/$status", headers=mine)).json()
     assert len(statuses["entry"]) == 1
+    sneaky = await secure.http.put(f"/Subscription?_id={sub['id']}", json={
+        **sub, "reason": "taken over"}, headers=theirs)
+    assert sneaky.status_code == 403  # found by search, still not theirs to change
     listed = (await secure.http.get("/Subscription", headers=theirs)).json()
     assert not [e for e in listed.get("entry", []) if e["resource"]["id"] == sub["id"]]
     listed = (await secure.http.get("/Subscription", headers=mine)).json()

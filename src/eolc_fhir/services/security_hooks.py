@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.errors import Forbidden, InvalidRequest
 from eolc_fhir.fhir.instant import from_instant, now_us, to_instant
 from eolc_fhir.fhir.parse import dump
 from eolc_fhir.security.audit import AuditRecord, audit_event
@@ -27,7 +27,9 @@ from eolc_fhir.security.demo import ensure_demo_clients
 from eolc_fhir.security.enforce import check_entry
 from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.provenance import provenance_for
+from eolc_fhir.security.roles import OWNED_TYPES
 from eolc_fhir.security.state import SecurityState, start_security
+from eolc_fhir.security.visibility import hidden
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.writes import Change, new_id, store_version
 from eolc_fhir.storage.model import IndexRows, StoredResource
@@ -132,6 +134,8 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
     if rtype == "AuditEvent" or (request is not None and request.extra.get(_SERVER_WRITTEN)):
         return
     repo = SecurityRepository(uow.connection, uow.dialect)
+    if change.previous is not None and request is not None and ctx.security is not None:
+        await _may_change(ctx.security, repo, change, request)
     await _bookkeeping(ctx, repo, change, request)
     if request is None or request.principal is None or ctx.security is None:
         return  # --insecure-dev, or a write from outside a request (loader, migration)
@@ -147,6 +151,22 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
         request.audited_in_transaction = True
 
     uow.after_commit(audited)
+
+
+async def _may_change(state: SecurityState, repo: SecurityRepository, change: Change,
+                      request: RequestContext) -> None:
+    """Whatever path found it (conditional update, transaction), nobody changes what
+    they may not see: another client's Subscription, a record hidden by withdrawn consent."""
+    principal = request.principal
+    rtype = change.stored.resource_type
+    if principal is None or principal.is_admin:
+        return
+    withdrawn = await state.withdrawn_patients()
+    if rtype not in OWNED_TYPES and not withdrawn:
+        return
+    origin = (await repo.origins([(rtype, change.stored.id)])).get((rtype, change.stored.id))
+    if hidden(principal, rtype, origin, withdrawn):
+        raise Forbidden(f"{rtype}/{change.stored.id} may not be changed by this client")
 
 
 async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Change,
