@@ -134,3 +134,18 @@ async def test_transaction_entries_are_checked_one_by_one(secure: SecureApp) -> 
     assert response.status_code == 200
     statuses = [e["response"]["status"] for e in response.json()["entry"]]
     assert statuses[0].startswith("201") and statuses[1] == "403"
+
+
+async def test_patient_operations_follow_the_roles(secure: SecureApp) -> None:
+    ids = await _seed(secure)
+    patient = ids["patient"]
+    for role, wishes, everything in (("ambulance", 200, 403), ("care-home", 200, 403),
+                                     ("gp", 200, 200), ("coordination-centre", 200, 200)):
+        headers = await secure.headers(role)
+        response = await secure.http.get(f"/Patient/{patient}/$wishes", headers=headers)
+        assert response.status_code == wishes, (role, response.text)
+        response = await secure.http.get(f"/Patient/{patient}/$everything", headers=headers)
+        assert response.status_code == everything, (role, response.text)
+    narrow = await secure.headers("ambulance", scope="system/CarePlan.rs")
+    response = await secure.http.get(f"/Patient/{patient}/$wishes", headers=narrow)
+    assert response.status_code == 403  # the token cannot read Patient

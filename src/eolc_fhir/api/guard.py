@@ -292,6 +292,7 @@ async def authorize_route(request: Request) -> None:
     if rc is None or ctx.security is None:
         return  # --insecure-dev
     rc.interaction = _route_interaction(request)
+    request.state.principal = rc.principal  # for services that ask (operation_hooks)
     params = request.path_params
     parts = [p for p in request.url.path.split("/") if p]
     rc.resource_type = params.get("resource_type") or (
