@@ -9,6 +9,7 @@ signature, ``aud`` other than the token endpoint, a missing or past ``exp``,
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = ["check_assertion", "claimed_client", "MAX_LIFETIME", "ASSERTION_TYPE"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_LIFETIME = 300  # seconds: SMART says exp no more than five minutes in the future
 _SKEW = 5  # seconds of clock difference we forgive
+_LOGGABLE = re.compile(r"^[A-Za-z0-9.\-]{1,64}$")
 
 FindClient = Callable[[str], Awaitable[ClientRecord | None]]
 UseJti = Callable[[str, str, int], Awaitable[bool]]  # (client_id, jti, exp) -> fresh?
@@ -113,4 +115,5 @@ def claimed_client(assertion: str) -> str:
         iss = _unverified(assertion)[1].get("iss")
     except OAuthError:
         return "-"
-    return iss if isinstance(iss, str) and len(iss) <= 64 else "-"
+    # Unverified text from the caller: only something shaped like a client id is logged.
+    return iss if isinstance(iss, str) and _LOGGABLE.match(iss) else "-"

@@ -10,6 +10,8 @@ import time
 
 __all__ = ["RateLimiter"]
 
+_MAX_BUCKETS = 50_000  # unauthenticated callers are keyed by address: keep memory bounded
+
 
 class RateLimiter:
     def __init__(self, per_minute: int, burst: int) -> None:
@@ -22,6 +24,8 @@ class RateLimiter:
         if self.rate <= 0:
             return 0.0
         now = time.monotonic() if now is None else now
+        if len(self._buckets) >= _MAX_BUCKETS and client_id not in self._buckets:
+            self._forget_full(now)
         tokens, when = self._buckets.get(client_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - when) * self.rate)
         if tokens < 1.0:
@@ -29,3 +33,12 @@ class RateLimiter:
             return (1.0 - tokens) / self.rate
         self._buckets[client_id] = (tokens - 1.0, now)
         return 0.0
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled: forgetting them changes nothing."""
+        full = [k for k, (tokens, when) in self._buckets.items()
+                if tokens + (now - when) * self.rate >= self.burst]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= _MAX_BUCKETS:
+            self._buckets.clear()

@@ -77,3 +77,15 @@ def test_rate_limiter_refills_over_time() -> None:
     assert limiter.take("b", now=0.0) == 0  # per client
     assert limiter.take("a", now=1.0) == 0
     assert RateLimiter(per_minute=0, burst=1).take("a") == 0  # 0 = no limit
+
+
+def test_rate_limiter_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import eolc_fhir.security.ratelimit as ratelimit
+
+    monkeypatch.setattr(ratelimit, "_MAX_BUCKETS", 3)
+    limiter = RateLimiter(per_minute=60, burst=2)
+    limiter.take("busy", now=0.0)
+    limiter.take("busy", now=0.0)
+    for i in range(10):
+        limiter.take(f"ip:{i}", now=0.5)
+    assert len(limiter._buckets) <= 3
