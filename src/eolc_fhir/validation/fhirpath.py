@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import fhirpathpy
-from antlr4 import CommonTokenStream, InputStream, Token
+from antlr4 import CommonTokenStream, InputStream, ParseTreeWalker, Token
 from antlr4.error.ErrorListener import ErrorListener
+from fhirpathpy import apply_parsed_path
 from fhirpathpy.engine.invocations import invocation_registry as _BUILTIN_FUNCTIONS
 from fhirpathpy.engine.nodes import ResourceNode
+from fhirpathpy.engine.util import set_paths
 from fhirpathpy.models import models
-from fhirpathpy.parser import parse as _parse
+from fhirpathpy.parser.ASTPathListener import ASTPathListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
@@ -38,6 +39,8 @@ __all__ = [
     "compile_invariant",
     "compile_expression",
     "check_syntax",
+    "called_functions",
+    "parse_strict",
     "InvariantCompileError",
 ]
 
@@ -90,25 +93,33 @@ class _RaisingListener(ErrorListener):  # type: ignore[misc]
         raise InvariantCompileError(f"FHIRPath syntax error at column {column}: {msg}")
 
 
-def check_syntax(expression: str) -> None:
-    """Raise InvariantCompileError unless the whole text is one valid FHIRPath expression."""
+def parse_strict(expression: str) -> dict[str, Any]:
+    """Parse once with fhirpathpy's grammar, raising on any syntax error; the AST it compiles."""
     listener = _RaisingListener()
     lexer = FHIRPathLexer(InputStream(expression))
     lexer.removeErrorListeners()
     lexer.addErrorListener(listener)
     tokens = CommonTokenStream(lexer)
     parser = FHIRPathParser(tokens)
+    parser.buildParseTrees = True
     parser.removeErrorListeners()
     parser.addErrorListener(listener)
-    parser.expression()
+    tree = parser.expression()
     if tokens.LA(1) != Token.EOF:
         raise InvariantCompileError(f"FHIRPath has trailing text: {expression!r}")
+    ast = ASTPathListener()
+    ParseTreeWalker().walk(ast, tree)
+    return ast.parentStack[0]  # type: ignore[no-any-return]
 
 
-def called_functions(expression: str) -> set[str]:
-    """Names of every function the expression invokes."""
+def check_syntax(expression: str) -> None:
+    """Raise InvariantCompileError unless the whole text is one valid FHIRPath expression."""
+    parse_strict(expression)
+
+
+def _functions_in(ast: dict[str, Any]) -> set[str]:
     found: set[str] = set()
-    stack: list[Any] = [_parse(expression)]
+    stack: list[Any] = [ast]
     while stack:
         node = stack.pop()
         if node.get("type") == "Functn":
@@ -119,24 +130,27 @@ def called_functions(expression: str) -> set[str]:
     return found
 
 
+def called_functions(expression: str) -> set[str]:
+    """Names of every function the expression invokes."""
+    return _functions_in(parse_strict(expression))
+
+
 def compile_expression(expression: str) -> Callable[[Any, Mapping[str, Any]], list[Any]]:
     """Compile a FHIRPath expression once (R4 model, our user functions and rewrites)."""
     if _UNSTABLE.search(expression):
         raise InvariantCompileError(
             f"ofType(BackboneElement) is unreliable in fhirpathpy: {expression}"
         )
-    check_syntax(expression)
-    unknown = called_functions(expression) - set(_BUILTIN_FUNCTIONS) - set(_USER_FUNCTIONS)
+    # One strict parse serves the syntax check, the function check and compilation
+    # (fhirpathpy.compile would parse again, and the parser is the slow part).
+    ast = parse_strict(_rewrite(expression))
+    unknown = _functions_in(ast) - set(_BUILTIN_FUNCTIONS) - set(_USER_FUNCTIONS)
     if unknown:
         raise InvariantCompileError(
             f"FHIRPath functions not available: {', '.join(sorted(unknown))}"
         )
-    try:
-        compiled = fhirpathpy.compile(
-            _rewrite(expression), _MODEL, {"userInvocationTable": _USER_FUNCTIONS}
-        )
-    except Exception as exc:  # the parser raises bare Exceptions
-        raise InvariantCompileError(f"cannot compile FHIRPath {expression!r}: {exc}") from exc
+    options = {"userInvocationTable": _USER_FUNCTIONS}
+    compiled = set_paths(apply_parsed_path, parsedPath=ast, model=_MODEL, options=options)
     return compiled  # type: ignore[no-any-return]
 
 
