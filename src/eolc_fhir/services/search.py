@@ -26,6 +26,7 @@ from eolc_fhir.storage.search_sql import (
     count_matches,
     lookup_rank,
     match_ids,
+    prefer_custom_plans,
     reindex_all,
     rows_of,
     search_page,
@@ -144,9 +145,11 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
     controls = parsed.controls
     conn, dialect = uow.connection, uow.dialect
     if controls.summary == "count" or controls.count == 0:
+        await prefer_custom_plans(conn, dialect, parsed.query)
         total = await count_matches(conn, dialect, parsed.query)
         links = [("self", _url(base_url, resource_type, parsed.used))]
         return assemble_bundle("searchset", [], total=total, links=links)
+    await prefer_custom_plans(conn, dialect, parsed.query)
     data = _cursor_data(controls.cursor) if controls.cursor else None
     if data is not None and "s" in data:
         return await _snapshot_run(uow, resource_type, parsed, base_url, data)
@@ -270,6 +273,7 @@ async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, 
     if not is_resource_type(resource_type):
         raise InvalidRequest(f"'{resource_type}' is not a resource type", code="not-supported")
     parsed = parse_search(registry or _default_registry(), resource_type, params)
+    await prefer_custom_plans(uow.connection, uow.dialect, parsed.query)
     return sorted(await match_ids(uow.connection, uow.dialect, parsed.query, _FIND_LIMIT))
 
 

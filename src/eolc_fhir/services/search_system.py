@@ -11,7 +11,12 @@ from eolc_fhir.search import SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
-from eolc_fhir.storage.search_sql import count_matches, rows_of, search_page
+from eolc_fhir.storage.search_sql import (
+    count_matches,
+    prefer_custom_plans,
+    rows_of,
+    search_page,
+)
 
 __all__ = ["run_system_search"]
 
@@ -47,6 +52,7 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
     rows: list[tuple[str, str, bytes]] = []
     total = 0
     async with ctx.db.unit_of_work(write=False) as uow:
+        await prefer_custom_plans(uow.connection, uow.dialect, first.query)
         for rtype in types:
             query = plans[rtype].query
             if controls.total in ("accurate", "estimate") or controls.summary == "count":

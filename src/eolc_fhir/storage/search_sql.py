@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
 )
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
-           "fetch_current", "Rows", "rows_of", "reindex_all"]
+           "fetch_current", "Rows", "rows_of", "reindex_all", "prefer_custom_plans"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -229,6 +230,20 @@ async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, coun
         rows.reverse()
     page = [PageRow(row[0], bytes(row[1]), tuple(row[2:])) for row in rows]
     return page, more
+
+
+async def prefer_custom_plans(conn: AsyncConnection, dialect: str, query: Query) -> None:
+    """On PostgreSQL, plan this transaction's searches for their actual values.
+
+    asyncpg prepares every statement; after five runs PostgreSQL may switch to a
+    generic plan, which for a search with several clauses is ten times slower
+    (it cannot see that one practice's flags are few). Single-clause lookups
+    keep the cheaper cached plan.
+    """
+    if dialect != "postgresql":
+        return
+    if len(query.clauses) > 1 or any(isinstance(c, Chain | Has) for c in query.clauses):
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 async def count_matches(conn: AsyncConnection, dialect: str, query: Query) -> int:
