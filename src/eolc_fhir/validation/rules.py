@@ -90,21 +90,6 @@ class ElementRule:
         self.slices.append(rule)
         return rule
 
-    def is_trivial(self) -> bool:
-        """Nothing to check here or below (lets the walker skip whole subtrees)."""
-        return (
-            self.min == 0
-            and self.max is None
-            and not self.types
-            and self.target_types is None
-            and self.fixed is MISSING
-            and self.pattern is MISSING
-            and self.binding is None
-            and not self.invariants
-            and not self.slices
-            and all(c.is_trivial() for c in self.children.values())
-        )
-
 
 @dataclass(eq=False, slots=True)
 class CompiledProfile:
