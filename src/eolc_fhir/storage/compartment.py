@@ -68,16 +68,19 @@ def _compartment_sql(patients: str, types: Sequence[str], params: dict[str, Any]
         ") m ON r.res_type = m.res_type AND r.res_id = m.res_id WHERE NOT r.deleted"
     )
     if contacts:
+        # ``param || ''`` keeps SQLite off the (param, ...) index, which would scan every
+        # row of that parameter; the (res_type, res_id) index finds the few rows at once.
+        episodes = ("SELECT e.res_id FROM idx_reference e WHERE e.res_type = 'EpisodeOfCare'"
+                    " AND e.param = 'patient' AND e.target_type = 'Patient'"
+                    f" AND e.target_id IN ({patients})")
         sql += (
             f" UNION ALL SELECT {_COLS} FROM resources r JOIN ("
-            "SELECT DISTINCT c.target_type AS res_type, c.target_id AS res_id"
-            " FROM idx_reference c WHERE c.target_id IS NOT NULL AND (("
-            "c.res_type = 'Patient' AND c.param = 'general-practitioner'"
-            f" AND c.res_id IN ({patients})) OR (c.res_type = 'EpisodeOfCare'"
-            " AND c.param IN ('organization', 'care-manager') AND c.res_id IN ("
-            "SELECT e.res_id FROM idx_reference e WHERE e.res_type = 'EpisodeOfCare'"
-            " AND e.param = 'patient' AND e.target_type = 'Patient'"
-            f" AND e.target_id IN ({patients}))))"
+            "SELECT c.target_type AS res_type, c.target_id AS res_id FROM idx_reference c"
+            " WHERE c.res_type = 'Patient' AND c.param || '' = 'general-practitioner'"
+            f" AND c.res_id IN ({patients}) UNION"
+            " SELECT c.target_type, c.target_id FROM idx_reference c"
+            " WHERE c.res_type = 'EpisodeOfCare' AND c.param || '' IN ('organization',"
+            f" 'care-manager') AND c.res_id IN ({episodes})"
             ") k ON r.res_type = k.res_type AND r.res_id = k.res_id WHERE NOT r.deleted"
         )
     return sql
