@@ -26,7 +26,7 @@ from eolc_fhir.fhir.errors import ProfileViolation
 from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.writes import store_version
-from eolc_fhir.storage.bulk import BulkUnitOfWork
+from eolc_fhir.storage.bulk import BulkUnitOfWork, analyze
 
 __all__ = ["LoadReport", "load_region", "region_loaded", "prepare_people", "Progress",
            "stderr_progress", "validate"]
@@ -115,6 +115,7 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    await analyze(ctx.db.engine, ctx.db.dialect)
     return LoadReport(seed, patients, count, time.perf_counter() - began)
 
 

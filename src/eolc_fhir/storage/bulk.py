@@ -14,7 +14,7 @@ from dataclasses import asdict
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eolc_fhir.storage import tables as t
@@ -22,7 +22,7 @@ from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["BulkUnitOfWork", "BufferingRepository"]
+__all__ = ["BulkUnitOfWork", "BufferingRepository", "analyze"]
 
 _INDEX = {
     "tokens": t.idx_token,
@@ -98,3 +98,12 @@ class BulkUnitOfWork(UnitOfWork):
                 raise
         self._repo = None
         await super().__aexit__(exc_type, exc, tb)
+
+
+async def analyze(engine: AsyncEngine, dialect: str) -> None:
+    """Refresh PostgreSQL's planner statistics after a bulk load (SQLite plans need none)."""
+    if dialect != "postgresql":
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE"))
