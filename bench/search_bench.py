@@ -162,12 +162,15 @@ def main() -> None:
                     rows += [{"engine": engine, "patients": n, "via": "service", **r}
                              for r in found]
                     if args.http:
-                        from bench.search_http import run_http
+                        from bench.search_http import run_baseline, run_http
 
                         found = run_http(url, n, Path(tmp), SCENARIOS,
                                          duration=args.duration, connections=args.clients)
                         rows += [{"engine": engine, "patients": n, "via": "http", **r}
                                  for r in found]
+                        base = run_baseline(Path(tmp), duration=args.duration,
+                                            connections=args.clients)
+                        rows.append({"engine": "-", "patients": n, "via": "http", **base})
         finally:
             if pg is not None:
                 pg.stop()

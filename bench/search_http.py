@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.servers import Server, _spawn, free_port
+from bench.servers import Server, _spawn, free_port, start_baseline
 
-__all__ = ["run_http"]
+__all__ = ["run_http", "run_baseline"]
 
 _WRK_DIR = Path(__file__).resolve().parent / "wrk"
 Params = list[tuple[str, str]]
@@ -64,3 +64,21 @@ def run_http(url: str, n: int, workdir: Path,
     finally:
         server.stop()
     return results
+
+
+def run_baseline(workdir: Path, *, duration: int = 10, connections: int = 16) -> dict[str, Any]:
+    """The bare Starlette + sqlite3 app (GET by key, misses) under the same load: the floor."""
+    server = start_baseline(workdir)
+    try:
+        server.wait_ready()
+        paths_file = workdir / "baseline-paths.txt"
+        paths_file.write_text("\n".join(f"/Patient/k{i}" for i in range(1000)) + "\n")
+        _wrk(server.base_url, paths_file, 2, connections)
+        raw = _wrk(server.base_url, paths_file, duration, connections)
+    finally:
+        server.stop()
+    result = {"scenario": "baseline: bare Starlette + sqlite3 by key", "requests": raw["requests"],
+              "p50_ms": round(raw["p50_us"] / 1000, 2), "p99_ms": round(raw["p99_us"] / 1000, 2),
+              "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1)}
+    print(f"  http {result}", flush=True)
+    return result
