@@ -226,3 +226,25 @@ async def test_chain_and_has_over_http(client: httpx.AsyncClient) -> None:
     assert _ids(bundle) == ["p0", "p1", "p2"]
     query = parse_qs(urlsplit(_link(bundle, "self") or "").query)
     assert query["_has:Flag:patient:code"] == ["526631000000108"]
+
+
+async def test_search_inside_a_batch(client: httpx.AsyncClient) -> None:
+    await _seed(client)
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": f"Patient?identifier={NHS}|9000000003"}},
+        {"request": {"method": "GET", "url": "Flag?patient=Patient/p1&_include=Flag:patient"}},
+    ]}
+    resp = await client.post("/", content=orjson.dumps(bundle))
+    assert resp.status_code == 200, resp.text
+    first, second = (e["resource"] for e in resp.json()["entry"])
+    assert first["type"] == "searchset" and _ids(first) == ["p3"]
+    assert _ids(second) == ["f1"] and _ids(second, "include") == ["p1"]
+
+
+async def test_summary_text_and_data(client: httpx.AsyncClient) -> None:
+    await _put(client, patient(id="t1", text={"status": "generated",
+                                              "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}))
+    data = (await client.get("/Patient?_id=t1&_summary=data")).json()["entry"][0]["resource"]
+    assert "text" not in data and "name" in data
+    text = (await client.get("/Patient?_id=t1&_summary=text")).json()["entry"][0]["resource"]
+    assert "text" in text and "name" not in text
