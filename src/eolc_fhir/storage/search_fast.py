@@ -11,6 +11,7 @@ PERF-FLOOR.md); elsewhere through the caller's connection as driver SQL.
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -166,6 +167,8 @@ class SqliteReader:
             self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                          check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA query_only=ON")
+            # Closed with its reader (the server context) even if nobody calls close().
+            weakref.finalize(self, self._conn.close)
         return self._conn
 
     async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
