@@ -175,14 +175,16 @@ def _start(server: PgServer) -> None:
 
 
 def _install_sigterm_exit() -> None:
-    # atexit handlers do not run on SIGTERM; turning it into SystemExit lets them run.
+    # Default SIGTERM kills the process without atexit or fixture teardown, leaving the
+    # server behind. As KeyboardInterrupt it ends the pytest session (a SystemExit would
+    # only fail the current test), runs the finalizers and then atexit.
     if threading.current_thread() is threading.main_thread():
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _exit_on_signal)
+            signal.signal(signal.SIGTERM, _interrupt_on_signal)
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _interrupt_on_signal(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt("SIGTERM")
 
 
 def start_pg_server(bindir: Path = DEFAULT_BINDIR, attempts: int = 3) -> PgServer:
