@@ -19,10 +19,16 @@ from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
 from eolc_fhir.services.search_snapshot import snapshot_page, take_snapshot, wants_snapshot
-from eolc_fhir.storage.search_fast import PreparedSearches, SqliteReader, driver_page
+from eolc_fhir.storage.search_fast import (
+    PreparedSearches,
+    SqliteReader,
+    autocommit_connection,
+    driver_page,
+)
 from eolc_fhir.storage.search_sql import (
     LOOKUP_RANK,
     PageRow,
+    Rows,
     count_matches,
     lookup_rank,
     match_ids,
@@ -30,6 +36,7 @@ from eolc_fhir.storage.search_sql import (
     reindex_all,
     rows_of,
     search_page,
+    wants_custom_plan,
 )
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -90,18 +97,46 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url, page_size=_page_size(ctx))
-    controls = parsed.controls
     fast = _sqlite_lookup(ctx, parsed)
-    if fast is not None and controls.total not in ("accurate", "estimate"):
-        page, more = fast
-        total = len(page) if not more and controls.total != "none" else None
-        matches = [(resource_type, row.res_id, row.content) for row in page]
+    if fast is not None and parsed.controls.total not in ("accurate", "estimate"):
         # Includes of a small page are primary-key lookups: the same lean reader serves them.
-        included = await gather_includes(ctx.extras[_READER].rows, controls, matches)
-        paging = _paging_links(base_url, resource_type, parsed, page, more, None, False)
-        return _bundle(base_url, resource_type, parsed, page, total, included, paging)
+        return await _lean_bundle(ctx.extras[_READER].rows, resource_type, parsed, base_url,
+                                  fast)
+    if fast is None and _is_lean(ctx.db.dialect, parsed) and \
+            not wants_custom_plan(parsed.query):
+        async with autocommit_connection(ctx.db) as conn:
+            found = await driver_page(conn, _prepared(conn), parsed.query,
+                                      parsed.controls.count)
+            if found is not None:
+                return await _lean_bundle(rows_of(conn), resource_type, parsed, base_url, found)
     async with ctx.db.unit_of_work(write=False) as uow:
         return await _run(uow, resource_type, parsed, base_url, fast, ctx)
+
+
+async def _lean_bundle(run: Rows, resource_type: str, parsed: ParsedSearch, base_url: str,
+                       found: tuple[list[PageRow], bool]) -> bytes:
+    page, more = found
+    total = len(page) if not more and parsed.controls.total != "none" else None
+    matches = [(resource_type, row.res_id, row.content) for row in page]
+    included = await gather_includes(run, parsed.controls, matches)
+    paging = _paging_links(base_url, resource_type, parsed, page, more, None, False)
+    return _bundle(base_url, resource_type, parsed, page, total, included, paging)
+
+
+def _is_lean(dialect: str, parsed: ParsedSearch) -> bool:
+    """A first page of a selective lookup, small enough for the lean paths."""
+    controls = parsed.controls
+    return (dialect in ("sqlite", "postgresql") and not controls.cursor
+            and controls.summary != "count" and 0 < controls.count <= _LEAN_MAX_COUNT
+            and controls.total not in ("accurate", "estimate")
+            and lookup_rank(parsed.query) <= LOOKUP_RANK)
+
+
+def _prepared(conn: Any) -> PreparedSearches:
+    name = conn.dialect.name
+    if name not in _PREPARED:
+        _PREPARED[name] = PreparedSearches(conn.dialect)
+    return _PREPARED[name]
 
 
 async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
@@ -116,27 +151,22 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
 def _sqlite_lookup(ctx: ServerContext,
                    parsed: ParsedSearch) -> tuple[list[PageRow], bool] | None:
     """First pages of selective equality lookups, straight from the SQLite file."""
-    controls = parsed.controls
-    if (ctx.db.dialect != "sqlite" or controls.cursor or controls.summary == "count"
-            or controls.count == 0 or controls.count > _LEAN_MAX_COUNT
-            or lookup_rank(parsed.query) > LOOKUP_RANK):
+    if ctx.db.dialect != "sqlite" or not _is_lean("sqlite", parsed):
         return None
     reader = ctx.extras.get(_READER)
     if reader is None:
         reader = ctx.extras[_READER] = SqliteReader(ctx.db.url)
     if not reader.usable:
         return None
-    found: tuple[list[PageRow], bool] | None = reader.page(parsed.query, controls.count)
+    found: tuple[list[PageRow], bool] | None = reader.page(parsed.query, parsed.controls.count)
     return found
 
 
 async def _first_page(uow: UnitOfWork, parsed: ParsedSearch) -> tuple[list[PageRow], bool] | None:
     if uow.dialect != "postgresql" or parsed.controls.cursor:
         return None
-    prepared = _PREPARED.get(uow.dialect)
-    if prepared is None:
-        prepared = _PREPARED[uow.dialect] = PreparedSearches(uow.connection.dialect)
-    return await driver_page(uow.connection, prepared, parsed.query, parsed.controls.count)
+    return await driver_page(uow.connection, _prepared(uow.connection), parsed.query,
+                             parsed.controls.count)
 
 
 async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_url: str,

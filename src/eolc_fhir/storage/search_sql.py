@@ -57,7 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
-           "fetch_current", "Rows", "rows_of", "reindex_all", "prefer_custom_plans"]
+           "fetch_current", "Rows", "rows_of", "reindex_all", "prefer_custom_plans",
+           "wants_custom_plan"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -240,10 +241,12 @@ async def prefer_custom_plans(conn: AsyncConnection, dialect: str, query: Query)
     (it cannot see that one practice's flags are few). Single-clause lookups
     keep the cheaper cached plan.
     """
-    if dialect != "postgresql":
-        return
-    if len(query.clauses) > 1 or any(isinstance(c, Chain | Has) for c in query.clauses):
+    if dialect == "postgresql" and wants_custom_plan(query):
         await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def wants_custom_plan(query: Query) -> bool:
+    return len(query.clauses) > 1 or any(isinstance(c, Chain | Has) for c in query.clauses)
 
 
 async def count_matches(conn: AsyncConnection, dialect: str, query: Query) -> int:
