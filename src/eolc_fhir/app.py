@@ -40,7 +40,7 @@ def _feature_routers() -> list[object]:
     from importlib import import_module
 
     found = []
-    for name in ("operations", "search", "subscriptions"):
+    for name in ("operations", "conformance", "search", "subscriptions"):
         try:
             found.append(import_module(f"eolc_fhir.api.{name}"))
         except ModuleNotFoundError as exc:

@@ -14,6 +14,18 @@ __all__ = ["capability_statement"]
 _TYPE_INTERACTIONS = ["read", "vread", "update", "delete", "history-instance",
                       "history-type", "create"]
 _SYSTEM_INTERACTIONS = ["transaction", "batch", "history-system"]
+_VALIDATE = {"name": "validate",
+             "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+_TERMINOLOGY = {
+    "ValueSet": [
+        {"name": "expand", "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"},
+        {"name": "validate-code",
+         "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"},
+    ],
+    "CodeSystem": [
+        {"name": "lookup", "definition": "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"},
+    ],
+}
 
 
 def _resource_entry(ctx: ServerContext, rtype: str) -> dict[str, Any]:
@@ -33,11 +45,11 @@ def _resource_entry(ctx: ServerContext, rtype: str) -> dict[str, Any]:
             entry["interaction"].append({"code": "search-type"})
             entry["searchParam"] = params
     if ctx.validator is not None:
-        profiles = [url for url in ctx.validator.profile_urls
-                    if ctx.validator.profile_type(url) == rtype] \
-            if hasattr(ctx.validator, "profile_type") else []
+        profiles = ctx.validator.profiles_for_type(rtype)
         if profiles:
             entry["supportedProfile"] = profiles
+    entry.setdefault("operation", []).append(_VALIDATE)
+    entry["operation"] += _TERMINOLOGY.get(rtype, [])
     for contributor in ctx.extras.get("capability_contributors", ()):
         contributor(rtype, entry)
     return entry

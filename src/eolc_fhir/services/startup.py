@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from eolc_fhir.config import Settings
-from eolc_fhir.services import security_hooks
+from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
@@ -39,12 +39,24 @@ def _install_operations(ctx: ServerContext) -> None:
 
 async def build_context(settings: Settings) -> ServerContext:
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    try:
+        return await _build(settings, db)
+    except BaseException:
+        await db.close()
+        raise
+
+
+async def _build(settings: Settings, db: Database) -> ServerContext:
     if settings.run_migrations:
         await migrate.upgrade(db)
     ctx = ServerContext(settings=settings, db=db)
     ctx.search = _load_search(settings)
     ctx.validator = _load_profiles(settings)
     _install_operations(ctx)
+    if await migrate.is_current(db):
+        await conformance.publish(ctx)
+    else:  # /readyz says so; nothing can be stored before `eolc-fhir migrate`
+        log.warning("database schema is not current: run `eolc-fhir migrate`")
     await _start_subscriptions(ctx)
     await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
     if settings.insecure_dev:
