@@ -9,6 +9,7 @@ import pytest
 
 from eolc_fhir.config import Settings
 from eolc_fhir.demo.loader import load_region
+from eolc_fhir.demo.people import NhsNumbers, person_resources
 from eolc_fhir.demo.region import build_region
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.startup import build_context, close_context
@@ -45,11 +46,15 @@ async def test_loads_validated_indexed_resources_once(ctx: ServerContext) -> Non
 
 async def test_same_seed_gives_the_same_ids_in_another_database(ctx: ServerContext) -> None:
     report = await load_region(ctx, patients=5, seed=4, today=TODAY, jobs=2)
+    region, numbers = build_region(4, 5), NhsNumbers(4)
+    expected = {(r["resourceType"], r["id"]) for r in region.resources()}
+    for index in range(5):
+        people = person_resources(region, index, TODAY, numbers.for_person(index))
+        expected |= {(r["resourceType"], r["id"]) for r in people}
+    assert len(expected) == report.resources
     async with ctx.db.unit_of_work(write=False) as uow:
-        stored = await uow.resources.history(limit=1000)
-    assert len(stored) == report.resources
-    expected = {(r["resourceType"], r["id"]) for r in build_region(4, 5).resources()}
-    assert expected <= {(s.resource_type, s.id) for _, s in stored}
+        found = await uow.resources.get_many(sorted(expected))
+    assert {(s.resource_type, s.id) for s in found} == expected
 
 
 def _nhs_number(content: bytes) -> str:
