@@ -26,6 +26,13 @@ def check_profiles(ctx: ServerContext, resource: dict[str, Any]) -> list[Issue]:
     """Profile stage: raise 422 on errors, return the warnings."""
     if ctx.validator is None:
         return []
+    meta = resource.get("meta")
+    if isinstance(meta, dict) and "lastUpdated" in meta:
+        # The write sets a new lastUpdated: rules measured from "the last change"
+        # (the ACP review date) must not use the one the client sent back.
+        meta_now = {k: v for k, v in meta.items() if k != "lastUpdated"}
+        resource = {**resource, "meta": meta_now} if meta_now else \
+            {k: v for k, v in resource.items() if k != "meta"}
     issues: list[Issue] = ctx.validator.validate(resource)
     errors = [i for i in issues if i.is_error]
     if errors:
