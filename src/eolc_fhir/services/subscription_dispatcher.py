@@ -12,12 +12,14 @@ one shared ``httpx.AsyncClient``. Delivery is at-least-once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -35,6 +37,7 @@ from eolc_fhir.subscriptions.spec import SubscriptionSpec
 __all__ = ["Dispatcher", "DispatcherStats"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
+T = TypeVar("T")
 _PURGE_EVERY_US = 600 * 1_000_000
 _DB_SLOTS = 4  # the dispatcher never takes more connections than this from the API's pool
 
@@ -73,6 +76,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._db = asyncio.Semaphore(_DB_SLOTS)
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._db_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unlisten: Any = None
         self._next_purge_us = 0
@@ -106,6 +110,7 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._db_tasks, return_exceptions=True)
         self._tasks, self._workers = [], {}
         try:
             await self._write(lambda repo: repo.release_all(self.owner))
@@ -116,9 +121,24 @@ class Dispatcher:
         if self._own_client and self._client is not None:
             await self._client.aclose()
 
+    async def _guarded(self, step: Callable[[], Awaitable[T]]) -> T:
+        """Run one database step to its end even if our task is cancelled by stop():
+        a unit of work cut off half-way can leave its pooled connection unusable."""
+        task = asyncio.ensure_future(self._in_slot(step))
+        self._db_tasks.add(task)
+        task.add_done_callback(self._db_tasks.discard)
+        return await asyncio.shield(task)
+
+    async def _in_slot(self, step: Callable[[], Awaitable[T]]) -> T:
+        async with self._db:
+            return await step()
+
     async def _write(self, work: Any) -> Any:
-        async with self._db, self.ctx.db.unit_of_work(write=True) as uow:
-            return await work(SubscriptionRepository(uow.connection, uow.dialect))
+        async def step() -> Any:
+            async with self.ctx.db.unit_of_work(write=True) as uow:
+                return await work(SubscriptionRepository(uow.connection, uow.dialect))
+
+        return await self._guarded(step)
 
     # --- the main loop ------------------------------------------------------------------
 
@@ -137,10 +157,10 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("dispatcher loop failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def _claim(self) -> list[StateRow]:
         room = self.ctx.settings.delivery_concurrency - len(self._workers)
@@ -152,8 +172,11 @@ class Dispatcher:
         return rows
 
     async def _idle_timeout(self) -> float:
-        async with self._db, self.ctx.db.unit_of_work(write=False) as uow:
-            due = await SubscriptionRepository(uow.connection, uow.dialect).next_due_us()
+        async def step() -> int | None:
+            async with self.ctx.db.unit_of_work(write=False) as uow:
+                return await SubscriptionRepository(uow.connection, uow.dialect).next_due_us()
+
+        due = await self._guarded(step)
         if due is None:
             return self._poll
         return max(0.005, min(self._poll, (due - now_us()) / 1_000_000))
@@ -230,12 +253,15 @@ class Dispatcher:
 
     async def _next_events(self, sub_id: str, after: int,
                            spec: SubscriptionSpec) -> tuple[list[NotifiedEvent], int]:
-        async with self._db, self.ctx.db.unit_of_work(write=False) as uow:
-            repo = SubscriptionRepository(uow.connection, uow.dialect)
-            rows = await repo.events_after(sub_id, after, spec.max_count)
-            state = await repo.get(sub_id)
-            events = await notified_events(uow, rows, spec.content)
-        return events, state.last_event_number if state is not None else after
+        async def step() -> tuple[list[NotifiedEvent], int]:
+            async with self.ctx.db.unit_of_work(write=False) as uow:
+                repo = SubscriptionRepository(uow.connection, uow.dialect)
+                rows = await repo.events_after(sub_id, after, spec.max_count)
+                state = await repo.get(sub_id)
+                events = await notified_events(uow, rows, spec.content)
+            return events, state.last_event_number if state is not None else after
+
+        return await self._guarded(step)
 
     async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
                        events: list[NotifiedEvent], total: int) -> bool:
@@ -259,15 +285,18 @@ class Dispatcher:
     async def _update(self, sub_id: str, status_change: tuple[str, str | None] | None,
                       values: dict[str, Any]) -> None:
         """One transaction: the Subscription's new version (if any), then its state row."""
+        async def step() -> None:
+            async with self.ctx.db.unit_of_work(write=True) as uow:
+                if status_change is not None:
+                    await write_resource_status(self.ctx, uow, sub_id, *status_change)
+                repo = SubscriptionRepository(uow.connection, uow.dialect)
+                values["lease_until_us"] = now_us() + self._lease_us
+                if not await repo.update_leased(sub_id, self.owner, **values):
+                    raise LeaseLost(sub_id)
+
         for attempt in range(5):
             try:
-                async with self._db, self.ctx.db.unit_of_work(write=True) as uow:
-                    if status_change is not None:
-                        await write_resource_status(self.ctx, uow, sub_id, *status_change)
-                    repo = SubscriptionRepository(uow.connection, uow.dialect)
-                    values["lease_until_us"] = now_us() + self._lease_us
-                    if not await repo.update_leased(sub_id, self.owner, **values):
-                        raise LeaseLost(sub_id)
+                await self._guarded(step)
                 return
             except ConcurrentWriteError:
                 if attempt == 4:

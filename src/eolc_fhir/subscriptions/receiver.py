@@ -50,6 +50,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     count: int = 0
     _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/hook") -> str:
@@ -65,9 +66,15 @@ class Receiver:
         """Stop listening and drop open connections (a receiver that went down)."""
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                self._server.close_clients()
-            await self._server.wait_closed()
+            # Python 3.12's wait_closed waits for every connection: close keep-alive ones,
+            # including any accepted while we wait.
+            for _ in range(50):
+                for writer in list(self._writers):
+                    writer.close()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.1):
+                        await asyncio.shield(self._server.wait_closed())
+                    break
             self._server = None
 
     async def wait_for(self, predicate: Callable[[list[Received]], bool],
@@ -81,10 +88,12 @@ class Receiver:
                                      f"{[summary(r) for r in self.received]}")
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), min(left, 0.5))
+                async with asyncio.timeout(min(left, 0.5)):
+                    await self._arrived.wait()
         return self.received
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while await self._one(reader, writer):
                 pass
@@ -92,6 +101,7 @@ class Receiver:
                 ValueError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
