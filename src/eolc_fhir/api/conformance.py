@@ -56,33 +56,36 @@ async def validate_instance(request: Request, ctx: Ctx, resource_type: ResourceT
     return _json(request, outcome)
 
 
-@router.api_route("/ValueSet/$expand", methods=["GET", "POST"], summary="$expand",
-                  responses=fhir_responses(200))
+@router.get("/ValueSet/$expand", summary="$expand", responses=fhir_responses(200))
+@router.post("/ValueSet/$expand", summary="$expand", responses=fhir_responses(200))
 async def expand(request: Request, ctx: Ctx) -> Response:
     return _json(request, await conformance.expand(ctx, await _params(request, ctx)))
 
 
-@router.api_route("/ValueSet/{resource_id}/$expand", methods=["GET", "POST"],
-                  summary="$expand", responses=fhir_responses(200))
+@router.get("/ValueSet/{resource_id}/$expand", summary="$expand", responses=fhir_responses(200))
+@router.post("/ValueSet/{resource_id}/$expand", summary="$expand", responses=fhir_responses(200))
 async def expand_instance(request: Request, ctx: Ctx, resource_id: ResourceId) -> Response:
     return _json(request, await conformance.expand(ctx, await _params(request, ctx), resource_id))
 
 
-@router.api_route("/ValueSet/$validate-code", methods=["GET", "POST"],
-                  summary="$validate-code", responses=fhir_responses(200))
+@router.get("/ValueSet/$validate-code", summary="$validate-code", responses=fhir_responses(200))
+@router.post("/ValueSet/$validate-code", summary="$validate-code", responses=fhir_responses(200))
 async def validate_code(request: Request, ctx: Ctx) -> Response:
     return _json(request, await conformance.validate_code(ctx, await _params(request, ctx)))
 
 
-@router.api_route("/ValueSet/{resource_id}/$validate-code", methods=["GET", "POST"],
-                  summary="$validate-code", responses=fhir_responses(200))
+_VC = {"summary": "$validate-code", "responses": fhir_responses(200)}
+
+
+@router.get("/ValueSet/{resource_id}/$validate-code", **_VC)
+@router.post("/ValueSet/{resource_id}/$validate-code", **_VC)
 async def validate_code_instance(request: Request, ctx: Ctx,
                                  resource_id: ResourceId) -> Response:
     params = await _params(request, ctx)
     return _json(request, await conformance.validate_code(ctx, params, resource_id))
 
 
-@router.api_route("/CodeSystem/$lookup", methods=["GET", "POST"], summary="$lookup",
-                  responses=fhir_responses(200))
+@router.get("/CodeSystem/$lookup", summary="$lookup", responses=fhir_responses(200))
+@router.post("/CodeSystem/$lookup", summary="$lookup", responses=fhir_responses(200))
 async def lookup(request: Request, ctx: Ctx) -> Response:
     return _json(request, await conformance.lookup(ctx, await _params(request, ctx)))
