@@ -74,11 +74,11 @@ async def validate_code(request: Request, ctx: Ctx) -> Response:
     return _json(request, await conformance.validate_code(ctx, await _params(request, ctx)))
 
 
-_VC = {"summary": "$validate-code", "responses": fhir_responses(200)}
+_VC_PATH, _VC_DOC = "/ValueSet/{resource_id}/$validate-code", fhir_responses(200)
 
 
-@router.get("/ValueSet/{resource_id}/$validate-code", **_VC)
-@router.post("/ValueSet/{resource_id}/$validate-code", **_VC)
+@router.get(_VC_PATH, summary="$validate-code", responses=_VC_DOC)
+@router.post(_VC_PATH, summary="$validate-code", responses=_VC_DOC)
 async def validate_code_instance(request: Request, ctx: Ctx,
                                  resource_id: ResourceId) -> Response:
     params = await _params(request, ctx)

@@ -66,15 +66,17 @@ async def history(ctx: ServerContext, params: list[tuple[str, str]], *, base_url
                              code="not-supported")
     count = page_size(ctx, args.get("_count"))
     since, cursor = _since(args), _cursor(args)
-    filters = {"resource_type": resource_type, "resource_id": resource_id, "since_us": since}
     async with ctx.db.unit_of_work(write=False) as uow:
         repo = uow.resources
         if resource_id is not None and resource_type is not None:
             if await repo.get_current(resource_type, resource_id) is None:
                 raise NotFound(f"{resource_type}/{resource_id} is not known")
-        rows = await repo.history(**filters, at_or_before_seq=cursor, limit=count + 1)
-        total = await repo.history_count(**filters, at_or_before_seq=cursor) if cursor is None \
-            else None
+        rows = await repo.history(resource_type=resource_type, resource_id=resource_id,
+                                  since_us=since, at_or_before_seq=cursor, limit=count + 1)
+        total = None
+        if cursor is None:  # the first page counts; later pages keep their snapshot
+            total = await repo.history_count(resource_type=resource_type,
+                                             resource_id=resource_id, since_us=since)
     links = [("self", _url(base_url, path, args))]
     if len(rows) > count:
         nxt = {**args, "_cursor": str(rows[count][0])}
