@@ -40,7 +40,7 @@ BAD_BODIES = [
 
 
 async def _written(client: httpx.AsyncClient) -> int:
-    return int((await client.get("/_history")).json()["total"])
+    return int((await client.get("/Patient/_history")).json()["total"])
 
 
 @pytest.mark.parametrize("label,body,status,expression", BAD_BODIES,
