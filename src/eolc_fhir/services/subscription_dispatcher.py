@@ -40,6 +40,7 @@ log = logging.getLogger("eolc_fhir.subscriptions")
 T = TypeVar("T")
 _PURGE_EVERY_US = 600 * 1_000_000
 _DB_SLOTS = 4  # the dispatcher never takes more connections than this from the API's pool
+_CLAIM_BATCH = 4
 
 
 class LeaseLost(Exception):
@@ -150,6 +151,8 @@ class Dispatcher:
                 claimed = await self._claim()
                 for row in claimed:
                     self._spawn(row)
+                if len(claimed) == _CLAIM_BATCH:
+                    continue  # maybe more are due: claim again before sleeping
                 if not claimed:
                     timeout = await self._idle_timeout()
                 await self._maybe_purge()
@@ -163,7 +166,8 @@ class Dispatcher:
                     await self._wake.wait()
 
     async def _claim(self) -> list[StateRow]:
-        room = self.ctx.settings.delivery_concurrency - len(self._workers)
+        # Small batches let several dispatchers woken by one NOTIFY share the work.
+        room = min(_CLAIM_BATCH, self.ctx.settings.delivery_concurrency - len(self._workers))
         if room <= 0:
             return []
         now = now_us()

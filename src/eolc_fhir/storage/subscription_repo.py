@@ -186,16 +186,24 @@ class SubscriptionRepository:
             st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values))
         return bool(result.rowcount == 1)
 
+    async def _each_leased(self, owner: str, **values: Any) -> None:
+        # Row by row in sub_id order, the order writers lock in: a multi-row UPDATE
+        # locks in scan order and can deadlock with them on PostgreSQL.
+        ids = sorted(r.sub_id for r in await self.conn.execute(
+            select(st.c.sub_id).where(st.c.lease_owner == owner)))
+        for sub_id in ids:
+            await self.conn.execute(update(st).where(
+                st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values))
+
     async def renew_leases(self, owner: str, lease_until_us: int) -> None:
-        await self.conn.execute(update(st).where(st.c.lease_owner == owner).values(
-            lease_until_us=lease_until_us))
+        await self._each_leased(owner, lease_until_us=lease_until_us)
 
     async def release_all(self, owner: str | None = None) -> None:
         """Drop leases: this dispatcher's, or every lease (single SQLite dispatcher start)."""
-        stmt = update(st).values(lease_owner=None, lease_until_us=0)
         if owner is not None:
-            stmt = stmt.where(st.c.lease_owner == owner)
-        await self.conn.execute(stmt)
+            await self._each_leased(owner, lease_owner=None, lease_until_us=0)
+            return
+        await self.conn.execute(update(st).values(lease_owner=None, lease_until_us=0))
 
     async def purge_delivered(self, before_us: int) -> int:
         """Delete delivered events older than the retention; undelivered ones stay."""
