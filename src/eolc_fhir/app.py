@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx: ServerContext = await build_context(settings)
         app.state.ctx = ctx
+        if settings.tune_gc:
+            # Start-up leaves ~1e6 long-lived objects (models, profiles, registry): every
+            # full collection walked them and stalled the worker ~200 ms ($wishes p99 at
+            # 16 clients: 215 ms without, 19 ms with). Freeze them; collect less often.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 1_000)
         guard.wire(ctx)
         try:
             yield

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "info"
     run_migrations: bool = True
+    tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "
+                          "garbage less often (pauses hurt p99); `serve` turns it on")
     # -- security (issue 6; README "Security") --
     token_lifetime: int = Field(default=300, description="access token lifetime, seconds")
     rate_limit_per_minute: int = Field(default=1200, description="requests per client per "

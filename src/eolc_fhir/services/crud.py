@@ -46,7 +46,7 @@ async def create_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any
     rtype = resource["resourceType"]
     if if_none_exist:
         await uow.lock(f"{rtype}?{if_none_exist}")
-        ids = await find_ids(uow, rtype, query_params(if_none_exist))
+        ids = await find_ids(uow, rtype, query_params(if_none_exist), registry=ctx.search)
         if len(ids) > 1:
             raise PreconditionFailed(
                 f"If-None-Exist matched {len(ids)} resources; the criteria are not selective"
@@ -96,7 +96,7 @@ async def conditional_update(ctx: ServerContext, resource: dict[str, Any], query
 
     async def work(uow: UnitOfWork) -> Result:
         await uow.lock(f"{rtype}?{query}")
-        ids = await find_ids(uow, rtype, query_params(query))
+        ids = await find_ids(uow, rtype, query_params(query), registry=ctx.search)
         if len(ids) > 1:
             raise PreconditionFailed(f"the conditional update matched {len(ids)} resources")
         target = ids[0] if ids else resource.get("id") or new_id()
@@ -155,7 +155,7 @@ async def conditional_delete(ctx: ServerContext, rtype: str, query: str) -> Resu
 
     async def work(uow: UnitOfWork) -> Result:
         await uow.lock(f"{rtype}?{query}")
-        ids = await find_ids(uow, rtype, query_params(query))
+        ids = await find_ids(uow, rtype, query_params(query), registry=ctx.search)
         if len(ids) > 1:
             raise PreconditionFailed(f"the conditional delete matched {len(ids)} resources")
         if not ids:

@@ -27,10 +27,11 @@ def _split(url: str) -> tuple[list[str], str]:
     return path, parts.query
 
 
-async def find_for_condition(uow: UnitOfWork, rtype: str, query: str) -> str | None:
+async def find_for_condition(ctx: ServerContext, uow: UnitOfWork, rtype: str,
+                             query: str) -> str | None:
     """The one id a condition matches, None for no match, 412 for several."""
     await uow.lock(f"{rtype}?{query}")
-    ids = await find_ids(uow, rtype, crud.query_params(query))
+    ids = await find_ids(uow, rtype, crud.query_params(query), registry=ctx.search)
     if len(ids) > 1:
         raise PreconditionFailed(f"the condition '{rtype}?{query}' matched {len(ids)} resources")
     return ids[0] if ids else None
@@ -84,7 +85,7 @@ async def _put(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
                resource: dict[str, Any], if_match: str | None) -> Result:
     _same_type(path, resource)
     if len(path) == 1 and query:
-        target = await find_for_condition(uow, path[0], query) or resource.get("id")
+        target = await find_for_condition(ctx, uow, path[0], query) or resource.get("id")
         resource_id = target or crud.new_id()
     elif len(path) == 2:
         resource_id = path[1]
@@ -100,7 +101,7 @@ async def _put(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
 async def _delete(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
                   if_match: str | None) -> Result:
     if len(path) == 1 and query:
-        target = await find_for_condition(uow, path[0], query)
+        target = await find_for_condition(ctx, uow, path[0], query)
         if target is None:
             return Result(204)
         return await crud.delete_in(ctx, uow, path[0], target, if_match)
@@ -133,32 +134,34 @@ async def _get(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
     raise InvalidRequest("unsupported GET in a Bundle", code="not-supported")
 
 
-async def rewrite_references(uow: UnitOfWork, node: Any, id_map: dict[str, str]) -> Any:
+async def rewrite_references(ctx: ServerContext, uow: UnitOfWork, node: Any,
+                             id_map: dict[str, str]) -> Any:
     """Replace fullUrls (urn:uuid:...) and conditional references with Type/id, in place."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
-                node[key] = await _resolve(uow, value, id_map)
+                node[key] = await _resolve(ctx, uow, value, id_map)
             elif isinstance(value, str) and value in id_map:
                 node[key] = id_map[value]
             else:
-                await rewrite_references(uow, value, id_map)
+                await rewrite_references(ctx, uow, value, id_map)
     elif isinstance(node, list):
         for i, value in enumerate(node):
             if isinstance(value, str) and value in id_map:
                 node[i] = id_map[value]
             else:
-                await rewrite_references(uow, value, id_map)
+                await rewrite_references(ctx, uow, value, id_map)
     return node
 
 
-async def _resolve(uow: UnitOfWork, reference: str, id_map: dict[str, str]) -> str:
+async def _resolve(ctx: ServerContext, uow: UnitOfWork, reference: str,
+                   id_map: dict[str, str]) -> str:
     if reference in id_map:
         return id_map[reference]
     if "?" in reference and not reference.startswith(("http:", "https:", "urn:")):
         rtype, query = reference.split("?", 1)
         if is_resource_type(rtype):
-            found = await find_for_condition(uow, rtype, query)
+            found = await find_for_condition(ctx, uow, rtype, query)
             if found is None:
                 raise NotFound(f"the conditional reference '{reference}' matched nothing")
             return f"{rtype}/{found}"

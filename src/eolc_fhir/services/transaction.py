@@ -80,7 +80,7 @@ async def _run_transaction(ctx: ServerContext, uow: UnitOfWork, plan: _Plan,
             resolved[index] = await _assign(ctx, uow, index, entry, id_map)
     for _, entry in items:
         if isinstance(entry.get("resource"), dict):
-            await entries.rewrite_references(uow, entry["resource"], id_map)
+            await entries.rewrite_references(ctx, uow, entry["resource"], id_map)
     results: dict[int, Result | FhirError] = {}
     for index, entry in ordered:
         try:
@@ -103,7 +103,7 @@ async def _assign(ctx: ServerContext, uow: UnitOfWork, index: int, entry: dict[s
     condition = entry["request"].get("ifNoneExist")
     if condition:
         try:
-            matched = await entries.find_for_condition(uow, rtype, condition)
+            matched = await entries.find_for_condition(ctx, uow, rtype, condition)
         except FhirError as exc:
             raise entries.locate(exc, index) from None
         if matched is not None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -73,13 +73,19 @@ class ResourceRepository:
 
     async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
         """Current, non-deleted versions for (type, id) keys, in the order given."""
-        if not keys:
-            return []
-        stmt = select(*_CURRENT_COLS).where(
-            t.resources.c.deleted.is_(False),
-            tuple_(t.resources.c.res_type, t.resources.c.res_id).in_(list(keys)),
-        )
-        found = {(r.res_type, r.res_id): _stored(r) for r in await self.conn.execute(stmt)}
+        by_type: dict[str, list[str]] = {}
+        for rtype, rid in keys:
+            by_type.setdefault(rtype, []).append(rid)
+        found: dict[tuple[str, str], StoredResource] = {}
+        # One query per type: a row-value IN list makes SQLite scan the whole table.
+        for rtype, ids in by_type.items():
+            stmt = select(*_CURRENT_COLS).where(
+                t.resources.c.res_type == rtype,
+                t.resources.c.res_id.in_(ids),
+                t.resources.c.deleted.is_(False),
+            )
+            found.update({(r.res_type, r.res_id): _stored(r)
+                          for r in await self.conn.execute(stmt)})
         return [found[k] for k in keys if k in found]
 
     async def get_version(self, resource_type: str, resource_id: str,
@@ -93,9 +99,10 @@ class ResourceRepository:
 
     async def insert_new(self, stored: StoredResource) -> None:
         """Insert a resource that did not exist; ConcurrentWriteError if it now does."""
+        # No savepoint: a duplicate key ends this attempt and the caller retries the
+        # whole unit of work (on PostgreSQL the transaction is aborted anyway).
         try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(insert(t.resources).values(_current_values(stored)))
+            await self.conn.execute(insert(t.resources).values(_current_values(stored)))
         except IntegrityError as exc:
             raise ConcurrentWriteError(stored.id) from exc
         await self._append_history(stored)
