@@ -25,7 +25,8 @@ SYSTEM_WIDE = {"history-system"}
 
 
 async def check(state: SecurityState, principal: Principal | None, interaction: str,
-                rtype: str | None, rid: str | None) -> None:
+                rtype: str | None, rid: str | None,
+                repo: SecurityRepository | None = None) -> None:
     if rtype is None:
         if interaction in SYSTEM_WIDE and principal is not None and \
                 principal.role not in ("admin", "coordination-centre"):
@@ -33,18 +34,23 @@ async def check(state: SecurityState, principal: Principal | None, interaction: 
         return
     authorize(principal, interaction, rtype)
     if rid is not None and interaction in _INSTANCE:
-        await check_visible(state, principal, rtype, rid)
+        await check_visible(state, principal, rtype, rid, repo)
 
 
 async def check_visible(state: SecurityState, principal: Principal | None, rtype: str,
-                        rid: str) -> None:
+                        rid: str, repo: SecurityRepository | None = None) -> None:
+    """403 for an instance hidden by ownership or withdrawn consent; ``repo``: the
+    caller's transaction (Bundle entries), so as not to take a second connection."""
     if principal is None or principal.is_admin:
         return
     withdrawn = await state.withdrawn_patients()
     if rtype not in OWNED_TYPES and (not withdrawn or rtype == "Patient"):
         return  # the common case decides without a query
-    async with state.db.unit_of_work(write=False) as uow:
-        found = await SecurityRepository(uow.connection, uow.dialect).origins([(rtype, rid)])
+    if repo is not None:
+        found = await repo.origins([(rtype, rid)])
+    else:
+        async with state.db.unit_of_work(write=False) as uow:
+            found = await SecurityRepository(uow.connection, uow.dialect).origins([(rtype, rid)])
     origin = found.get((rtype, rid))
     if origin is None:
         return  # not there: the interaction itself answers 404 (or creates it)
@@ -72,7 +78,8 @@ def entry_interaction(method: str, url: str) -> tuple[str, str | None, str | Non
     return ("read" if rid else "search-type"), rtype, rid
 
 
-async def check_entry(state: SecurityState | None, method: str, url: str) -> None:
+async def check_entry(state: SecurityState | None, method: str, url: str,
+                      repo: SecurityRepository | None = None) -> None:
     """Per-entry check inside batch and transaction Bundles (insecure: no-op)."""
     request = current.get()
     if state is None or request is None or request.principal is None:
@@ -80,4 +87,4 @@ async def check_entry(state: SecurityState | None, method: str, url: str) -> Non
     interaction, rtype, rid = entry_interaction(method, url)
     if rtype is None:
         raise Forbidden("a Bundle entry must name a resource type")
-    await check(state, request.principal, interaction, rtype, rid)
+    await check(state, request.principal, interaction, rtype, rid, repo)

@@ -42,7 +42,7 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
     request = entry["request"]
     method = request["method"]
     for guard in ctx.extras.get("entry_guards", ()):  # security: per-entry authorization
-        await guard(ctx, method, request["url"])
+        await guard(ctx, uow, method, request["url"])
     path, query = _split(request["url"])
     resource = entry.get("resource")
     if method in ("POST", "PUT") and not isinstance(resource, dict):

@@ -27,7 +27,6 @@ from eolc_fhir.security.demo import ensure_demo_clients
 from eolc_fhir.security.enforce import check_entry
 from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.provenance import provenance_for
-from eolc_fhir.security.roles import OWNED_TYPES
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.security.visibility import hidden
 from eolc_fhir.services.context import ServerContext
@@ -57,8 +56,9 @@ async def install(ctx: ServerContext) -> None:
     ctx.extras["audit_flusher"] = asyncio.create_task(_flusher(ctx, state))
 
 
-async def _entry_guard(ctx: ServerContext, method: str, url: str) -> None:
-    await check_entry(ctx.security, method, url)
+async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: str) -> None:
+    await check_entry(ctx.security, method, url,
+                      SecurityRepository(uow.connection, uow.dialect))
 
 
 async def uninstall(ctx: ServerContext) -> None:
@@ -135,7 +135,7 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
         return
     repo = SecurityRepository(uow.connection, uow.dialect)
     if change.previous is not None and request is not None and ctx.security is not None:
-        await _may_change(ctx.security, repo, change, request)
+        await _may_change(repo, change, request)
     await _bookkeeping(ctx, repo, change, request)
     if request is None or request.principal is None or ctx.security is None:
         return  # --insecure-dev, or a write from outside a request (loader, migration)
@@ -153,20 +153,20 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
     uow.after_commit(audited)
 
 
-async def _may_change(state: SecurityState, repo: SecurityRepository, change: Change,
+async def _may_change(repo: SecurityRepository, change: Change,
                       request: RequestContext) -> None:
     """Whatever path found it (conditional update, transaction), nobody changes what
-    they may not see: another client's Subscription, a record hidden by withdrawn consent."""
+    they may not see: another client's Subscription, a record hidden by withdrawn consent.
+    Asked inside the write's own transaction: no second connection while it holds one."""
     principal = request.principal
-    rtype = change.stored.resource_type
+    rtype, rid = change.stored.resource_type, change.stored.id
     if principal is None or principal.is_admin:
         return
-    withdrawn = await state.withdrawn_patients()
-    if rtype not in OWNED_TYPES and not withdrawn:
-        return
-    origin = (await repo.origins([(rtype, change.stored.id)])).get((rtype, change.stored.id))
+    origin = (await repo.origins([(rtype, rid)])).get((rtype, rid))
+    patient = origin.patient_id if origin is not None else None
+    withdrawn = frozenset(await repo.withdrawn_patients([patient])) if patient else frozenset()
     if hidden(principal, rtype, origin, withdrawn):
-        raise Forbidden(f"{rtype}/{change.stored.id} may not be changed by this client")
+        raise Forbidden(f"{rtype}/{rid} may not be changed by this client")
 
 
 async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Change,
