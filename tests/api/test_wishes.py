@@ -259,3 +259,43 @@ async def test_capability_statement_declares_the_operations(client: httpx.AsyncC
     names = {op["name"]: op["definition"] for op in patient.get("operation", [])}
     assert names["wishes"].endswith("/OperationDefinition/Patient-wishes")
     assert names["everything"].endswith("/OperationDefinition/Patient-everything")
+
+
+class _WithdrawnState:
+    """Stands in for the security state: only what visible_rows asks of it."""
+
+    def __init__(self, withdrawn: set[str]) -> None:
+        self.withdrawn = frozenset(withdrawn)
+
+    async def withdrawn_patients(self) -> frozenset[str]:
+        return self.withdrawn
+
+
+async def test_withdrawn_consent_hides_before_the_narrative(client: httpx.AsyncClient) -> None:
+    import time
+
+    from eolc_fhir.security.principal import Principal, RequestContext, current
+    from eolc_fhir.security.scopes import parse_scopes
+    from eolc_fhir.services.wishes import wishes_for_patient
+
+    withdrawn = make_consent_to_share(category=[{"coding": [{
+        "system": "http://snomed.info/sct", "code": "882941000000102"}]}])
+    await _record(client, consent=withdrawn)
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    crew = Principal("demo-ambulance", "RYC01", "ambulance", parse_scopes("system/*.rs"),
+                     time.time() + 60)
+    token = current.set(RequestContext("r1", principal=crew))
+    ctx.security = _WithdrawnState({PID})
+    try:
+        answer = await wishes_for_patient(ctx, PID, base_url="http://test")
+    finally:
+        ctx.security = None
+        current.reset(token)
+    assert answer.body is not None
+    bundle = orjson.loads(answer.body)
+    kept = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert "Flag" not in kept and "RelatedPerson" not in kept  # recorded by someone else
+    assert "No CPR decision recorded" in _section(bundle, "cpr-decision")["text"]["div"]
+    assert "07700 900123" not in answer.body.decode()
+    assert _warnings(bundle) == ["consent-withdrawn", "no-first-choice-place-of-death"]
+    assert "WITHDRAWN" in _section(bundle, "consent")["text"]["div"]  # says why

@@ -79,6 +79,7 @@ from eolc_fhir.services.wishes_sections import (
     div,
     ref,
 )
+from eolc_fhir.services.wishes_visibility import visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
@@ -148,6 +149,7 @@ async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: s
 
 async def _answer(ctx: ServerContext, rows: list[Row], base_url: str,
                   if_none_match: str | None) -> WishesAnswer:
+    rows = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     today = datetime.now(UTC).date().isoformat()
     decoded = [(row, orjson.loads(row.content)) for row in rows]
     patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),

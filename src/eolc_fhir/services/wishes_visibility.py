@@ -1,0 +1,46 @@
+"""Withdrawn consent, applied before the $wishes document is built.
+
+The security layer removes from every Bundle what the caller may not see (a
+person who withdrew consent to share: only the organisation that recorded a
+resource sees it). $wishes must apply the same rule to the rows it reads,
+BEFORE writing its narratives, or the Composition would still describe what
+the Bundle no longer carries. Without a security state (``--insecure-dev``)
+or for admin, nothing is hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from eolc_fhir.security.compartment import is_consent_to_share
+from eolc_fhir.security.principal import current_principal
+from eolc_fhir.security.visibility import hidden, needs_origin
+from eolc_fhir.services.context import ServerContext
+from eolc_fhir.storage.compartment import Row
+from eolc_fhir.storage.security_repo import SecurityRepository
+
+__all__ = ["visible_rows"]
+
+
+async def visible_rows(ctx: ServerContext, rows: list[Row]) -> list[Row]:
+    state: Any = ctx.security
+    principal = current_principal()
+    if state is None or principal is None or principal.is_admin:
+        return rows
+    withdrawn: frozenset[str] = await state.withdrawn_patients()
+    theirs = [r.id for r in rows if r.resource_type == "Patient" and r.id in withdrawn]
+    if not theirs:
+        return rows  # the common case: one cached set lookup
+    keys = [(r.resource_type, r.id) for r in rows
+            if needs_origin(principal, r.resource_type, theirs[0], withdrawn)
+            and not is_consent_to_share(orjson.loads(r.content))]
+    if not keys:
+        return rows
+    async with ctx.db.unit_of_work(write=False) as uow:
+        origins = await SecurityRepository(uow.connection, uow.dialect).origins(keys)
+    wanted = set(keys)
+    return [r for r in rows if (r.resource_type, r.id) not in wanted
+            or not hidden(principal, r.resource_type, origins.get((r.resource_type, r.id)),
+                          withdrawn)]
