@@ -75,7 +75,9 @@ class Dispatcher:
         self._client = client
         self._own_client = client is None
         self._wake = asyncio.Event()
-        self._db = asyncio.Semaphore(_DB_SLOTS)
+        # SQLite writers that contend for its lock back off in sleeps of up to 100 ms:
+        # one dispatcher transaction at a time never contends with itself.
+        self._db = asyncio.Semaphore(1 if ctx.db.dialect == "sqlite" else _DB_SLOTS)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._db_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -221,8 +223,9 @@ class Dispatcher:
     # --- one subscription -----------------------------------------------------------------
 
     async def _work(self, row: StateRow) -> None:
+        holding = True
         try:
-            await self._drain(row)
+            holding = await self._drain(row)
         except asyncio.CancelledError:
             raise
         except LeaseLost:
@@ -230,45 +233,41 @@ class Dispatcher:
             return
         except Exception:
             log.exception("delivering subscription %s failed", row.sub_id)
+        if not holding:
+            return
         try:
             await self._write(lambda repo: repo.update_leased(
                 row.sub_id, self.owner, lease_owner=None, lease_until_us=0))
         except Exception:
             log.exception("releasing subscription %s failed", row.sub_id)
 
-    async def _drain(self, row: StateRow) -> None:
+    async def _drain(self, row: StateRow) -> bool:
+        """Deliver until nothing is due; False once the lease was given back with the ack."""
         spec = self.engine.spec(row.sub_id, row.spec)
         local = _Local(row.status, row.failures, row.delivered_number, row.last_sent_us)
         if local.last_sent_us == 0:
-            kind = "handshake"
-            if not await self._deliver(row, spec, local, kind, [], row.last_event_number):
-                return
-        while True:
-            events, total = await self._next_events(row.sub_id, local.delivered, spec)
-            if events:
-                if not await self._deliver(row, spec, local, "event-notification", events,
-                                           total):
-                    return
-                continue
+            batch = await self._deliver(row, spec, local, "handshake", [], row.last_event_number)
+        else:
+            batch = await self._guarded(lambda: self._read_next(row.sub_id, local.delivered,
+                                                                spec))
+        while batch is not None and not batch.released:
             beat = row.heartbeat_us
-            if local.status == "active" and beat and local.last_sent_us + beat <= now_us():
-                await self._deliver(row, spec, local, "heartbeat", [], total)
-            return
+            if batch.events:
+                kind = "event-notification"
+            elif local.status == "active" and beat and local.last_sent_us + beat <= now_us():
+                kind = "heartbeat"
+            else:
+                return True
+            batch = await self._deliver(row, spec, local, kind, batch.events, batch.total)
+        return False
 
-    async def _next_events(self, sub_id: str, after: int,
-                           spec: SubscriptionSpec) -> tuple[list[NotifiedEvent], int]:
-        async def step() -> tuple[list[NotifiedEvent], int]:
-            async with self.ctx.db.unit_of_work(write=False) as uow:
-                repo = SubscriptionRepository(uow.connection, uow.dialect)
-                rows = await repo.events_after(sub_id, after, spec.max_count)
-                state = await repo.get(sub_id)
-                events = await notified_events(uow, rows, spec.content)
-            return events, state.last_event_number if state is not None else after
-
-        return await self._guarded(step)
+    async def _read_next(self, sub_id: str, after: int, spec: SubscriptionSpec) -> _Batch:
+        async with self.ctx.db.unit_of_work(write=False) as uow:
+            return await _next_batch(uow, sub_id, after, spec)
 
     async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
-                       events: list[NotifiedEvent], total: int) -> bool:
+                       events: list[NotifiedEvent], total: int) -> _Batch | None:
+        """POST one Bundle; on success the next batch (None after a failure)."""
         status = "requested" if kind == "handshake" and local.status != "error" else local.status
         bundle = notification_bundle(
             base=base_url(self.ctx), sub_id=row.sub_id, topic=row.topic, status=status,
@@ -280,33 +279,38 @@ class Dispatcher:
         if outcome.ok:
             self.stats.events += len(events)
             last = events[-1].number if events else local.delivered
-            await self._succeeded(row.sub_id, local, last)
-            return True
+            return await self._succeeded(row.sub_id, local, last, spec)
         self.stats.failures += 1
         await self._failed(row.sub_id, local, f"{kind}: {outcome.error}")
-        return False
+        return None
 
     async def _update(self, sub_id: str, status_change: tuple[str, str | None] | None,
-                      values: dict[str, Any]) -> None:
-        """One transaction: the Subscription's new version (if any), then its state row."""
-        async def step() -> None:
+                      values: dict[str, Any], before: Callable[[Any, dict[str, Any]],
+                                                               Awaitable[T]]) -> tuple[T, int]:
+        """One transaction: the Subscription's new version (if any), ``before`` (which may
+        add to ``values``), the state row; returns before's result and the event counter."""
+        async def step() -> tuple[T, int]:
             async with self.ctx.db.unit_of_work(write=True) as uow:
                 if status_change is not None:
                     await write_resource_status(self.ctx, uow, sub_id, *status_change)
                 repo = SubscriptionRepository(uow.connection, uow.dialect)
-                values["lease_until_us"] = now_us() + self._lease_us
-                if not await repo.update_leased(sub_id, self.owner, **values):
+                changes = {**values, "lease_until_us": now_us() + self._lease_us}
+                result = await before(uow, changes)
+                total = await repo.update_leased(sub_id, self.owner, **changes)
+                if total is None:
                     raise LeaseLost(sub_id)
+                return result, total
 
         for attempt in range(5):
             try:
-                await self._guarded(step)
-                return
+                return await self._guarded(step)
             except ConcurrentWriteError:
                 if attempt == 4:
                     raise
+        raise AssertionError("unreachable")
 
-    async def _succeeded(self, sub_id: str, local: _Local, delivered: int) -> None:
+    async def _succeeded(self, sub_id: str, local: _Local, delivered: int,
+                         spec: SubscriptionSpec) -> _Batch:
         now = now_us()
         values: dict[str, Any] = {"delivered_number": delivered, "last_sent_us": now,
                                   "failures": 0, "next_attempt_us": 0, "last_error": None}
@@ -315,16 +319,29 @@ class Dispatcher:
             log.warning("subscription %s: %s -> active", sub_id, local.status)
             values["status"] = "active"
             change = ("active", None)
-        await self._update(sub_id, change, values)
+
+        async def next_batch(uow: Any, changes: dict[str, Any]) -> _Batch:
+            # In the same transaction as the ack: the next batch, or the lease given back.
+            repo = SubscriptionRepository(uow.connection, uow.dialect)
+            rows = await repo.events_after(sub_id, delivered, spec.max_count)
+            batch = _Batch(await notified_events(uow, rows, spec.content), 0)
+            if not batch.events:
+                changes.update(lease_owner=None, lease_until_us=0)
+                batch.released = True
+            return batch
+
+        batch, batch.total = await self._update(sub_id, change, values, next_batch)
         local.status, local.failures, local.delivered, local.last_sent_us = (
             "active", 0, delivered, now)
+        return batch
 
     async def _failed(self, sub_id: str, local: _Local, error: str) -> None:
         s = self.ctx.settings
         failures = local.failures + 1
         delay = retry_delay(failures, s.delivery_retry_base_seconds, s.delivery_retry_max_seconds)
         values: dict[str, Any] = {"failures": failures, "last_error": error,
-                                  "next_attempt_us": now_us() + int(delay * 1_000_000)}
+                                  "next_attempt_us": now_us() + int(delay * 1_000_000),
+                                  "lease_owner": None}
         change = None
         handshake_failed = local.last_sent_us == 0 and local.status == "requested"
         if local.status != "error" and (handshake_failed or failures >= s.delivery_error_after):
@@ -335,7 +352,26 @@ class Dispatcher:
         else:
             log.info("subscription %s: delivery failed (%d), retry in %.2fs: %s", sub_id,
                      failures, delay, error)
-        await self._update(sub_id, change, values)
+        await self._update(sub_id, change, values, _nothing)
         local.failures = failures
         if change is not None:
             local.status = "error"
+
+
+@dataclass
+class _Batch:
+    events: list[NotifiedEvent]
+    total: int  # the subscription's events-since-start counter
+    released: bool = False
+
+
+async def _next_batch(uow: Any, sub_id: str, after: int, spec: SubscriptionSpec) -> _Batch:
+    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    rows = await repo.events_after(sub_id, after, spec.max_count)
+    state = await repo.get(sub_id)
+    events = await notified_events(uow, rows, spec.content)
+    return _Batch(events, state.last_event_number if state is not None else after)
+
+
+async def _nothing(_uow: Any, _changes: dict[str, Any]) -> None:
+    return None

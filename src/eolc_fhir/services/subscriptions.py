@@ -182,17 +182,17 @@ async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWor
     if not subs:
         return
     cache: dict[Any, bool] = {}
-    appended = 0
-    for sub_id, topic_url, spec_text in sorted(subs):  # one lock order: no deadlocks
+    matched: list[str] = []
+    for sub_id, topic_url, spec_text in subs:
         spec = engine.spec(sub_id, spec_text)
         topic = engine.topics.get(topic_url)
-        if topic is None or not await engine.matcher.filters_match(
+        if topic is not None and await engine.matcher.filters_match(
                 uow, topic, spec.filters, rtype, versions, cache):
-            continue
-        await repo.append_event(sub_id, interaction=change.interaction, focus_type=rtype,
-                                focus_id=change.stored.id, focus_version=change.stored.version,
-                                created_us=change.stored.last_updated_us)
-        appended += 1
-    if appended:
-        await repo.notify()
-        uow.after_commit(engine.wake)
+            matched.append(sub_id)
+    if not matched:
+        return
+    await repo.append_events(matched, interaction=change.interaction, focus_type=rtype,
+                             focus_id=change.stored.id, focus_version=change.stored.version,
+                             created_us=change.stored.last_updated_us)
+    await repo.notify()
+    uow.after_commit(engine.wake)

@@ -92,17 +92,29 @@ class SubscriptionRepository:
             st.c.topic.in_(list(topics)), st.c.status.in_(LIVE))
         return [(r.sub_id, r.topic, r.spec) for r in await self.conn.execute(stmt)]
 
-    async def append_event(self, sub_id: str, *, interaction: str, focus_type: str,
-                           focus_id: str, focus_version: int, created_us: int) -> int:
-        """Take the next event number (row-locked until commit) and store the event."""
-        number = (await self.conn.execute(
-            update(st).where(st.c.sub_id == sub_id)
+    async def append_events(self, sub_ids: Sequence[str], *, interaction: str, focus_type: str,
+                            focus_id: str, focus_version: int, created_us: int) -> dict[str, int]:
+        """Take each subscription's next event number and store the events (3 statements).
+
+        The counter rows stay locked until commit, which keeps numbers dense; on
+        PostgreSQL they are locked in sub_id order first, the order every writer uses.
+        """
+        ids = sorted(set(sub_ids))
+        if not ids:
+            return {}
+        if self.dialect == "postgresql":
+            await self.conn.execute(select(st.c.sub_id).where(st.c.sub_id.in_(ids))
+                                    .order_by(st.c.sub_id).with_for_update())
+        rows = await self.conn.execute(
+            update(st).where(st.c.sub_id.in_(ids))
             .values(last_event_number=st.c.last_event_number + 1)
-            .returning(st.c.last_event_number))).scalar_one()
-        await self.conn.execute(insert(ev).values(
-            sub_id=sub_id, event_number=number, created_us=created_us, interaction=interaction,
-            focus_type=focus_type, focus_id=focus_id, focus_version=focus_version))
-        return int(number)
+            .returning(st.c.sub_id, st.c.last_event_number))
+        numbers = {r.sub_id: int(r.last_event_number) for r in rows}
+        await self.conn.execute(insert(ev), [
+            {"sub_id": sub_id, "event_number": number, "created_us": created_us,
+             "interaction": interaction, "focus_type": focus_type, "focus_id": focus_id,
+             "focus_version": focus_version} for sub_id, number in numbers.items()])
+        return numbers
 
     async def notify(self) -> None:
         """PostgreSQL: wake listening dispatchers when this transaction commits."""
@@ -180,11 +192,13 @@ class SubscriptionRepository:
                 (bytes(r.content) if r.content is not None else None)
                 for r in await self.conn.execute(stmt)}
 
-    async def update_leased(self, sub_id: str, owner: str, **values: Any) -> bool:
-        """Change a subscription this dispatcher holds; False if the lease was lost."""
-        result = await self.conn.execute(update(st).where(
-            st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values))
-        return bool(result.rowcount == 1)
+    async def update_leased(self, sub_id: str, owner: str, **values: Any) -> int | None:
+        """Change a subscription this dispatcher holds: its event counter, None if the
+        lease was lost."""
+        row = (await self.conn.execute(update(st).where(
+            st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values)
+            .returning(st.c.last_event_number))).first()
+        return int(row.last_event_number) if row is not None else None
 
     async def _each_leased(self, owner: str, **values: Any) -> None:
         # Row by row in sub_id order, the order writers lock in: a multi-row UPDATE
