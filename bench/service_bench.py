@@ -11,6 +11,7 @@ loader, in-process), then ``eolc-fhir serve --insecure-dev`` runs as a subproces
     read-by-id (Patient), search by NHS number, register flags by practice   (16)
     validated create (an advance care plan)                                  (16)
     transaction of 20 entries (preferred places)                             (4)
+    notification latency: bench.subscriptions_bench, when present (--no-subscriptions skips)
 
 The bare baseline (bench/baseline_app.py: Starlette + sqlite3, stored bytes by
 key) is measured in the same run at 1, 16 and 64 connections, so ratios are
@@ -211,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-subscriptions", action="store_true",
+                        help="skip the notification-latency run (bench.subscriptions_bench)")
     args = parser.parse_args(argv)
     if not wrk_available():
         raise SystemExit("wrk is needed (apt-get install -y wrk)")
@@ -235,14 +238,30 @@ def main(argv: list[str] | None = None) -> int:
         "servers": "1 uvicorn worker, --insecure-dev, log level warning; PostgreSQL 15 "
                    "from the test helper (fsync off)",
     }
-    _write(rows, header)
+    notes = [] if args.no_subscriptions else _notification_latency()
+    _write(rows, header, notes)
     return 0
 
 
-def _write(rows: list[Measurement], header: dict[str, str]) -> None:
+def _notification_latency() -> list[str]:
+    """Run bench.subscriptions_bench (its defaults) and keep its summary lines."""
+    if not (Path(__file__).parent / "subscriptions_bench.py").exists():
+        return ["No subscription benchmark in this checkout: notification latency not measured."]
+    print("subscriptions: bench.subscriptions_bench", flush=True)
+    proc = subprocess.run([sys.executable, "-m", "bench.subscriptions_bench"], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("#", "Latency", "Throughput"))]
+    if proc.returncode != 0 or not lines:
+        return [f"bench.subscriptions_bench failed (exit {proc.returncode})."]
+    return ["Notification delivery (bench.subscriptions_bench, SQLite, same run):", "",
+            *[ln.lstrip("# ") for ln in lines]]
+
+
+def _write(rows: list[Measurement], header: dict[str, str], notes: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     markdown = render_markdown(rows, header, png_name=f"{stamp}-service.png")
+    markdown += "\n" + "\n".join(notes) + "\n" if notes else ""
     (RESULTS / f"{stamp}-service.md").write_text(markdown)
     (RESULTS / f"{stamp}-service.json").write_text(json.dumps(
         {"header": header, "rows": [asdict(r) | {"rps": r.result.rps} for r in rows]}, indent=2))
