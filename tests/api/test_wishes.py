@@ -299,3 +299,13 @@ async def test_withdrawn_consent_hides_before_the_narrative(client: httpx.AsyncC
     assert "07700 900123" not in answer.body.decode()
     assert _warnings(bundle) == ["consent-withdrawn", "no-first-choice-place-of-death"]
     assert "WITHDRAWN" in _section(bundle, "consent")["text"]["div"]  # says why
+
+
+async def test_care_plan_past_its_review_date_is_a_warning(client: httpx.AsyncClient) -> None:
+    await _record(client)
+    past = (date.today() - timedelta(days=1)).isoformat()
+    await _put(client, make_care_plan(extension=[{
+        "url": "https://eolc.example.org/fhir/StructureDefinition/eolc-review-date",
+        "valueDate": past}]), "acp-1")
+    bundle = (await _wishes(client)).json()
+    assert _warnings(bundle) == ["acp-review-overdue"]
