@@ -34,12 +34,13 @@ from typing import Any
 import httpx
 
 from eolc_fhir.fhir.instant import from_instant
-from eolc_fhir.subscriptions.receiver import Receiver, Received
+from eolc_fhir.subscriptions.receiver import Received, Receiver
 from tests.builders import make_register_flag
 from tests.unit.subscriptions.support import subscription
 
 REPO = Path(__file__).resolve().parents[1]
 FHIR = {"Content-Type": "application/fhir+json"}
+EXTRA_ENV: dict[str, str] = {}
 
 
 class Collector:
@@ -51,12 +52,15 @@ class Collector:
         self.posts = 0
         self.seen: set[tuple[str, int]] = set()
         self.last_ns = 0
+        self.handshakes = 0
 
     def __call__(self, item: Received) -> None:
         self.posts += 1
         self.last_ns = item.at_ns
         params = json.loads(item.body)["entry"][0]["resource"]["parameter"]
         sub = next(p["valueReference"]["reference"] for p in params if p["name"] == "subscription")
+        if any(p.get("valueCode") == "handshake" for p in params):
+            self.handshakes += 1
         for p in params:
             if p["name"] != "notification-event":
                 continue
@@ -71,7 +75,8 @@ class Collector:
 
 
 def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "EOLC_BASE_URL": f"http://127.0.0.1:{port}", "EOLC_LOG_LEVEL": "warning"}
+    env = {**os.environ, "EOLC_BASE_URL": f"http://127.0.0.1:{port}",
+           "EOLC_LOG_LEVEL": os.environ.get("EOLC_LOG_LEVEL", "warning"), **EXTRA_ENV}
     with log.open("wb") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "eolc_fhir.cli", "serve", "--port", str(port),
@@ -107,12 +112,10 @@ async def latency_phase(http: httpx.AsyncClient, collector: Collector, subs: int
     collector.latencies_ms.clear()
     start_events = collector.events
     writes = int(rate * seconds)
-    for i in range(writes):
+    for _ in range(writes):
         due = time.monotonic() + 1 / rate
         await http.post("/Flag", json=make_register_flag())
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        if i % max(1, int(rate)) == 0:
-            pass
     await wait_events(collector, start_events + writes * subs, 60)
     lat = collector.latencies_ms
     return {"writes": writes, "events": collector.events - start_events,
@@ -165,7 +168,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 created = await http.post("/Subscription", json=subscription(
                     rec.url(), "register-entry", secret="bench", timeout=10))
                 assert created.status_code == 201, created.text
-            await asyncio.sleep(2)  # handshakes
+            for _ in range(600):  # every handshake done before measuring
+                if collector.handshakes >= args.subscribers:
+                    break
+                await asyncio.sleep(0.05)
             latency = await latency_phase(http, collector, args.subscribers, args.rate,
                                           args.seconds)
             throughput = await throughput_phase(http, collector, args.subscribers, args.burst)
@@ -200,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--database-url")
+    parser.add_argument("--concurrency", type=int, help="EOLC_DELIVERY_CONCURRENCY")
     args = parser.parse_args(argv)
+    if args.concurrency:
+        EXTRA_ENV["EOLC_DELIVERY_CONCURRENCY"] = str(args.concurrency)
     result = asyncio.run(run(args))
     text = report(result)
     print(text)

@@ -134,7 +134,9 @@ class SubscriptionRepository:
                         limit: int) -> list[StateRow]:
         """Lease due subscriptions nobody else holds (SKIP LOCKED on PostgreSQL)."""
         free = or_(st.c.lease_owner.is_(None), st.c.lease_until_us < now_us)
-        stmt = select(st.c.sub_id).where(self._due(now_us), free).limit(limit)
+        # Least recently served first: no subscription starves behind busier ones.
+        stmt = (select(st.c.sub_id).where(self._due(now_us), free)
+                .order_by(st.c.last_sent_us).limit(limit))
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         ids = [r.sub_id for r in await self.conn.execute(stmt)]
