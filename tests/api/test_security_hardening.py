@@ -132,3 +132,17 @@ async def test_the_capability_statement_declares_smart_and_a_read_only_audit(
     [audit] = [r for r in statement["rest"][0]["resource"] if r["type"] == "AuditEvent"]
     codes = {i["code"] for i in audit["interaction"]}
     assert "read" in codes and not codes & {"create", "update", "delete"}
+
+
+async def test_a_bundle_that_cannot_be_filtered_is_not_sent(secure: SecureApp,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    gp = await secure.headers("gp")
+
+    async def broken() -> frozenset[str]:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(secure.ctx.security, "withdrawn_patients", broken)
+    response = await secure.http.get("/Patient", headers=gp)
+    assert response.status_code == 500
+    assert response.json()["resourceType"] == "OperationOutcome"

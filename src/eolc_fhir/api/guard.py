@@ -174,10 +174,16 @@ class _Exchange:
         status = int(self.start["status"])
         body = b"".join(self.body)
         parsed = _parse(self.start, body) if status < 400 else None
-        if parsed is not None and parsed.get("resourceType") == "Bundle" and \
-                await filter_bundle(parsed, self.rc.principal,
-                                    await self.state.withdrawn_patients(), self._origins):
-            body = orjson.dumps(parsed)
+        try:
+            if parsed is not None and parsed.get("resourceType") == "Bundle" and \
+                    await filter_bundle(parsed, self.rc.principal,
+                                        await self.state.withdrawn_patients(), self._origins):
+                body = orjson.dumps(parsed)
+        except Exception as exc:  # fail closed: no Bundle leaves unfiltered
+            log.error("request %s: filtering failed: %s", self.rc.request_id,
+                      type(exc).__name__)
+            self.start, self.body = _outcome(500, "internal server error")
+            status, body, parsed = 500, self.body[0], None
         # Committed writes were audited with them; a Bundle's own request is always
         # audited too (its reads, and its failure when the transaction rolled back).
         if not self.rc.audited_in_transaction or self.rc.interaction in _BUNDLE_INTERACTIONS:
