@@ -1,0 +1,25 @@
+"""Which interaction a Bundle entry's request is, for the per-entry check."""
+
+from __future__ import annotations
+
+import pytest
+
+from eolc_fhir.security.enforce import entry_interaction
+
+
+@pytest.mark.parametrize(("method", "url", "expected"), [
+    ("POST", "CarePlan", ("create", "CarePlan", None)),
+    ("PUT", "CarePlan/c1", ("update", "CarePlan", "c1")),
+    ("PUT", "CarePlan?identifier=x|1", ("conditional update", "CarePlan", None)),
+    ("DELETE", "Flag/f1", ("delete", "Flag", "f1")),
+    ("DELETE", "Flag?status=inactive", ("conditional delete", "Flag", None)),
+    ("GET", "Patient/p1", ("read", "Patient", "p1")),
+    ("GET", "Patient/p1/_history/2", ("vread", "Patient", "p1")),
+    ("GET", "Patient/p1/_history", ("history-instance", "Patient", "p1")),
+    ("GET", "Patient?identifier=x|1", ("search-type", "Patient", None)),
+    ("GET", "/Flag?_include=Flag:subject", ("search-type", "Flag", None)),
+    ("POST", "Patient/$validate", ("operation", "Patient", None)),
+])
+def test_entry_interactions(method: str, url: str,
+                            expected: tuple[str, str | None, str | None]) -> None:
+    assert entry_interaction(method, url) == expected
