@@ -16,6 +16,7 @@ from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.responses import bundle_response
 from eolc_fhir.fhir.errors import FhirError
+from eolc_fhir.security.principal import current_principal
 from eolc_fhir.services import everything as everything_service
 from eolc_fhir.services import operation_hooks as hooks
 from eolc_fhir.services import wishes as wishes_service
@@ -30,7 +31,7 @@ _CACHE = "private, no-cache"  # keep it, but revalidate (cheap with If-None-Matc
 
 def _call(request: Request, operation: str, query: str = "",
           patient_id: str | None = None) -> hooks.OperationCall:
-    principal = getattr(request.state, "principal", None)
+    principal = getattr(request.state, "principal", None) or current_principal()
     return hooks.OperationCall(operation, principal, [patient_id] if patient_id else [], query)
 
 
