@@ -37,7 +37,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 # First start: a small synthetic region (skipped once the database holds an Organization).
 run: $(STAMP)
 	$(BIN)/eolc-fhir demo --if-empty --patients 200 --database-url '$(DATABASE_URL)'
-	$(BIN)/eolc-fhir serve --database-url '$(DATABASE_URL)' $(ARGS)
+	EOLC_DEMO_CLIENTS=$${EOLC_DEMO_CLIENTS:-1} $(BIN)/eolc-fhir serve --database-url '$(DATABASE_URL)' $(ARGS)
 
 test: $(STAMP_TEST)
 	$(BIN)/pytest $(PYTEST_ARGS)

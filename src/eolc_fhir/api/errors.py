@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import orjson
@@ -63,8 +64,10 @@ def _where(err: dict[str, Any]) -> str:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
-    # Log the type only: exception text may quote patient data.
-    log.error("internal error: %s", type(exc).__name__, exc_info=exc)
+    # Where it happened, but not the exception's text: that may quote patient data.
+    frames = traceback.extract_tb(exc.__traceback__, limit=-8)
+    where = " <- ".join(f"{f.filename}:{f.lineno} {f.name}" for f in reversed(frames))
+    log.error("internal error: %s at %s", type(exc).__name__, where)
     issue = Issue("fatal", "exception", "internal server error; the incident has been logged")
     return outcome_response(500, [issue])
 
