@@ -10,7 +10,17 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from eolc_fhir import __version__
-from eolc_fhir.api import auth, errors, guard, rest, system
+from eolc_fhir.api import (
+    auth,
+    conformance,
+    errors,
+    guard,
+    operations,
+    rest,
+    search,
+    subscriptions,
+    system,
+)
 from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.config import Settings
@@ -30,24 +40,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(rest.early_router, dependencies=_GUARDED)
-    for module in _feature_routers():
-        app.include_router(module.router, dependencies=_GUARDED)
+    # Feature routes before the generic REST routes, whose patterns would catch them.
+    for router in (operations.router, conformance.router, search.router,
+                   subscriptions.router):
+        app.include_router(router, dependencies=_GUARDED)
     # last: its /{type}/{id} patterns catch everything
     app.include_router(rest.router, dependencies=_GUARDED)
-
-
-def _feature_routers() -> list[object]:
-    """Routers of the feature packages, included before the generic REST routes."""
-    from importlib import import_module
-
-    found = []
-    for name in ("operations", "conformance", "search", "subscriptions"):
-        try:
-            found.append(import_module(f"eolc_fhir.api.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"eolc_fhir.api.{name}":
-                raise
-    return found
 
 
 def create_app(settings: Settings) -> FastAPI:

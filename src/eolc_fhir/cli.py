@@ -90,18 +90,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 
 def _feature_commands() -> list[Callable[..., dict[str, Handler]]]:
-    """Subcommands contributed by feature modules (each exposes register_commands)."""
-    from importlib import import_module
+    """Subcommands contributed by the feature packages (each has register_commands)."""
+    from eolc_fhir.demo import cli as demo_cli
+    from eolc_fhir.search import cli as search_cli
+    from eolc_fhir.security import cli as security_cli
+    from eolc_fhir.subscriptions import cli as subscriptions_cli
 
-    found = []
-    for name in ("eolc_fhir.search.cli", "eolc_fhir.security.cli", "eolc_fhir.subscriptions.cli",
-                 "eolc_fhir.demo.cli"):
-        try:
-            found.append(import_module(name).register_commands)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    return found
+    return [search_cli.register_commands, security_cli.register_commands,
+            subscriptions_cli.register_commands, demo_cli.register_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

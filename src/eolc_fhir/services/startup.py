@@ -5,30 +5,16 @@ from __future__ import annotations
 import logging
 
 from eolc_fhir.config import Settings
+from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
+from eolc_fhir.validation import ProfileSet
 
 __all__ = ["build_context", "close_context"]
 
 log = logging.getLogger("eolc_fhir")
-
-
-def _load_search(settings: Settings) -> object | None:
-    try:
-        from eolc_fhir.search import SearchRegistry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return SearchRegistry.load(settings.profiles_dir)
-
-
-def _load_profiles(settings: Settings) -> object | None:
-    try:
-        from eolc_fhir.validation import ProfileSet  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return ProfileSet.load(settings.profiles_dir)
 
 
 def _install_operations(ctx: ServerContext) -> None:
@@ -50,8 +36,8 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
     if settings.run_migrations:
         await migrate.upgrade(db)
     ctx = ServerContext(settings=settings, db=db)
-    ctx.search = _load_search(settings)
-    ctx.validator = _load_profiles(settings)
+    ctx.search = SearchRegistry.load(settings.profiles_dir)
+    ctx.validator = ProfileSet.load(settings.profiles_dir)
     _install_operations(ctx)
     if await migrate.is_current(db):
         await conformance.publish(ctx)
