@@ -68,6 +68,6 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
 
 def retry_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with "equal jitter": between half and all of base*2^(n-1), capped."""
-    ceiling = min(cap, base * (2 ** max(0, min(failures - 1, 30))))
+    ceiling = min(cap, base * (2.0 ** max(0, min(failures - 1, 30))))
     spread = (rng or random).random()
     return ceiling / 2 + spread * ceiling / 2
