@@ -64,7 +64,7 @@ class Topic:
 
 
 def _ext_values(element: dict[str, Any], url: str) -> list[Any]:
-    found = []
+    found: list[Any] = []
     for ext in element.get("extension", ()):
         if ext.get("url") == url:
             found.extend(v for k, v in ext.items() if k.startswith("value"))
