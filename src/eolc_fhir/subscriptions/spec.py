@@ -61,7 +61,7 @@ class SubscriptionSpec:
 
 def _ext(element: dict[str, Any] | None, name: str) -> list[Any]:
     url = name if name.startswith("http") else BACKPORT + name
-    values = []
+    values: list[Any] = []
     for ext in (element or {}).get("extension", ()):
         if isinstance(ext, dict) and ext.get("url") == url:
             values.extend(v for k, v in ext.items() if k.startswith("value"))
