@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,12 +172,12 @@ class SubscriptionRepository:
         times = [int(v) for v in found if v is not None]
         return min(times) if times else None
 
-    async def events_after(self, sub_id: str, after: int, limit: int) -> list[EventRow]:
+    async def events_after(self, sub_id: str, after: int, limit: int) -> builtins.list[EventRow]:
         stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number > after)
                 .order_by(ev.c.event_number).limit(limit))
         return [_event(r) for r in await self.conn.execute(stmt)]
 
-    async def events_between(self, sub_id: str, since: int, until: int) -> list[EventRow]:
+    async def events_between(self, sub_id: str, since: int, until: int) -> builtins.list[EventRow]:
         stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number >= since,
                                            ev.c.event_number <= until)
                 .order_by(ev.c.event_number))
