@@ -330,7 +330,8 @@ class Dispatcher:
                 batch.released = True
             return batch
 
-        batch, batch.total = await self._update(sub_id, change, values, next_batch)
+        batch, total = await self._update(sub_id, change, values, next_batch)
+        batch.total = total
         local.status, local.failures, local.delivered, local.last_sent_us = (
             "active", 0, delivered, now)
         return batch
