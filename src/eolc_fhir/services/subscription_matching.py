@@ -26,7 +26,8 @@ _PLAN_CACHE_LIMIT = 4096
 def patient_id_of(resource: dict[str, Any]) -> str | None:
     """The Patient a resource is about (itself for a Patient)."""
     if resource.get("resourceType") == "Patient":
-        return resource.get("id")
+        own_id: str | None = resource.get("id")
+        return own_id
     for key in ("patient", "subject"):
         ref = resource.get(key)
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
