@@ -30,8 +30,9 @@ def patient_id_of(resource: dict[str, Any]) -> str | None:
         return own_id
     for key in ("patient", "subject"):
         ref = resource.get(key)
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            head, _, tail = ref["reference"].rstrip("/").rpartition("/")
+        reference = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(reference, str):
+            head, _, tail = reference.rstrip("/").rpartition("/")
             if head.endswith("Patient"):
                 return tail
     return None
