@@ -234,7 +234,8 @@ def _outcome(status: int, text: str, challenge: str | None = None,
         headers.append((b"www-authenticate", challenge.encode()))
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
-    return {"type": "http.response.start", "status": status, "headers": headers}, [response.body]
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, [bytes(response.body)]
 
 
 def _parse(start: dict[str, Any], body: bytes) -> dict[str, Any] | None:
@@ -248,7 +249,7 @@ def _parse(start: dict[str, Any], body: bytes) -> dict[str, Any] | None:
 
 
 def _add_entities(record: AuditRecord, parsed: dict[str, Any]) -> None:
-    items = [parsed]
+    items: list[Any] = [parsed]  # entry resources are checked below, not trusted
     if parsed.get("resourceType") == "Bundle":
         items = [e.get("resource") for e in parsed.get("entry") or [] if isinstance(e, dict)]
     for resource in items[:_ENTITY_LIMIT]:

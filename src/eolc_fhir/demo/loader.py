@@ -128,14 +128,14 @@ async def _pipeline(ctx: ServerContext, work: Iterator[tuple[list[int], list[str
     pending: list[tuple[int, asyncio.Future[list[dict[str, Any]]]]] = []
     done = stored = 0
     for indexes, numbers in work:
-        call = (prepare_people, *args, indexes, numbers, day, profiles_dir)
+        params = (*args, indexes, numbers, day, profiles_dir)
         if pool is None:
-            batch = prepare_people(*call[1:])  # type: ignore[arg-type]
+            batch = prepare_people(*params)
             await _store(ctx, batch)
             stored, done = stored + len(batch), done + len(indexes)
             _report(progress, done, patients)
             continue
-        pending.append((len(indexes), loop.run_in_executor(pool, *call)))  # type: ignore[arg-type]
+        pending.append((len(indexes), loop.run_in_executor(pool, prepare_people, *params)))
         while len(pending) > depth:
             stored, done = await _drain_one(ctx, pending, stored, done, patients, progress)
     while pending:

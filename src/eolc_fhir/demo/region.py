@@ -102,7 +102,7 @@ def _phone(rng: random.Random) -> str:
 def _practitioner(rng: random.Random, seed: int, key: str, prefix: str, role: str,
                   org: dict[str, Any]) -> Professional:
     given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
-    resource = {
+    resource: dict[str, Any] = {
         "resourceType": "Practitioner",
         "id": demo_id(seed, f"practitioner:{key}"),
         "identifier": [{"system": SDS_USER_SYSTEM, "value": f"{rng.randint(10**11, 10**12 - 1)}"}],

@@ -106,9 +106,10 @@ def split_reference(ref: str) -> tuple[str | None, str | None]:
 def reference_rows(param: str, values: list[Any]) -> Iterator[ReferenceRow | TokenRow]:
     for value in values:
         if isinstance(value, str):  # canonical
-            url = value.split("|")[0]
-            target_type, target_id = split_reference(url) if "/" in url else (None, None)
-            yield ReferenceRow(param, target_type, target_id, url)
+            canonical = value.split("|")[0]
+            target_type, target_id = (
+                split_reference(canonical) if "/" in canonical else (None, None))
+            yield ReferenceRow(param, target_type, target_id, canonical)
         elif isinstance(value, dict):
             ref = value.get("reference")
             if isinstance(ref, str) and not ref.startswith("#"):

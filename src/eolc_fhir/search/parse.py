@@ -112,8 +112,8 @@ def parse_clause(ctx: _Context | SearchRegistry, resource_type: str, name: str,
         return LastUpdatedTest(tuple(cr.date_test(v) for v in cr.split_values(value)))
     _check_modifier(param, modifier, name)
     if param.kind == "reference" and modifier == "identifier":
-        tests = tuple(cr.token_test(v) for v in cr.split_values(value))
-        return Criterion("token", identifier_param(code), tests)
+        ident_tests = tuple(cr.token_test(v) for v in cr.split_values(value))
+        return Criterion("token", identifier_param(code), ident_tests)
     tests = tuple(_test(ctx, param, modifier, v) for v in cr.split_values(value))
     return Criterion(param.kind, code, tests, negate=modifier == "not")
 

@@ -57,7 +57,8 @@ async def ensure_demo_clients(settings: Settings, db: Database) -> list[str]:
 
 def _same_key(path: Path, jwks: str | None) -> bool:
     try:
-        return jwks is not None and read_key_file(path).kid in jwks
+        kid = read_key_file(path).kid
+        return jwks is not None and kid is not None and kid in jwks
     except (OSError, ValueError):
         return False
 

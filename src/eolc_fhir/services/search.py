@@ -176,9 +176,9 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
     conn, dialect = uow.connection, uow.dialect
     if controls.summary == "count" or controls.count == 0:
         await prefer_custom_plans(conn, dialect, parsed.query)
-        total = await count_matches(conn, dialect, parsed.query)
+        matched = await count_matches(conn, dialect, parsed.query)
         links = [("self", _url(base_url, resource_type, parsed.used))]
-        return assemble_bundle("searchset", [], total=total, links=links)
+        return assemble_bundle("searchset", [], total=matched, links=links)
     await prefer_custom_plans(conn, dialect, parsed.query)
     data = _cursor_data(controls.cursor) if controls.cursor else None
     if data is not None and "s" in data:

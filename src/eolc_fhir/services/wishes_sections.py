@@ -268,9 +268,10 @@ def places_section(found: Found, warnings: list[Warning]) -> Section:
         if current is None or when > str(current.get("effectiveDateTime") or ""):
             chosen[key] = obs
     lines, entries = [], []
-    for kind, rank in sorted(chosen, key=lambda k: (k[0] != "preferred-place-of-care", k[1])):
-        obs = chosen[(kind, rank)]
-        label = "Preferred place of death" if kind.endswith("death") else "Preferred place of care"
+    for place_kind, rank in sorted(chosen, key=lambda k: (k[0] != "preferred-place-of-care", k[1])):
+        obs = chosen[(place_kind, rank)]
+        death = place_kind.endswith("death")
+        label = "Preferred place of death" if death else "Preferred place of care"
         which = {1: "first choice", 2: "second choice"}.get(rank, "choice")
         place = _text(obs.get("valueCodeableConcept"))
         lines.append(f"{label}, {which}: <b>{_e(place)}</b>.")

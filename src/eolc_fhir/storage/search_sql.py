@@ -105,7 +105,9 @@ class _Compiler:
         if isinstance(clause, Criterion | Missing):
             return self._criterion(clause, rtype, rid, drive)
         if isinstance(clause, IdTest):
-            return rid.not_in(clause.ids) if clause.negate else rid.in_(clause.ids)
+            ids: ColumnElement[bool] = (
+                rid.not_in(clause.ids) if clause.negate else rid.in_(clause.ids))
+            return ids
         if isinstance(clause, LastUpdatedTest):
             col = r.c.last_updated_us
             return or_(*(test_condition(x, None, self.dialect, point=col) for x in clause.tests))
@@ -270,7 +272,8 @@ class Rows(Protocol):
 
 def rows_of(conn: AsyncConnection) -> Rows:
     async def run(stmt: Select[Any]) -> Sequence[Sequence[Any]]:
-        return (await conn.execute(stmt)).all()
+        rows: Sequence[Sequence[Any]] = (await conn.execute(stmt)).all()
+        return rows
 
     return run
 

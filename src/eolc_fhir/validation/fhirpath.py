@@ -109,7 +109,7 @@ def parse_strict(expression: str) -> dict[str, Any]:
         raise InvariantCompileError(f"FHIRPath has trailing text: {expression!r}")
     ast = ASTPathListener()
     ParseTreeWalker().walk(ast, tree)
-    return ast.parentStack[0]  # type: ignore[no-any-return]
+    return ast.parentStack[0]
 
 
 def check_syntax(expression: str) -> None:
@@ -151,7 +151,7 @@ def compile_expression(expression: str) -> Callable[[Any, Mapping[str, Any]], li
         )
     options = {"userInvocationTable": _USER_FUNCTIONS}
     compiled = set_paths(apply_parsed_path, parsedPath=ast, model=_MODEL, options=options)
-    return compiled  # type: ignore[no-any-return]
+    return compiled
 
 
 @dataclass(frozen=True, slots=True)
