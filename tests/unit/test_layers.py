@@ -1,4 +1,4 @@
-"""Architecture and lint rules run as tests: import-linter contracts and ruff."""
+"""Architecture and lint rules run as tests: import-linter contracts, ruff and mypy."""
 
 from __future__ import annotations
 
@@ -40,6 +40,27 @@ def test_import_contracts_are_kept() -> None:
 def test_ruff_finds_nothing() -> None:
     code, output = _run([_tool("ruff"), "check", "--no-cache", "src", "tests"], REPO)
     assert code == 0, output
+
+
+def _mypy(*args: str) -> tuple[int, str]:
+    # The venv's interpreter, so mypy sees the same installed packages as the tests.
+    return _run([sys.executable, "-m", "mypy", *args], REPO)
+
+
+def test_mypy_strict_finds_nothing() -> None:
+    # [tool.mypy] in pyproject.toml: strict, files = ["src"].
+    code, output = _mypy()
+    assert code == 0, output
+    assert "Success: no issues found" in output, output
+
+
+def test_mypy_config_is_strict(tmp_path: Path) -> None:
+    probe = tmp_path / "mypy_strictness_probe.py"
+    probe.write_text("def untyped(x):\n    return x\n\n\ncount: int = 'one'\n")
+    code, output = _mypy("--config-file", str(REPO / "pyproject.toml"), str(probe))
+    assert code != 0, output
+    assert "Function is missing a type annotation" in output, output
+    assert "Incompatible types in assignment" in output, output
 
 
 # A fake eolc_fhir package with one violation per contract proves the contracts bite.
