@@ -188,7 +188,8 @@ async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Cha
     origin = Origin(principal.client_id if principal else None,
                     principal.ods if principal else None, patient)
     await repo.record_origin(stored.resource_type, stored.id, origin,
-                             created=change.interaction == "create")
+                             created=change.interaction == "create",
+                             first_version=stored.version == 1)
 
 
 def _forget_withdrawn(ctx: ServerContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -112,7 +112,8 @@ class SecurityRepository:
             await self.conn.execute(delete(k).where(k.c.kid.in_(stale)))
 
     # -- origin of resources -------------------------------------------------------------
-    async def record_origin(self, rtype: str, rid: str, origin: Origin, *, created: bool) -> None:
+    async def record_origin(self, rtype: str, rid: str, origin: Origin, *, created: bool,
+                            first_version: bool = False) -> None:
         """On create remember who recorded it; on update only the patient may change."""
         o = st.security_origin
         key = (o.c.res_type == rtype, o.c.res_id == rid)
@@ -122,18 +123,24 @@ class SecurityRepository:
             )
             if result.rowcount:
                 return
-        await self.conn.execute(delete(o).where(*key))
+        if not first_version:  # brought back after a delete: the old row may remain
+            await self.conn.execute(delete(o).where(*key))
         await self.conn.execute(insert(o).values(res_type=rtype, res_id=rid, **asdict(origin)))
 
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
         if not keys:
             return {}
         o = st.security_origin
-        stmt = select(o).where(tuple_(o.c.res_type, o.c.res_id).in_(list(keys)))
-        return {
-            (r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
-            for r in await self.conn.execute(stmt)
-        }
+        by_type: dict[str, list[str]] = {}
+        for rtype, rid in keys:
+            by_type.setdefault(rtype, []).append(rid)
+        found: dict[tuple[str, str], Origin] = {}
+        # One query per type: a row-value IN list makes SQLite scan the whole table.
+        for rtype, ids in by_type.items():
+            stmt = select(o).where(o.c.res_type == rtype, o.c.res_id.in_(ids))
+            found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
+                          for r in await self.conn.execute(stmt)})
+        return found
 
     async def owned_ids(self, client_id: str, rtype: str) -> list[str]:
         o = st.security_origin
