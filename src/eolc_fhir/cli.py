@@ -48,6 +48,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    """A subscription dispatcher on its own (several may share one PostgreSQL)."""
+    from eolc_fhir.logs import configure_logging
+    from eolc_fhir.services.startup import build_context, close_context
+    from eolc_fhir.subscriptions.cli import until_signalled
+
+    settings = settings_from(args).model_copy(update={"run_dispatcher": True})
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        ctx = await build_context(settings)
+        try:
+            print(f"dispatching for {settings.database_url} (Ctrl-C stops)", flush=True)
+            await until_signalled()
+        finally:
+            await close_context(ctx)
+
+    asyncio.run(run())
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from eolc_fhir.storage import migrate
     from eolc_fhir.storage.database import Database
@@ -83,7 +104,13 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     _add_db(serve)
     _add_db(sub.add_parser("migrate", help="apply database migrations"))
     _add_db(sub.add_parser("openapi", help="print the OpenAPI document"))
-    handlers: dict[str, Handler] = {"serve": _serve, "migrate": _migrate, "openapi": _openapi}
+    dispatch = sub.add_parser("dispatch", help="deliver subscription notifications (run "
+                              "`serve` with EOLC_RUN_DISPATCHER=false to use only these)")
+    _add_db(dispatch)
+    dispatch.add_argument("--insecure-dev", action="store_true", default=None,
+                          help="allow http webhook endpoints on loopback")
+    handlers: dict[str, Handler] = {"serve": _serve, "migrate": _migrate, "openapi": _openapi,
+                                    "dispatch": _dispatch}
     for register in _feature_commands():
         handlers.update(register(sub, _add_db))
     return parser, handlers

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -189,8 +189,11 @@ class SubscriptionRepository:
         if not keys:
             return {}
         h = t.resource_history
-        stmt = select(h.c.res_type, h.c.res_id, h.c.version, h.c.content).where(
-            tuple_(h.c.res_type, h.c.res_id, h.c.version).in_(list(set(keys))))
+        # OR of key equalities, not a row-value IN: SQLite scans the whole history for
+        # the latter and looks each key up in the unique index for the former.
+        stmt = select(h.c.res_type, h.c.res_id, h.c.version, h.c.content).where(or_(*(
+            and_(h.c.res_type == rtype, h.c.res_id == rid, h.c.version == version)
+            for rtype, rid, version in set(keys))))
         return {(r.res_type, r.res_id, r.version):
                 (bytes(r.content) if r.content is not None else None)
                 for r in await self.conn.execute(stmt)}
