@@ -25,7 +25,12 @@ async def test_conformance_resources_are_published_and_searchable(
     found = (await client.get("/StructureDefinition", params={"url": url})).json()
     assert [e["resource"]["url"] for e in found["entry"]] == [url]
     by_name = (await client.get("/ValueSet", params={"name": "EolcPrognosis"})).json()
-    assert by_name.get("total", len(by_name.get("entry", []))) >= 0
+    assert [e["resource"]["id"] for e in by_name["entry"]] == ["eolc-prognosis"]
+    by_version = (await client.get("/CodeSystem", params={
+        "url": f"{BASE}/CodeSystem/eolc-place-type", "version": "0.1.0"})).json()
+    assert [e["resource"]["name"] for e in by_version["entry"]] == ["EolcPlaceType"]
+    none = (await client.get("/CodeSystem", params={"version": "9.9.9"})).json()
+    assert "entry" not in none
     for rtype in ("CodeSystem", "SearchParameter"):
         listing = (await client.get(f"/{rtype}", params={"_count": "100"})).json()
         assert listing.get("entry"), rtype
