@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from eolc_fhir.fhir.errors import Issue, ProfileViolation
-from eolc_fhir.fhir.parse import check_resource, parse_resource
+from eolc_fhir.fhir.parse import parse_resource
 from eolc_fhir.services.context import ServerContext
 
-__all__ = ["read_body", "check_profiles", "accept_resource"]
+__all__ = ["read_body", "check_profiles"]
 
 
 def read_body(ctx: ServerContext, body: bytes, expected_type: str | None) -> dict[str, Any]:
@@ -38,9 +38,3 @@ def check_profiles(ctx: ServerContext, resource: dict[str, Any]) -> list[Issue]:
     if errors:
         raise ProfileViolation(issues=issues)
     return issues
-
-
-def accept_resource(ctx: ServerContext, resource: Any, expected_type: str | None) -> list[Issue]:
-    """Both stages for a resource already decoded from JSON (transaction entries)."""
-    check_resource(resource, expected_type=expected_type)
-    return check_profiles(ctx, resource)

@@ -30,7 +30,7 @@ from eolc_fhir.security.provenance import provenance_for
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.security.visibility import hidden
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.writes import Change, new_id, store_version
+from eolc_fhir.services.writes import Change, index_rows, new_id, store_version
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.security_repo import Origin, SecurityRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
@@ -115,17 +115,7 @@ def _new_audit(ctx: ServerContext, event: dict[str, Any]) -> tuple[StoredResourc
                                                   "lastUpdated": to_instant(stamp)}}
     stored = StoredResource("AuditEvent", resource["id"], 1, stamp, False, dump(resource),
                             method="POST")
-    return stored, _index_rows(ctx, resource)
-
-
-def _index_rows(ctx: ServerContext, resource: dict[str, Any]) -> IndexRows:
-    # The same extraction as services/writes.py uses for every other write.
-    if ctx.search is not None:
-        rows: IndexRows = ctx.search.extract(resource)
-        return rows
-    from eolc_fhir.services.minimal_index import extract
-
-    return extract(resource)
+    return stored, index_rows(ctx, resource)
 
 
 async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:

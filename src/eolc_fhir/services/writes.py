@@ -19,7 +19,8 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["Change", "WriteHook", "store_version", "store_deletion", "check_if_match", "new_id"]
+__all__ = ["Change", "WriteHook", "store_version", "store_deletion", "check_if_match", "new_id",
+           "index_rows"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,10 @@ def _timestamp(previous: StoredResource | None) -> int:
     return stamp
 
 
-def _index(ctx: ServerContext, resource: dict[str, Any]) -> IndexRows:
-    if ctx.search is not None:
-        rows: IndexRows = ctx.search.extract(resource)
-        return rows
-    from eolc_fhir.services.minimal_index import extract
-
-    return extract(resource)
+def index_rows(ctx: ServerContext, resource: dict[str, Any]) -> IndexRows:
+    """The search index rows of one version, from the server's parameter registry."""
+    rows: IndexRows = ctx.search.extract(resource)
+    return rows
 
 
 async def store_version(
@@ -87,7 +85,7 @@ async def store_version(
         await repo.insert_new(stored)
     else:
         await repo.replace_current(stored, previous.version)
-    await repo.replace_index(stored.resource_type, stored.id, _index(ctx, resource),
+    await repo.replace_index(stored.resource_type, stored.id, index_rows(ctx, resource),
                              existed=previous is not None)
     interaction = "create" if live_previous is None else "update"
     change = Change(interaction, stored, resource, live_previous)
