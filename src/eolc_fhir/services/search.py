@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from eolc_fhir.config import DEFAULT_PROFILES_DIR
 from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.models import is_resource_type
@@ -49,15 +47,11 @@ _LEAN_MAX_COUNT = 100  # the lean path runs on the event loop: only for small pa
 _PREPARED: dict[str, PreparedSearches] = {}
 
 
-@lru_cache(maxsize=1)
-def _default_registry() -> SearchRegistry:
-    return SearchRegistry.load(DEFAULT_PROFILES_DIR)
-
-
-def registry_of(ctx: ServerContext | None) -> SearchRegistry:
-    if ctx is not None and isinstance(ctx.search, SearchRegistry):
-        return ctx.search
-    return _default_registry()
+def registry_of(ctx: ServerContext) -> SearchRegistry:
+    """The server's registry, loaded at start from its own profiles folder."""
+    registry = ctx.search
+    assert isinstance(registry, SearchRegistry), "the search registry is loaded at start"
+    return registry
 
 
 def _page_size(ctx: ServerContext) -> tuple[int, int]:
@@ -296,13 +290,13 @@ async def search_system(ctx: ServerContext, params: list[tuple[str, str]], *,
 
 
 async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, str]], *,
-                   registry: SearchRegistry | None = None) -> list[str]:
+                   registry: SearchRegistry) -> list[str]:
     """Ids of current resources matching every parameter (conditional create/update/delete)."""
     if not params:
         raise InvalidRequest("a conditional request needs search parameters")
     if not is_resource_type(resource_type):
         raise InvalidRequest(f"'{resource_type}' is not a resource type", code="not-supported")
-    parsed = parse_search(registry or _default_registry(), resource_type, params)
+    parsed = parse_search(registry, resource_type, params)
     await prefer_custom_plans(uow.connection, uow.dialect, parsed.query)
     return sorted(await match_ids(uow.connection, uow.dialect, parsed.query, _FIND_LIMIT))
 
