@@ -9,7 +9,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "DEFAULT_PROFILES_DIR"]
 
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+def _default_profiles_dir() -> Path:
+    """The checkout's profiles/ (editable install), else ./profiles (set EOLC_PROFILES_DIR)."""
+    in_checkout = Path(__file__).resolve().parents[2] / "profiles"
+    return in_checkout if in_checkout.is_dir() else Path("profiles").resolve()
+
+
+DEFAULT_PROFILES_DIR = _default_profiles_dir()
 
 
 class Settings(BaseSettings):

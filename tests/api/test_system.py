@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -43,3 +45,12 @@ async def test_not_ready_when_migrations_are_missing(engine_url: str) -> None:
             ready = await http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_refuses_to_start_without_its_profiles(engine_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=engine_url, insecure_dev=True, run_dispatcher=False,
+                        profiles_dir=tmp_path / "empty")
+    app = create_app(settings)
+    with pytest.raises(RuntimeError, match="no profiles found"):
+        async with app.router.lifespan_context(app):
+            pass

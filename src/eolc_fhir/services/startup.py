@@ -33,6 +33,10 @@ async def build_context(settings: Settings) -> ServerContext:
 
 
 async def _build(settings: Settings, db: Database) -> ServerContext:
+    if not any(settings.profiles_dir.glob("StructureDefinition-*.json")):
+        # Without its profiles the server would store palliative resources unchecked.
+        raise RuntimeError(f"no profiles found in {settings.profiles_dir}: "
+                           "set EOLC_PROFILES_DIR to the profiles folder")
     if settings.run_migrations:
         await migrate.upgrade(db)
     ctx = ServerContext(settings=settings, db=db)
