@@ -149,7 +149,7 @@ def _sqlite_lookup(ctx: ServerContext,
         return None
     reader = ctx.extras.get(_READER)
     if reader is None:
-        reader = ctx.extras[_READER] = SqliteReader(ctx.db.url)
+        reader = ctx.extras[_READER] = SqliteReader(ctx.db)
     if not reader.usable:
         return None
     found: tuple[list[PageRow], bool] | None = reader.page(parsed.query, parsed.controls.count)

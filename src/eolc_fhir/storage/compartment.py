@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from eolc_fhir.storage.database import Database
 
@@ -95,14 +94,10 @@ def _keys_sql(keys: Sequence[tuple[str, str]], params: dict[str, Any]) -> str:
 
 
 class PatientReader:
-    """Reads a person's resources; one per Database (holds the SQLite fast connection)."""
+    """Reads a person's resources (on SQLite through the Database's read-only connection)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        url = make_url(db.url)
-        path = url.database if db.dialect == "sqlite" else None
-        self._path = path if path and path != ":memory:" else None
-        self._fast: sqlite3.Connection | None = None
 
     async def fetch(self, types: Sequence[str], *, patient_ids: Sequence[str] = (),
                     identifier: tuple[str, str] | None = None,
@@ -127,8 +122,9 @@ class PatientReader:
         return [row for rows in await self._run_each(statements) for row in rows]
 
     async def _run_each(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
-        if self._path is not None:
-            return self._run_fast(statements)
+        fast = self.db.sqlite_reader()
+        if fast is not None:
+            return _run_fast(fast, statements)
         async with self.db.engine.connect() as conn:
             # One statement sees one snapshot; autocommit spares BEGIN and ROLLBACK trips.
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -138,29 +134,17 @@ class PatientReader:
                 out.append([_row(r) for r in result])
             return out
 
-    def _run_fast(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
-        conn = self._connection()
-        if len(statements) == 1:  # one statement is one snapshot
-            sql, params = statements[0]
-            return [[_row(r) for r in conn.execute(sql, params)]]
-        conn.execute("BEGIN")  # one snapshot for every statement
-        try:
-            return [[_row(r) for r in conn.execute(sql, params)] for sql, params in statements]
-        finally:
-            conn.execute("COMMIT")
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._fast is None:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True,
-                                   check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA query_only=ON")
-            self._fast = conn
-        return self._fast
-
-    def close(self) -> None:
-        if self._fast is not None:
-            self._fast.close()
-            self._fast = None
+def _run_fast(conn: sqlite3.Connection,
+              statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
+    if len(statements) == 1:  # one statement is one snapshot
+        sql, params = statements[0]
+        return [[_row(r) for r in conn.execute(sql, params)]]
+    conn.execute("BEGIN")  # one snapshot for every statement
+    try:
+        return [[_row(r) for r in conn.execute(sql, params)] for sql, params in statements]
+    finally:
+        conn.execute("COMMIT")
 
 
 def _row(row: Any) -> Row:

@@ -47,23 +47,35 @@ class Database:
         lock = self._write_lock if write and self.dialect == "sqlite" else None
         return UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
 
-    def fast_read(self, resource_type: str, resource_id: str) -> tuple[Any, ...] | None:
-        """Current (version, last_updated_us, deleted, content) by key, for SQLite.
+    def sqlite_reader(self) -> sqlite3.Connection | None:
+        """The process's one read-only ``sqlite3`` connection, for lookups on the event loop.
 
-        A primary-key lookup in sqlite3 takes tens of microseconds, far less than a
-        hop through aiosqlite's thread, so it runs directly on the event loop.
-        Returns None when the row is absent; raises LookupError when no fast path exists.
+        A primary-key or index lookup in sqlite3 takes tens of microseconds, far less than
+        a hop through aiosqlite's thread. Autocommit: each statement sees the newest
+        committed data. None on PostgreSQL or an in-memory SQLite; closed with the Database.
         """
         if self._sqlite_path is None or self._sqlite_path == ":memory:":
+            return None
+        if self._fast is None:
+            conn = sqlite3.connect(f"file:{self._sqlite_path}?mode=ro", uri=True,
+                                   check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA query_only=ON")
+            self._fast = conn
+        return self._fast
+
+    def fast_read(self, resource_type: str, resource_id: str) -> tuple[Any, ...] | None:
+        """Current (version, last_updated_us, deleted, content) by key, on ``sqlite_reader``.
+
+        Returns None when the row is absent; raises LookupError when no fast path exists.
+        """
+        try:
+            reader = self.sqlite_reader()
+        except sqlite3.Error as exc:
+            raise LookupError("fast path unavailable") from exc
+        if reader is None:
             raise LookupError("no fast path")
         try:
-            if self._fast is None:
-                self._fast = sqlite3.connect(
-                    f"file:{self._sqlite_path}?mode=ro", uri=True, check_same_thread=False,
-                    isolation_level=None,
-                )
-                self._fast.execute("PRAGMA query_only=ON")
-            row = self._fast.execute(
+            row = reader.execute(
                 "SELECT version, last_updated_us, deleted, content FROM resources "
                 "WHERE res_type = ? AND res_id = ?",
                 (resource_type, resource_id),

@@ -11,14 +11,13 @@ PERF-FLOOR.md); elsewhere through the caller's connection as driver SQL.
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage.query import (
@@ -149,16 +148,15 @@ def _rows(raw: Sequence[Sequence[Any]], count: int) -> tuple[list[PageRow], bool
 
 
 class SqliteReader:
-    """A read-only sqlite3 connection used on the event loop for prepared lookups."""
+    """Prepared search lookups on the Database's read-only sqlite3 connection (event loop)."""
 
-    def __init__(self, url: str) -> None:
-        self.path = make_url(url).database or ""
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self.prepared = PreparedSearches(_sqlite_dialect())
-        self._conn: sqlite3.Connection | None = None
 
     @property
     def usable(self) -> bool:
-        return bool(self.path) and self.path != ":memory:"
+        return self.db.sqlite_reader() is not None
 
     def page(self, query: Query, count: int) -> tuple[list[PageRow], bool] | None:
         prepared = self.prepared.prepare(query, count)
@@ -168,13 +166,9 @@ class SqliteReader:
         return _rows(self._connection().execute(sql, params).fetchall(), count)
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                         check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA query_only=ON")
-            # Closed with its reader (the server context) even if nobody calls close().
-            weakref.finalize(self, self._conn.close)
-        return self._conn
+        conn = self.db.sqlite_reader()
+        assert conn is not None, "check usable first"
+        return conn
 
     async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
         """Run a (small, indexed) statement on the loop; a ``Rows`` for include lookups."""
@@ -182,11 +176,6 @@ class SqliteReader:
                                 compile_kwargs={"render_postcompile": True})
         params = [compiled.params[name] for name in compiled.positiontup or ()]
         return self._connection().execute(str(compiled), params).fetchall()
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 @asynccontextmanager
