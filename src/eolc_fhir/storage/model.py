@@ -6,9 +6,11 @@ registry; the unit of work stores them next to the resource.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ids_by_type",
     "StoredResource",
     "TokenRow",
     "StringRow",
@@ -99,3 +101,12 @@ class IndexRows:
     numbers: list[NumberRow] = field(default_factory=list)
     quantities: list[QuantityRow] = field(default_factory=list)
     uris: list[UriRow] = field(default_factory=list)
+
+
+def ids_by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(type, id) keys grouped by type, for one ``res_type = ? AND res_id IN (...)``
+    query per type: a row-value IN over both columns makes SQLite scan the table."""
+    grouped: dict[str, list[str]] = {}
+    for rtype, rid in keys:
+        grouped.setdefault(rtype, []).append(rid)
+    return grouped

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import tables as t
-from eolc_fhir.storage.model import IndexRows, StoredResource
+from eolc_fhir.storage.model import IndexRows, StoredResource, ids_by_type
 
 __all__ = ["ResourceRepository", "ConcurrentWriteError", "HistoryEntry"]
 
@@ -73,12 +73,8 @@ class ResourceRepository:
 
     async def get_many(self, keys: Sequence[tuple[str, str]]) -> list[StoredResource]:
         """Current, non-deleted versions for (type, id) keys, in the order given."""
-        by_type: dict[str, list[str]] = {}
-        for rtype, rid in keys:
-            by_type.setdefault(rtype, []).append(rid)
         found: dict[tuple[str, str], StoredResource] = {}
-        # One query per type: a row-value IN list makes SQLite scan the whole table.
-        for rtype, ids in by_type.items():
+        for rtype, ids in ids_by_type(keys).items():
             stmt = select(*_CURRENT_COLS).where(
                 t.resources.c.res_type == rtype,
                 t.resources.c.res_id.in_(ids),

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import security_tables as st
 from eolc_fhir.storage import tables as t
-from eolc_fhir.storage.model import IndexRows, StoredResource
+from eolc_fhir.storage.model import IndexRows, StoredResource, ids_by_type
 
 __all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository"]
 
@@ -131,12 +131,8 @@ class SecurityRepository:
         if not keys:
             return {}
         o = st.security_origin
-        by_type: dict[str, list[str]] = {}
-        for rtype, rid in keys:
-            by_type.setdefault(rtype, []).append(rid)
         found: dict[tuple[str, str], Origin] = {}
-        # One query per type: a row-value IN list makes SQLite scan the whole table.
-        for rtype, ids in by_type.items():
+        for rtype, ids in ids_by_type(keys).items():
             stmt = select(o).where(o.c.res_type == rtype, o.c.res_id.in_(ids))
             found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
                           for r in await self.conn.execute(stmt)})
