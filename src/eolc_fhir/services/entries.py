@@ -11,7 +11,7 @@ from eolc_fhir.services import crud
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.intake import check_profiles
 from eolc_fhir.services.results import Result
-from eolc_fhir.services.search import find_ids
+from eolc_fhir.services.search import find_ids, search_in
 from eolc_fhir.services.writes import store_version
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -123,13 +123,7 @@ async def _get(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
             raise NotFound(f"{'/'.join(path)} is not known")
         return Result(200, stored=stored)
     if len(path) == 1:
-        from eolc_fhir.services import search
-
-        runner = getattr(search, "search_in", None)
-        if runner is None:
-            raise InvalidRequest("search inside a Bundle is not supported yet",
-                                 code="not-supported")
-        body: bytes = await runner(ctx, uow, path[0], crud.query_params(query), base_url=base_url)
+        body = await search_in(ctx, uow, path[0], crud.query_params(query), base_url=base_url)
         return Result(200, body=body)
     raise InvalidRequest("unsupported GET in a Bundle", code="not-supported")
 

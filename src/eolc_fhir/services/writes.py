@@ -8,6 +8,7 @@ hooks append (subscription events, audit, provenance) commit together.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,6 @@ WriteHook = Callable[[ServerContext, UnitOfWork, Change], Awaitable[None]]
 
 
 def new_id() -> str:
-    import uuid
-
     return str(uuid.uuid4())
 
 
