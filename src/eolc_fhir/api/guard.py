@@ -21,6 +21,7 @@ import orjson
 from fastapi import Request
 
 from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import FhirError, Issue
 from eolc_fhir.fhir.instant import now_us
@@ -36,7 +37,6 @@ from eolc_fhir.storage.security_repo import SecurityRepository
 __all__ = ["SecurityMiddleware", "authorize_route", "fast_read_guard", "wire", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
-Scope = dict[str, Any]
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
                 "/openapi.json", "/favicon.ico")
 _PUBLIC_PREFIXES = ("/.well-known/", "/auth/")
@@ -55,13 +55,6 @@ _BUNDLE_INTERACTIONS = ("batch / transaction", "batch", "transaction")
 
 def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _security_headers(scope: Scope, settings: Settings, request_id: str) -> list[Any]:
@@ -83,7 +76,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         extra = _security_headers(scope, self.settings, request_id)
         ctx = getattr(scope["app"].state, "ctx", None)
@@ -119,7 +112,7 @@ class _Exchange:
             request_id=request_id, method=scope["method"], path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
             remote=client[0] if client else None,
-            x_provenance=_header(scope, b"x-provenance"),
+            x_provenance=header(scope, b"x-provenance"),
         )
         self.started = time.perf_counter()
         self.start: dict[str, Any] | None = None
@@ -148,7 +141,7 @@ class _Exchange:
             self.body.append(message.get("body", b""))
 
     async def _authenticate(self) -> tuple[dict[str, Any], list[bytes]] | None:
-        auth = _header(self.scope, b"authorization") or ""
+        auth = header(self.scope, b"authorization") or ""
         scheme, _, token = auth.partition(" ")
         limiter_key = f"ip:{self.rc.remote}"
         if scheme.lower() != "bearer" or not token.strip():

@@ -10,17 +10,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
+from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import Issue, PayloadTooLarge
-from eolc_fhir.fhir.outcome import operation_outcome
 
 __all__ = ["NegotiationMiddleware"]
 
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _BODY_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 _FORM = "application/x-www-form-urlencoded"
-Scope = dict[str, Any]
 
 
 def _accepts_json(accept: str) -> bool:
@@ -29,13 +27,6 @@ def _accepts_json(accept: str) -> bool:
         if media in _BODY_TYPES or media in ("*/*", "application/*", ""):
             return True
     return False
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 class NegotiationMiddleware:
@@ -50,7 +41,8 @@ class NegotiationMiddleware:
         refusal = self._refusal(scope)
         if refusal is not None:
             status, text = refusal
-            await _send_outcome(send, status, text)
+            code = {406: "not-supported", 413: "too-costly", 415: "not-supported"}[status]
+            await outcome_response(status, [Issue("error", code, text)])(scope, receive, send)
             return
         await self.app(scope, self._limited(receive), send)
 
@@ -59,14 +51,14 @@ class NegotiationMiddleware:
         fmt = dict(parse_qsl(query)).get("_format")
         if fmt is not None and fmt.lower() not in _JSON_FORMATS:
             return 406, f"_format '{fmt}' is not supported: this server speaks FHIR JSON only"
-        accept = _header(scope, b"accept")
+        accept = header(scope, b"accept") or ""
         if accept and fmt is None and not _accepts_json(accept):
             return 406, f"cannot produce '{accept}': this server speaks FHIR JSON only"
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length") or ""
         if length.isdigit() and int(length) > self.max_body_bytes:
             return 413, f"the request body is larger than {self.max_body_bytes} bytes"
         if scope["method"] in ("POST", "PUT", "PATCH"):
-            ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
+            ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
             if ctype and ctype not in _BODY_TYPES and ctype != _FORM:
                 return 415, f"Content-Type '{ctype}' is not supported; send application/fhir+json"
         return None
@@ -85,15 +77,3 @@ class NegotiationMiddleware:
             return message
 
         return wrapped
-
-
-async def _send_outcome(send: Any, status: int, text: str) -> None:
-    code = {406: "not-supported", 413: "too-costly", 415: "not-supported"}[status]
-    body = orjson.dumps(operation_outcome([Issue("error", code, text)]))
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/fhir+json; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode())],
-    })
-    await send({"type": "http.response.body", "body": body})
