@@ -14,6 +14,7 @@ from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.services import crud, history
 from eolc_fhir.services.intake import check_profiles, read_body
 from eolc_fhir.services.transaction import process_bundle
+from eolc_fhir.services.writes import version_of_etag
 
 __all__ = ["router", "early_router"]
 
@@ -87,7 +88,8 @@ async def conditional_delete(request: Request, ctx: Ctx, resource_type: Resource
 async def read(request: Request, ctx: Ctx, base: BaseUrl, resource_type: ResourceType,
                resource_id: ResourceId, if_none_match: OptHeader = None) -> Response:
     result = await crud.read(ctx, resource_type, resource_id)
-    if if_none_match is not None and _version_of(if_none_match) == _version_of(result.etag or ""):
+    current = str(result.stored.version) if result.stored else None
+    if if_none_match is not None and version_of_etag(if_none_match) == current:
         return Response(status_code=304, headers={"ETag": result.etag or ""})
     return resource_response(request, result, base)
 
@@ -134,7 +136,3 @@ async def vread(request: Request, ctx: Ctx, base: BaseUrl, resource_type: Resour
     result = await crud.vread(ctx, resource_type, resource_id, version_id)
     return resource_response(request, result, base)
 
-
-def _version_of(etag: str) -> str:
-    """'W/"3"', '"3"' and '3' all name version 3."""
-    return etag.strip().removeprefix("W/").strip('"')

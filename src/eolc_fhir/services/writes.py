@@ -21,7 +21,7 @@ from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Change", "WriteHook", "store_version", "store_deletion", "check_if_match", "new_id",
-           "index_rows"]
+           "index_rows", "version_of_etag"]
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,16 @@ async def _run_hooks(ctx: ServerContext, uow: UnitOfWork, change: Change) -> Non
         await hook(ctx, uow, change)
 
 
+def version_of_etag(etag: str) -> str:
+    """'W/"3"', '"3"' and '3' all name version 3."""
+    return etag.strip().removeprefix("W/").strip('"')
+
+
 def check_if_match(if_match: str | None, current: StoredResource | None) -> None:
     """412 unless If-Match names the current version (W/"3", "3" or 3)."""
     if if_match is None:
         return
-    wanted = if_match.strip().removeprefix("W/").strip('"')
+    wanted = version_of_etag(if_match)
     if current is None or current.deleted:
         if current is not None and current.deleted:
             raise Gone("the resource has been deleted")
