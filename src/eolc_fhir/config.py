@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 1000
     db_pool_size: int = 10
+    db_read_pool_size: int = Field(default=4, description="PostgreSQL: connections of the "
+                                   "read pool for the lean lookups (by id, NHS number, $wishes)")
+    wishes_cache_mb: int = Field(default=48, description="memory for the $wishes documents "
+                                 "asked for most recently (0 = keep none)")
     log_level: str = "info"
     run_migrations: bool = True
     tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "

@@ -6,7 +6,7 @@ applies the per-client rate limit (429), sets the request's security context,
 hides what the caller may not see in Bundles, and queues the request's
 AuditEvent unless a write hook already recorded it in the write's transaction.
 ``authorize_route`` (a router dependency) checks the route's interaction and
-type (403/405); ``fast_read_guard`` does the same for the lean read path.
+type (403/405); ``fast_guard`` does the same for the lean paths.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import filter_bundle
 from eolc_fhir.storage.security_repo import SecurityRepository
 
-__all__ = ["SecurityMiddleware", "authorize_route", "fast_read_guard", "wire", "PUBLIC_PATHS"]
+__all__ = ["SecurityMiddleware", "authorize_route", "fast_guard", "wire", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
@@ -303,21 +303,21 @@ async def authorize_route(request: Request) -> None:
     await check(ctx.security, rc.principal, rc.interaction, rc.resource_type, rc.resource_id)
 
 
-async def fast_read_guard(scope: Scope, rtype: str, rid: str, content: bytes) -> bool:
-    """Admit the lean read path only when the full stack would allow the read."""
+async def fast_guard(scope: Scope, interaction: str, rtype: str, rid: str | None) -> bool:
+    """Admit a lean path (api/fastread.py) only when the route's check would allow it."""
     rc = current.get()
     ctx = scope["app"].state.ctx
     if rc is None or ctx.security is None:
         return False
-    rc.interaction, rc.resource_type, rc.resource_id = "read", rtype, rid
+    rc.interaction, rc.resource_type, rc.resource_id = interaction, rtype, rid
     try:
-        await check(ctx.security, rc.principal, "read", rtype, rid)
+        await check(ctx.security, rc.principal, interaction, rtype, rid)
     except FhirError:
         return False  # the full stack gives the refusal its OperationOutcome
     return True
 
 
 def wire(ctx: Any) -> None:
-    """Called by the app's lifespan: let the lean read path ask us first."""
+    """Called by the app's lifespan: let the lean paths ask us first."""
     if ctx.security is not None:
-        ctx.extras["fast_read_guard"] = fast_read_guard
+        ctx.extras["fast_guard"] = fast_guard

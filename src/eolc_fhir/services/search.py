@@ -18,9 +18,9 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search_includes import gather_includes
 from eolc_fhir.services.search_snapshot import snapshot_page, take_snapshot, wants_snapshot
 from eolc_fhir.storage.search_fast import (
+    PgSearchReader,
     PreparedSearches,
     SqliteReader,
-    autocommit_connection,
     driver_page,
 )
 from eolc_fhir.storage.search_sql import (
@@ -42,6 +42,7 @@ __all__ = ["search_type", "search_in", "search_system", "find_ids", "registry_of
 
 _FIND_LIMIT = 100
 _READER = "search.sqlite_reader"
+_PG_READER = "search.pg_reader"
 _LEAN_MAX_COUNT = 100  # the lean path runs on the event loop: only for small pages
 # Compiled lookups per dialect name; the SQL text depends only on the dialect.
 _PREPARED: dict[str, PreparedSearches] = {}
@@ -98,11 +99,10 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
                                   fast)
     if fast is None and _is_lean(ctx.db.dialect, parsed) and \
             not wants_custom_plan(parsed.query):
-        async with autocommit_connection(ctx.db) as conn:
-            found = await driver_page(conn, _prepared(conn), parsed.query,
-                                      parsed.controls.count)
-            if found is not None:
-                return await _lean_bundle(rows_of(conn), resource_type, parsed, base_url, found)
+        pg = _pg_reader(ctx)
+        found = None if pg is None else await pg.page(parsed.query, parsed.controls.count)
+        if pg is not None and found is not None:
+            return await _lean_bundle(pg.rows, resource_type, parsed, base_url, found)
     async with ctx.db.unit_of_work(write=False) as uow:
         return await _run(uow, resource_type, parsed, base_url, fast, ctx)
 
@@ -140,6 +140,15 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url, page_size=_page_size(ctx))
     return await _run(uow, resource_type, parsed, base_url, None)
+
+
+def _pg_reader(ctx: ServerContext) -> PgSearchReader | None:
+    if ctx.db.pg is None:
+        return None
+    reader: PgSearchReader | None = ctx.extras.get(_PG_READER)
+    if reader is None or reader.db is not ctx.db:
+        reader = ctx.extras[_PG_READER] = PgSearchReader(ctx.db)
+    return reader
 
 
 def _sqlite_lookup(ctx: ServerContext,

@@ -24,7 +24,8 @@ def _install_operations(ctx: ServerContext) -> None:
 
 
 async def build_context(settings: Settings) -> ServerContext:
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size,
+                  read_pool_size=settings.db_read_pool_size)
     try:
         return await _build(settings, db)
     except BaseException:

@@ -40,8 +40,12 @@ the several-patients-match warning names every record.
 ETag: a hash of (type, id, version) of every resource read plus today's date
 (warnings such as "past its review date" change with the day) and the
 document format version; ``If-None-Match`` with it answers 304 without
-building the document, and the last 256 documents are kept by ETag, so
-asking again for an unchanged record returns the same document unrebuilt.
+building the document. The documents asked for most recently are kept
+(``DocumentCache``, bounded in bytes): while nothing at all was committed
+since one was checked (SQLite's change token) it is served without reading;
+otherwise the record is read again and the kept document is served only if
+its ETag is unchanged. Documents that withdrawn consent makes differ by
+caller are never kept.
 
 Cost: one SQL statement finds the patient(s) by NHS number, their
 resources and their contacts (GP practice, episode organisation and key
@@ -54,7 +58,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,11 +83,12 @@ from eolc_fhir.services.wishes_sections import (
     div,
     ref,
 )
-from eolc_fhir.services.wishes_visibility import visible_rows
+from eolc_fhir.services.wishes_visibility import same_for_everyone, visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
-           "reader", "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS"]
+           "reader", "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS", "DocumentCache",
+           "document_cache"]
 
 FORMAT_VERSION = "1"
 # The types a section may show; anything else in the compartment is not read.
@@ -132,25 +137,42 @@ def parse_nhs_identifier(identifier: str | None) -> str:
 async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, base_url: str,
                                if_none_match: str | None = None) -> WishesAnswer:
     number = parse_nhs_identifier(identifier)
-    rows = await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
-                                   contacts=True)
-    if not any(r.resource_type == "Patient" for r in rows):
-        raise NotFound("no patient with this NHS number is known to this service")
-    return await _answer(ctx, rows, base_url, if_none_match)
+
+    async def fetch() -> list[Row]:
+        return await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
+                                       contacts=True)
+
+    return await _wishes(ctx, ("nhs-number", number, base_url), fetch, if_none_match,
+                         "no patient with this NHS number is known to this service")
 
 
 async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: str,
                              if_none_match: str | None = None) -> WishesAnswer:
-    rows = await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id], contacts=True)
-    if not any(r.resource_type == "Patient" for r in rows):
-        raise NotFound(f"Patient/{patient_id} is not known")
-    return await _answer(ctx, rows, base_url, if_none_match)
+    async def fetch() -> list[Row]:
+        return await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id], contacts=True)
+
+    return await _wishes(ctx, ("id", patient_id, base_url), fetch, if_none_match,
+                         f"Patient/{patient_id} is not known")
 
 
-async def _answer(ctx: ServerContext, rows: list[Row], base_url: str,
-                  if_none_match: str | None) -> WishesAnswer:
-    rows = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
+async def _wishes(ctx: ServerContext, key: _Key, fetch: Callable[[], Awaitable[list[Row]]],
+                  if_none_match: str | None, not_found: str) -> WishesAnswer:
+    cache = document_cache(ctx)
+    token = ctx.db.change_token()  # before reading: a write in between makes it stale
     today = datetime.now(UTC).date().isoformat()
+    kept = cache.get(key)
+    if kept is not None and token is not None and kept.token == token and kept.day == today:
+        return kept.answer(if_none_match)  # nothing committed anywhere since it was checked
+    rows = await fetch()
+    if not any(r.resource_type == "Patient" for r in rows):
+        raise NotFound(not_found)
+    return await _answer(ctx, key, rows, if_none_match, token, today, kept)
+
+
+async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match: str | None,
+                  token: int | None, today: str, kept: _Document | None) -> WishesAnswer:
+    shared = await same_for_everyone(ctx, rows)
+    rows = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]
     patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),
                       key=lambda p: str((p.get("meta") or {}).get("lastUpdated", "")),
@@ -166,40 +188,87 @@ async def _answer(ctx: ServerContext, rows: list[Row], base_url: str,
         found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
     etag = _etag([*rows, *extra], today)
     ids = [p["id"] for p in patients]
+    if kept is not None and kept.etag == etag and shared:
+        kept.token = token  # same versions, same day: the same document, checked again
+        return kept.answer(if_none_match)
     if if_none_match is not None and etag in _etags(if_none_match):
         return WishesAnswer(304, etag, ids)
-    cached = _cache(ctx).get((etag, base_url))
-    if cached is not None:  # same versions, same day: the same document
-        return WishesAnswer(200, etag, ids, cached[0], list(cached[1]))
     sections, warnings = build_sections(found, patients)
     if len(patients) > 1:
         warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
                                    "carry this NHS number; all are shown",
                                    [ref(p) for p in patients]))
-    body = _document(base_url, patients, found, sections, warnings, rows, extra)
+    body = _document(key[2], patients, found, sections, warnings, rows, extra)
     codes = [w.code for w in warnings]
-    _remember(ctx, (etag, base_url), (body, tuple(codes)))
+    if shared:  # a document some callers may not see in full is never kept
+        document_cache(ctx).put(key, _Document(token, today, etag, body, tuple(codes), ids))
     return WishesAnswer(200, etag, ids, body, codes)
 
 
-_CACHE_SIZE = 256
+_Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
 
 
-def _cache(ctx: ServerContext) -> OrderedDict[tuple[str, str], tuple[bytes, tuple[str, ...]]]:
-    """Documents by ETag: a crew's app asking again gets the same bytes without rebuilding."""
-    cache: OrderedDict[tuple[str, str], tuple[bytes, tuple[str, ...]]] | None = \
-        ctx.extras.get("wishes_cache")
+@dataclass
+class _Document:
+    """A built document, and the change token it was last known current at."""
+
+    token: int | None
+    day: str
+    etag: str
+    body: bytes
+    codes: tuple[str, ...]
+    ids: list[str]
+
+    def answer(self, if_none_match: str | None) -> WishesAnswer:
+        if if_none_match is not None and self.etag in _etags(if_none_match):
+            return WishesAnswer(304, self.etag, list(self.ids))
+        return WishesAnswer(200, self.etag, list(self.ids), self.body, list(self.codes))
+
+
+class DocumentCache:
+    """The documents asked for most recently, by (how the person was named, base URL).
+
+    Bounded by the total size of the documents (``EOLC_WISHES_CACHE_MB``). An entry is
+    served without reading only while the database's change token is the one it was
+    checked at (SQLite: nothing committed since); otherwise the person's record is read
+    again and the entry is served only if the ETag (every version read, and the day)
+    is unchanged.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[_Key, _Document] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: _Key) -> _Document | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: _Key, document: _Document) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old.body)
+        if len(document.body) > self.max_bytes:
+            return
+        self._entries[key] = document
+        self.bytes += len(document.body)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._entries.popitem(last=False)
+            self.bytes -= len(dropped.body)
+
+
+def document_cache(ctx: ServerContext) -> DocumentCache:
+    """The process's document cache, made on first use and kept in ctx.extras."""
+    cache: DocumentCache | None = ctx.extras.get("wishes_cache")
     if cache is None:
-        cache = ctx.extras["wishes_cache"] = OrderedDict()
+        cache = ctx.extras["wishes_cache"] = DocumentCache(
+            ctx.settings.wishes_cache_mb * 1024 * 1024)
     return cache
-
-
-def _remember(ctx: ServerContext, key: tuple[str, str],
-              value: tuple[bytes, tuple[str, ...]]) -> None:
-    cache = _cache(ctx)
-    cache[key] = value
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
 
 
 def _contact_keys(found: Found, patients: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.compartment import Row
 from eolc_fhir.storage.security_repo import SecurityRepository
 
-__all__ = ["visible_rows"]
+__all__ = ["visible_rows", "same_for_everyone"]
 
 
 async def visible_rows(ctx: ServerContext, rows: list[Row]) -> list[Row]:
@@ -44,3 +44,12 @@ async def visible_rows(ctx: ServerContext, rows: list[Row]) -> list[Row]:
     return [r for r in rows if (r.resource_type, r.id) not in wanted
             or not hidden(principal, r.resource_type, origins.get((r.resource_type, r.id)),
                           withdrawn)]
+
+
+async def same_for_everyone(ctx: ServerContext, rows: list[Row]) -> bool:
+    """True when no one's view of these rows is narrowed (no withdrawn consent among them)."""
+    state: Any = ctx.security
+    if state is None:
+        return True
+    withdrawn: frozenset[str] = await state.withdrawn_patients()
+    return not any(r.resource_type == "Patient" and r.id in withdrawn for r in rows)

@@ -7,9 +7,9 @@ on request, their contacts (GP practice, episode organisation and care
 manager), in ONE statement. On a SQLite file it runs on a read-only ``sqlite3`` connection
 on the event loop (an indexed lookup takes well under a millisecond; a hop
 through aiosqlite's thread costs more than the query; several statements
-share one read transaction). Elsewhere it uses the async engine on an
-autocommit connection (one statement is one snapshot). The SQL is the same
-text for both (named parameters).
+share one read transaction). On PostgreSQL it uses the Database's asyncpg
+read pool (autocommit: one statement is one snapshot). The SQL is the same
+text for both (named parameters, numbered for asyncpg).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-
 from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.pg_reader import dollar_params
 
 __all__ = ["Row", "PatientReader"]
 
@@ -125,14 +124,13 @@ class PatientReader:
         fast = self.db.sqlite_reader()
         if fast is not None:
             return _run_fast(fast, statements)
-        async with self.db.engine.connect() as conn:
-            # One statement sees one snapshot; autocommit spares BEGIN and ROLLBACK trips.
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            out = []
-            for sql, params in statements:
-                result = await conn.execute(text(sql), params)
-                out.append([_row(r) for r in result])
-            return out
+        pg = self.db.pg
+        assert pg is not None, "PostgreSQL has a read pool"
+        out = []
+        for sql, params in statements:  # autocommit: one statement is one snapshot
+            text, args = dollar_params(sql, params)
+            out.append([_row(r) for r in await pg.fetch(text, args)])
+        return out
 
 
 def _run_fast(conn: sqlite3.Connection,

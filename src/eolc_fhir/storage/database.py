@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Database", "Dialect"]
@@ -20,7 +21,7 @@ Dialect = Literal["sqlite", "postgresql"]
 class Database:
     """One per process: owns the engine and hands out units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, read_pool_size: int = 4) -> None:
         self.url = url
         parsed = make_url(url)
         backend = parsed.get_backend_name()
@@ -30,6 +31,7 @@ class Database:
         self._sqlite_path: str | None = None
         self._fast: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self.pg: PgReader | None = None
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
             self._sqlite_path = parsed.database or ":memory:"
@@ -41,6 +43,7 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
                 connect_args={"server_settings": settings},
             )
+            self.pg = PgReader(url, size=read_pool_size, server_settings=settings)
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         """One transaction: commits on a clean exit, rolls back on an exception."""
@@ -84,7 +87,36 @@ class Database:
             raise LookupError("fast path unavailable") from exc
         return row  # type: ignore[no-any-return]
 
+    def change_token(self) -> int | None:
+        """A number that changes whenever any connection or process commits a change.
+
+        SQLite's ``PRAGMA data_version`` on the read-only connection (which never writes,
+        so every commit is "another connection's"), a few microseconds. None when there is
+        no such cheap probe (PostgreSQL, in-memory SQLite): callers then revalidate by
+        reading.
+        """
+        try:
+            reader = self.sqlite_reader()
+            if reader is None:
+                return None
+            row = reader.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0])
+
+    async def read_current(self, resource_type: str,
+                           resource_id: str) -> tuple[Any, ...] | None:
+        """``fast_read`` on either engine (PostgreSQL: the read pool, one statement)."""
+        if self.pg is None:
+            return self.fast_read(resource_type, resource_id)
+        row = await self.pg.fetchrow(
+            "SELECT version, last_updated_us, deleted, content FROM resources "
+            "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
+        return None if row is None else tuple(row)
+
     async def close(self) -> None:
+        if self.pg is not None:
+            await self.pg.close()
         if self._fast is not None:
             self._fast.close()
             self._fast = None

@@ -5,14 +5,14 @@ lookup itself. A query whose tests are all equalities has a *shape* (the plan
 with its values taken out): its SQL is compiled once and later runs of the
 same shape only bind the new values. On a SQLite file the statement runs on a
 read-only ``sqlite3`` connection on the event loop (tens of microseconds,
-PERF-FLOOR.md); elsewhere through the caller's connection as driver SQL.
+PERF-FLOOR.md); on PostgreSQL through the Database's asyncpg read pool
+(``storage/pg_reader.py``), or inside a caller's unit of work as driver SQL.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +39,7 @@ from eolc_fhir.storage.search_sql import PageRow, page_statement
 if TYPE_CHECKING:
     from eolc_fhir.storage.database import Database
 
-__all__ = ["PreparedSearches", "SqliteReader", "template", "driver_page",
-           "autocommit_connection"]
+__all__ = ["PreparedSearches", "SqliteReader", "PgSearchReader", "template", "driver_page"]
 
 _MAX_SHAPES = 512
 
@@ -178,11 +177,32 @@ class SqliteReader:
         return self._connection().execute(str(compiled), params).fetchall()
 
 
-@asynccontextmanager
-async def autocommit_connection(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection without BEGIN/COMMIT: two round trips fewer for a lookup."""
-    async with db.engine.connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+class PgSearchReader:
+    """The same prepared lookups on PostgreSQL, through the Database's asyncpg read pool."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.prepared = PreparedSearches(_asyncpg_dialect())
+
+    @property
+    def usable(self) -> bool:
+        return self.db.pg is not None
+
+    async def page(self, query: Query, count: int) -> tuple[list[PageRow], bool] | None:
+        prepared = self.prepared.prepare(query, count)
+        if prepared is None:
+            return None
+        sql, params = prepared
+        assert self.db.pg is not None, "check usable first"
+        return _rows(await self.db.pg.fetch(sql, params), count)
+
+    async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
+        """A (small, indexed) statement on the read pool; a ``Rows`` for include lookups."""
+        compiled = stmt.compile(dialect=self.prepared.dialect,
+                                compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        assert self.db.pg is not None, "check usable first"
+        return await self.db.pg.fetch(str(compiled), params)
 
 
 async def driver_page(conn: AsyncConnection, prepared: PreparedSearches, query: Query,
@@ -194,6 +214,12 @@ async def driver_page(conn: AsyncConnection, prepared: PreparedSearches, query: 
     sql, params = found
     result = await conn.exec_driver_sql(sql, tuple(params))
     return _rows(result.all(), count)
+
+
+def _asyncpg_dialect() -> Dialect:
+    from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+    return PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
 def _sqlite_dialect() -> Dialect:

@@ -1,0 +1,163 @@
+"""$wishes documents are kept and served again only while they are current.
+
+SQLite: while nothing at all was committed since a document was checked, it is
+served without reading; after any commit (this process or another connection)
+the record is read again and the document is rebuilt only if its ETag changed.
+PostgreSQL has no cheap change probe: every request reads, unchanged documents
+are not rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from eolc_fhir.app import create_app
+from eolc_fhir.config import Settings
+from eolc_fhir.services import wishes
+from eolc_fhir.services.wishes import DocumentCache, _Document
+from eolc_fhir.storage.compartment import PatientReader
+from tests.api.test_wishes import QUERY, _put, _record, _section, _WithdrawnState
+from tests.builders import make_lpa
+
+pytestmark = pytest.mark.usefixtures("engine_name")
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.reads = 0
+        self.builds = 0
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> _Counts:
+    seen = _Counts()
+    fetch, build = PatientReader.fetch, wishes.build_sections
+
+    async def counted_fetch(self: PatientReader, *args: Any, **kwargs: Any) -> Any:
+        seen.reads += 1
+        return await fetch(self, *args, **kwargs)
+
+    def counted_build(*args: Any, **kwargs: Any) -> Any:
+        seen.builds += 1
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(PatientReader, "fetch", counted_fetch)
+    monkeypatch.setattr(wishes, "build_sections", counted_build)
+    return seen
+
+
+async def _get(client: httpx.AsyncClient) -> httpx.Response:
+    resp = await client.get("/Patient/$wishes", params=QUERY)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+async def test_unchanged_record_is_not_rebuilt(client: httpx.AsyncClient, counts: _Counts,
+                                               engine_name: str) -> None:
+    await _record(client)
+    first = await _get(client)
+    again = await _get(client)
+    assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+    assert counts.builds == 1
+    # SQLite knows nothing was committed: no read at all. PostgreSQL reads to be sure.
+    assert counts.reads == (1 if engine_name == "sqlite" else 2)
+
+
+async def test_a_change_to_the_record_is_seen_at_once(client: httpx.AsyncClient,
+                                                      counts: _Counts) -> None:
+    await _record(client)
+    first = await _get(client)
+    await _put(client, make_lpa(telecom=[{"system": "phone", "value": "07700 900999"}]), "lpa-1")
+    changed = await _get(client)
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    assert "07700 900999" in _section(changed.json(), "lpa")["text"]["div"]
+    assert counts.builds == 2
+
+
+async def test_a_write_elsewhere_rereads_but_does_not_rebuild(client: httpx.AsyncClient,
+                                                              counts: _Counts) -> None:
+    await _record(client)
+    first = await _get(client)
+    reads = counts.reads
+    await _put(client, {"resourceType": "Organization", "name": "Another practice"}, "other")
+    again = await _get(client)
+    assert again.content == first.content
+    assert counts.reads == reads + 1 and counts.builds == 1
+
+
+@pytest.mark.engines("sqlite")
+async def test_a_commit_through_another_connection_is_seen(
+        client: httpx.AsyncClient, settings: Settings, counts: _Counts) -> None:
+    await _record(client)
+    await _get(client)
+    other = create_app(settings)  # its own engine: another writer, as another process would be
+    async with other.router.lifespan_context(other):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other),
+                                     base_url="http://test",
+                                     headers={"Content-Type": "application/fhir+json"}) as them:
+            await _put(them, make_lpa(telecom=[{"system": "phone", "value": "07700 900777"}]),
+                       "lpa-1")
+    changed = await _get(client)
+    assert "07700 900777" in _section(changed.json(), "lpa")["text"]["div"]
+
+
+async def test_documents_narrowed_by_withdrawn_consent_are_never_kept(
+        client: httpx.AsyncClient) -> None:
+    from tests.api.test_wishes import PID
+
+    await _record(client)
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.security = _WithdrawnState({PID})  # no principal: nothing hidden, but not shareable
+    try:
+        answer = await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
+    finally:
+        ctx.security = None
+    assert answer.status == 200
+    assert len(wishes.document_cache(ctx)) == 0
+    await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
+    assert len(wishes.document_cache(ctx)) == 1
+
+
+@pytest.fixture
+async def uncached(migrated_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=migrated_url, insecure_dev=True,
+                              base_url="http://test", wishes_cache_mb=0))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test",
+                                     headers={"Content-Type": "application/fhir+json"}) as http:
+            yield http
+
+
+async def test_a_zero_cache_rebuilds_every_time(uncached: httpx.AsyncClient,
+                                                counts: _Counts) -> None:
+    await _record(uncached)
+    first, again = await _get(uncached), await _get(uncached)
+    assert counts.builds == 2
+    assert first.headers["ETag"] == again.headers["ETag"]
+    composition = orjson.loads(again.content)["entry"][0]["resource"]
+    assert composition["id"] != orjson.loads(first.content)["entry"][0]["resource"]["id"]
+
+
+def _doc(size: int) -> _Document:
+    return _Document(1, "2026-11-30", 'W/"x"', b"x" * size, (), ["p"])
+
+
+def test_cache_is_bounded_in_bytes_least_recently_used_first() -> None:
+    cache = DocumentCache(max_bytes=250)
+    for name in ("a", "b"):
+        cache.put(("id", name, "http://b"), _doc(100))
+    assert cache.get(("id", "a", "http://b")) is not None  # a is now the most recent
+    cache.put(("id", "c", "http://b"), _doc(100))
+    assert cache.get(("id", "b", "http://b")) is None
+    assert cache.get(("id", "a", "http://b")) is not None
+    assert cache.bytes == 200 and len(cache) == 2
+    cache.put(("id", "a", "http://b"), _doc(50))  # replaced, not counted twice
+    assert cache.bytes == 150
+    cache.put(("id", "huge", "http://b"), _doc(251))
+    assert cache.get(("id", "huge", "http://b")) is None and cache.bytes == 150

@@ -1,0 +1,59 @@
+"""The PostgreSQL read pool: named parameters numbered for asyncpg, fresh reads, loop changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.pg_reader import dollar_params
+from tests._pg import run_sync
+
+
+def test_dollar_params_numbers_each_name_once_in_order() -> None:
+    sql, args = dollar_params(
+        "SELECT 1 WHERE a = :code AND b IN (:pid0, :pid1) AND c = :code AND d = 'x::text'"
+        " AND e || '' = :system",
+        {"code": "C", "pid0": "p0", "pid1": "p1", "system": "S", "unused": 9})
+    assert sql == ("SELECT 1 WHERE a = $1 AND b IN ($2, $3) AND c = $1 AND d = 'x::text'"
+                   " AND e || '' = $4")
+    assert args == ["C", "p0", "p1", "S"]
+
+
+def test_dollar_params_leaves_casts_alone() -> None:
+    sql, args = dollar_params("SELECT :v::text, x::int FROM t", {"v": 1})
+    assert (sql, args) == ("SELECT $1::text, x::int FROM t", [1])
+
+
+def test_sqlite_has_no_read_pool(tmp_path: object) -> None:
+    assert Database(f"sqlite+aiosqlite:///{tmp_path}/x.db").pg is None
+
+
+@pytest.mark.engines("postgresql")
+def test_read_pool_sees_each_committed_write_at_once(migrated_url: str) -> None:
+    db = Database(migrated_url, read_pool_size=2)
+    assert db.pg is not None
+
+    async def write(version: int) -> None:
+        async with db.unit_of_work() as uow:
+            await uow.connection.exec_driver_sql(
+                "DELETE FROM resources WHERE res_type = 'Basic' AND res_id = 'x'")
+            await uow.connection.exec_driver_sql(
+                "INSERT INTO resources (res_type, res_id, version, last_updated_us, deleted,"
+                " content) VALUES ('Basic', 'x', $1, 1, false, $2)",
+                (version, b'{"resourceType":"Basic","id":"x"}'))
+
+    async def scenario() -> list[tuple[object, ...] | None]:
+        try:
+            seen = [await db.read_current("Basic", "x")]
+            for version in (1, 2):
+                await write(version)
+                seen.append(await db.read_current("Basic", "x"))
+            return seen
+        finally:
+            await db.close()
+
+    before, first, second = run_sync(scenario)
+    assert before is None
+    assert first is not None and first[0] == 1
+    assert second is not None and second[0] == 2
+    assert bytes(second[3]) == b'{"resourceType":"Basic","id":"x"}'
