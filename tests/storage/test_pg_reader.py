@@ -57,3 +57,58 @@ def test_read_pool_sees_each_committed_write_at_once(migrated_url: str) -> None:
     assert first is not None and first[0] == 1
     assert second is not None and second[0] == 2
     assert bytes(second[3]) == b'{"resourceType":"Basic","id":"x"}'
+
+
+@pytest.mark.engines("postgresql")
+def test_change_notifications_from_any_writer_move_the_token(migrated_url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    db = Database(migrated_url, read_pool_size=1)
+    dsn = migrated_url.replace("postgresql+asyncpg", "postgresql")
+
+    async def moved(since: object) -> object:
+        for _ in range(500):
+            token = db.change_token()
+            if token is not None and token != since:
+                return token
+            await asyncio.sleep(0.01)
+        raise AssertionError("no change heard")
+
+    async def scenario() -> None:
+        try:
+            assert db.change_token() is None  # nothing listens before the first lookup
+            await db.read_current("Basic", "x")
+            listening = await moved(None)
+            await db.read_current("Basic", "x")
+            assert db.change_token() == listening  # reads notify nobody
+            other = await asyncpg.connect(dsn)  # another writer: not this process's engine
+            try:
+                await other.execute(
+                    "INSERT INTO resources (res_type, res_id, version, last_updated_us,"
+                    " deleted, content) VALUES ('Basic', 'x', 1, 1, false, '\\x7b7d')")
+                heard = await moved(listening)
+                async with db.unit_of_work() as uow:  # no resource written: not counted
+                    await uow.connection.exec_driver_sql("SELECT 1")
+                assert db.change_token() == heard
+                async with db.unit_of_work() as uow:  # this process: counted at commit
+                    await uow.resources.replace_index("Basic", "x", None)
+                assert db.change_token() != heard
+                pg = db.pg
+                assert pg is not None and pg._listener is not None
+                await other.execute("SELECT pg_terminate_backend($1)",
+                                    pg._listener.get_server_pid())
+                for _ in range(500):  # the listener is gone: no token, then a new one
+                    if db.change_token() is None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert db.change_token() is None
+                await db.read_current("Basic", "x")
+                await moved(None)
+            finally:
+                await other.close()
+        finally:
+            await db.close()
+
+    run_sync(scenario)

@@ -42,7 +42,8 @@ ETag: a hash of (type, id, version) of every resource read plus today's date
 document format version; ``If-None-Match`` with it answers 304 without
 building the document. The documents asked for most recently are kept
 (``DocumentCache``, bounded in bytes): while nothing at all was committed
-since one was checked (SQLite's change token) it is served without reading;
+since one was checked (``Database.change_token``: SQLite's data_version,
+PostgreSQL's change notifications) it is served without reading;
 otherwise the record is read again and the kept document is served only if
 its ETag is unchanged. Documents that withdrawn consent makes differ by
 caller are never kept.
@@ -170,7 +171,8 @@ async def _wishes(ctx: ServerContext, key: _Key, fetch: Callable[[], Awaitable[l
 
 
 async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match: str | None,
-                  token: int | None, today: str, kept: _Document | None) -> WishesAnswer:
+                  token: tuple[int, int] | None, today: str,
+                  kept: _Document | None) -> WishesAnswer:
     shared = await same_for_everyone(ctx, rows)
     rows = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]
@@ -212,7 +214,7 @@ _Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
 class _Document:
     """A built document, and the change token it was last known current at."""
 
-    token: int | None
+    token: tuple[int, int] | None
     day: str
     etag: str
     body: bytes
@@ -230,7 +232,7 @@ class DocumentCache:
 
     Bounded by the total size of the documents (``EOLC_WISHES_CACHE_MB``). An entry is
     served without reading only while the database's change token is the one it was
-    checked at (SQLite: nothing committed since); otherwise the person's record is read
+    checked at (nothing committed since); otherwise the person's record is read
     again and the entry is served only if the ETag (every version read, and the day)
     is unchanged.
     """

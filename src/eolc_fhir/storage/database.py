@@ -32,6 +32,7 @@ class Database:
         self._fast: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self.pg: PgReader | None = None
+        self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
             self._sqlite_path = parsed.database or ":memory:"
@@ -43,12 +44,23 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
                 connect_args={"server_settings": settings},
             )
-            self.pg = PgReader(url, size=read_pool_size, server_settings=settings)
+            # The read pool runs single-shape lookups (by key, one equality, a person's
+            # record) again and again: PostgreSQL's default may keep a generic plan and
+            # save ~1 ms of planning per call (measured on the $wishes statement).
+            self.pg = PgReader(url, size=read_pool_size,
+                               server_settings={"plan_cache_mode": "auto"})
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         """One transaction: commits on a clean exit, rolls back on an exception."""
         lock = self._write_lock if write and self.dialect == "sqlite" else None
-        return UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
+        uow = UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
+        if write and self.pg is not None:
+            uow.after_commit(lambda: self._wrote(uow))
+        return uow
+
+    def _wrote(self, uow: UnitOfWork) -> None:
+        if uow.wrote_resources:
+            self._writes += 1
 
     def sqlite_reader(self) -> sqlite3.Connection | None:
         """The process's one read-only ``sqlite3`` connection, for lookups on the event loop.
@@ -87,14 +99,19 @@ class Database:
             raise LookupError("fast path unavailable") from exc
         return row  # type: ignore[no-any-return]
 
-    def change_token(self) -> int | None:
-        """A number that changes whenever any connection or process commits a change.
+    def change_token(self) -> tuple[int, int] | None:
+        """A value that changes whenever any connection or process commits a change.
 
-        SQLite's ``PRAGMA data_version`` on the read-only connection (which never writes,
-        so every commit is "another connection's"), a few microseconds. None when there is
-        no such cheap probe (PostgreSQL, in-memory SQLite): callers then revalidate by
-        reading.
+        SQLite: ``PRAGMA data_version`` on the read-only connection (which never writes,
+        so every commit is "another connection's"), a few microseconds. PostgreSQL: the
+        change notifications the read pool heard (migration 0002), with this process's
+        own commits counted at once (a notification arrives a little after its commit).
+        None when there is no such probe (in-memory SQLite, listener down): callers then
+        check by reading.
         """
+        if self.pg is not None:
+            heard = self.pg.changes()
+            return None if heard is None else (heard, self._writes)
         try:
             reader = self.sqlite_reader()
             if reader is None:
@@ -102,7 +119,7 @@ class Database:
             row = reader.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error:
             return None
-        return int(row[0])
+        return int(row[0]), 0
 
     async def read_current(self, resource_type: str,
                            resource_id: str) -> tuple[Any, ...] | None:

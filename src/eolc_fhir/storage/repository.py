@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -57,9 +57,15 @@ def _stored(row: Any, method: str = "PUT") -> StoredResource:
 class ResourceRepository:
     """Reads and writes inside the caller's transaction; never commits."""
 
+    on_write: Callable[[], None] | None = None  # told of each resource or index row written
+
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
+
+    def _wrote(self) -> None:
+        if self.on_write is not None:
+            self.on_write()
 
     async def get_current(self, resource_type: str, resource_id: str, *,
                           for_update: bool = False) -> StoredResource | None:
@@ -120,6 +126,7 @@ class ResourceRepository:
         await self._append_history(stored)
 
     async def _append_history(self, stored: StoredResource) -> None:
+        self._wrote()
         values = _current_values(stored)
         values["method"] = stored.method
         try:
@@ -130,6 +137,7 @@ class ResourceRepository:
     async def replace_index(self, resource_type: str, resource_id: str,
                             rows: IndexRows | None, *, existed: bool = True) -> None:
         """Drop a resource's index rows and write the new ones (None: only drop)."""
+        self._wrote()
         for attr, table in _INDEX_FIELDS:
             if existed:
                 await self.conn.execute(

@@ -38,6 +38,7 @@ class UnitOfWork:
         self._token: contextvars.Token[bool] | None = None
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
+        self.wrote_resources = False  # through ``resources``: a resource or its index rows
 
     @property
     def connection(self) -> AsyncConnection:
@@ -46,7 +47,12 @@ class UnitOfWork:
 
     @property
     def resources(self) -> ResourceRepository:
-        return ResourceRepository(self.connection, self.dialect)
+        repository = ResourceRepository(self.connection, self.dialect)
+        repository.on_write = self._resource_written
+        return repository
+
+    def _resource_written(self) -> None:
+        self.wrote_resources = True
 
     async def lock(self, key: str) -> None:
         """Serialise writers on ``key`` until this transaction ends (conditional writes).
