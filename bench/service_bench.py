@@ -7,7 +7,10 @@ For each engine: a fresh database gets the synthetic region (``eolc-fhir demo``'
 loader, in-process), then ``eolc-fhir serve --insecure-dev`` runs as a subprocess
 (1 uvicorn worker, no access log) and wrk drives it over loopback:
 
-    $wishes by NHS number at 1, 16 and 64 connections
+    $wishes by NHS number at 1, 16 and 64 connections (2,000 people asked for again and
+        again: their documents stay in the server's document cache)
+    $wishes for everyone in the region once, in random order (16; mostly cache misses)
+    $wishes with authentication on, an ambulance client's token, every request audited (16)
     read-by-id (Patient), search by NHS number, register flags by practice   (16)
     validated create (an advance care plan)                                  (16)
     transaction of 20 entries (preferred places)                             (4)
@@ -80,16 +83,30 @@ async def _load(url: str, patients: int, seed: int) -> None:
         await close_context(ctx)
 
 
-def _start_eolc(url: str, workdir: Path) -> Server:
+def _start_eolc(url: str, workdir: Path, *, secure: bool = False) -> Server:
+    """``--insecure-dev``, or (secure) auth on with the demo clients' keys in workdir/keys."""
     port = free_port()
     cli = Path(sys.executable).parent / "eolc-fhir"
-    argv = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", url,
-            "--insecure-dev"]
-    log_path = workdir / "eolc.log"
+    argv = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", url]
+    env = {**os.environ, "EOLC_LOG_LEVEL": "warning"}
+    if secure:
+        env |= {"EOLC_DEMO_CLIENTS": "1", "EOLC_DEMO_KEYS_DIR": str(workdir / "keys"),
+                "EOLC_TOKEN_LIFETIME": "3600", "EOLC_RATE_LIMIT_PER_MINUTE": "0"}
+    else:
+        argv.append("--insecure-dev")
+    log_path = workdir / ("eolc-secure.log" if secure else "eolc.log")
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "EOLC_LOG_LEVEL": "warning"})
+        process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     return Server("eolc-fhir", process, f"http://127.0.0.1:{port}", log_path)
+
+
+def _crew_token(server: Server, workdir: Path) -> str:
+    """An access token of the demo ambulance client (SMART Backend Services)."""
+    cli = Path(sys.executable).parent / "eolc-fhir"
+    proc = subprocess.run([str(cli), "token", "--client-id", "demo-ambulance", "--key-file",
+                           str(workdir / "keys" / "demo-ambulance.jwk.json"), "--url",
+                           server.base_url], capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
 
 
 def _inputs(workdir: Path, seed: int, patients: int) -> dict[str, Path]:
@@ -103,10 +120,14 @@ def _inputs(workdir: Path, seed: int, patients: int) -> dict[str, Path]:
     numbers = NhsNumbers(seed)
     rng = random.Random(seed)
     sample = sorted(rng.sample(range(patients), min(patients, 2000)))
-    by_index = {i: numbers.for_person(i) for i in range(max(sample) + 1)}
+    by_index = {i: numbers.for_person(i) for i in range(patients)}
+    everyone = list(range(patients))
+    rng.shuffle(everyone)
     people = [person_resources(region, i, date.today(), by_index[i]) for i in sample[:50]]
     files = {
         "wishes": [f"/Patient/$wishes?identifier={NHS}|{by_index[i]}" for i in sample],
+        # Everyone once, in random order: far more documents than the cache keeps.
+        "wishes-cold": [f"/Patient/$wishes?identifier={NHS}|{by_index[i]}" for i in everyone],
         "read": [f"/Patient/{p[0]['id']}" for p in people],
         "search-nhs": [f"/Patient?identifier={NHS}|{by_index[i]}" for i in sample],
         "flags-by-practice": [f"/Flag?author=Organization/{o['id']}&code={SCT}|526631000000108"
@@ -146,6 +167,8 @@ def _measure_eolc(engine: str, server: Server, paths: dict[str, Path],
     for connections in CONNECTIONS:
         run("$wishes by NHS number", "paths.lua", connections,
             {"BENCH_PATHS": str(paths["wishes"])})
+    run("$wishes, everyone once (cache misses)", "paths.lua", 16,
+        {"BENCH_PATHS": str(paths["wishes-cold"])})
     run("read Patient by id", "paths.lua", 16, {"BENCH_PATHS": str(paths["read"])})
     run("search Patient by NHS number", "paths.lua", 16,
         {"BENCH_PATHS": str(paths["search-nhs"])})
@@ -189,8 +212,8 @@ def _engine_url(engine: str, workdir: Path, pg: list[Any]) -> str:
     return str(pg[0].url(pg[0].create_database()))
 
 
-def _run_engine(engine: str, args: argparse.Namespace, work: Path,
-                pg: list[Any]) -> list[Measurement]:
+def _run_engine(engine: str, args: argparse.Namespace, work: Path, pg: list[Any],
+                notes: list[str]) -> list[Measurement]:
     workdir = work / engine
     workdir.mkdir()
     url = _engine_url(engine, workdir, pg)
@@ -200,7 +223,29 @@ def _run_engine(engine: str, args: argparse.Namespace, work: Path,
     server = _start_eolc(url, workdir)
     try:
         server.wait_ready()
-        return _measure_eolc(engine, server, paths, args.duration)
+        rows = _measure_eolc(engine, server, paths, args.duration)
+        rss = server.peak_rss_kib() / 1024
+        notes.append(f"Peak RSS of the eolc-fhir server ({engine}, whole run): {rss:,.0f} MiB")
+        print(f"  {engine} server peak RSS {rss:,.0f} MiB", flush=True)
+    finally:
+        server.stop()
+    return rows + _measure_secure(engine, url, workdir, paths, args.duration)
+
+
+def _measure_secure(engine: str, url: str, workdir: Path, paths: dict[str, Path],
+                    duration: float) -> list[Measurement]:
+    """$wishes as a crew's app asks in production: token checked, response audited."""
+    server = _start_eolc(url, workdir, secure=True)
+    try:
+        server.wait_ready()
+        env = {"BENCH_PATHS": str(paths["wishes"]), "BENCH_TOKEN": _crew_token(server, workdir)}
+        _wrk(server.base_url, "paths.lua", 16, 2, env)  # warm
+        result = _wrk(server.base_url, "paths.lua", 16, duration, env)
+        print(f"  {engine:10} {'$wishes, auth on + audit':28} c=16  {result.rps:8,.0f} req/s  "
+              f"p50 {result.p50_ms:6.1f}  p99 {result.p99_ms:6.1f} ms  errors {result.errors}",
+              flush=True)
+        return [Measurement(engine, "eolc-fhir", "$wishes, auth on (ambulance token) + audit",
+                            16, result)]
     finally:
         server.stop()
 
@@ -220,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="eolc-service-bench-"))
     pg: list[Any] = []
     rows: list[Measurement] = []
+    rss_notes: list[str] = []
     began = time.time()
     try:
         rows += _measure_baseline(work / "baseline", args.duration)
         for engine in args.engines.split(","):
-            rows += _run_engine(engine, args, work, pg)
+            rows += _run_engine(engine, args, work, pg, rss_notes)
     finally:
         for server in pg:
             server.stop()
@@ -235,10 +281,12 @@ def main(argv: list[str] | None = None) -> int:
                    f"{platform.python_version()}, wrk on the same cores",
         "data": f"{args.patients:,} patients (demo region, seed {args.seed}) per engine",
         "load": f"wrk, 1 thread, {args.duration:g} s per measurement",
-        "servers": "1 uvicorn worker, --insecure-dev, log level warning; PostgreSQL 15 "
+        "servers": "1 uvicorn worker, --insecure-dev (auth on for the row that says so), "
+                   "log level warning; PostgreSQL 15 "
                    "from the test helper (fsync off)",
     }
-    notes = [] if args.no_subscriptions else _notification_latency()
+    notes = [*rss_notes, ""]
+    notes += [] if args.no_subscriptions else _notification_latency()
     _write(rows, header, notes)
     return 0
 

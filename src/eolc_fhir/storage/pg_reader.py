@@ -104,10 +104,15 @@ class PgReader:
 
     async def _listen(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn)
+            conn = await asyncpg.connect(self._dsn, timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._listening = None  # the next lookup tries again
+            return
+        try:
             await conn.add_listener(CHANGES_CHANNEL, self._on_change)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            self._listening = None  # the next lookup tries again
+            await conn.close()
+            self._listening = None
             return
         conn.add_termination_listener(self._on_lost)
         self._listener = conn
@@ -152,10 +157,11 @@ class PgReader:
         if self._loop is not asyncio.get_running_loop():
             self._abandon()
             return
-        self._live = False
-        task, self._listening = self._listening, None
+        task = self._listening
         if task is not None and not task.done():
-            task.cancel()
+            await task  # a connection half made would be left open by a cancel
+        self._live = False
+        self._listening = None
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
