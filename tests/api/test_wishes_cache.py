@@ -1,9 +1,10 @@
 """$wishes documents are kept and served again only while they are current.
 
-While nothing at all was committed since a document was checked (SQLite: its
-data_version; PostgreSQL: no change notification heard and no resource written
-by this process), it is served without reading; after any commit the record is
-read again and the document is rebuilt only if its ETag changed.
+While no resource was written since a document was checked (SQLite: the change
+counter its triggers keep; PostgreSQL: no change notification heard and no
+resource written by this process), it is served without reading; after any
+such commit the record is read again and the document is rebuilt only if its
+ETag changed. Queued read audits (AuditEvents) do not count.
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ ETag: a hash of (type, id, version) of every resource read plus today's date
 document format version; ``If-None-Match`` with it answers 304 without
 building the document. The documents asked for most recently are kept
 (``DocumentCache``, bounded in bytes): while nothing at all was committed
-since one was checked (``Database.change_token``: SQLite's data_version,
-PostgreSQL's change notifications) it is served without reading;
+since one was checked (``Database.change_token``: migration 0002's change
+signals, which ignore AuditEvents) it is served without reading;
 otherwise the record is read again and the kept document is served only if
 its ETag is unchanged. Documents that withdrawn consent makes differ by
 caller are never kept.

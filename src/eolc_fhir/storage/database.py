@@ -100,14 +100,14 @@ class Database:
         return row  # type: ignore[no-any-return]
 
     def change_token(self) -> tuple[int, int] | None:
-        """A value that changes whenever any connection or process commits a change.
+        """A value that changes whenever any connection or process commits a resource write.
 
-        SQLite: ``PRAGMA data_version`` on the read-only connection (which never writes,
-        so every commit is "another connection's"), a few microseconds. PostgreSQL: the
-        change notifications the read pool heard (migration 0002), with this process's
-        own commits counted at once (a notification arrives a little after its commit).
-        None when there is no such probe (in-memory SQLite, listener down): callers then
-        check by reading.
+        Migration 0002 announces every committed resource write (AuditEvents aside).
+        SQLite: its ``change_counter`` row, read on the read-only connection (a few
+        microseconds). PostgreSQL: the notifications the read pool heard, with this
+        process's own commits counted at once (a notification arrives a little after its
+        commit). None when there is no such probe (in-memory SQLite, listener down):
+        callers then check by reading.
         """
         if self.pg is not None:
             heard = self.pg.changes()
@@ -116,10 +116,10 @@ class Database:
             reader = self.sqlite_reader()
             if reader is None:
                 return None
-            row = reader.execute("PRAGMA data_version").fetchone()
+            row = reader.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
         except sqlite3.Error:
             return None
-        return int(row[0]), 0
+        return None if row is None else (int(row[0]), 0)
 
     async def read_current(self, resource_type: str,
                            resource_id: str) -> tuple[Any, ...] | None:

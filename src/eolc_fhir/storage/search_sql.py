@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
     true,
     tuple_,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement as _Col
@@ -341,6 +342,16 @@ async def fetch_current(run: Rows, keys: Sequence[tuple[str, str]]) -> list[tupl
     return [(k[0], k[1], found[k]) for k in keys if k in found]
 
 
+async def announce_change(conn: AsyncConnection, dialect: str) -> None:
+    """Tell readers that keep derived answers to check them (migration 0002's signal), for
+    changes the ``resources`` triggers cannot see (index rows rebuilt)."""
+    if dialect == "postgresql":
+        await conn.execute(text("SELECT pg_notify('eolc_changes', '')"))
+    else:
+        await conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
+                           .values(n=t.change_counter.c.n + 1))
+
+
 async def reindex_all(db: Database, indexer: Callable[[dict[str, Any]], IndexRows],
                       resource_types: Sequence[str] | None = None, *, batch: int = 500) -> int:
     """Rebuild every live resource's index rows with ``indexer``; one transaction per batch."""
@@ -351,6 +362,7 @@ async def reindex_all(db: Database, indexer: Callable[[dict[str, Any]], IndexRow
             rows = await current_batch(uow.connection, resource_types, after, batch)
             for rtype, rid, content in rows:
                 await uow.resources.replace_index(rtype, rid, indexer(orjson.loads(content)))
+            await announce_change(uow.connection, uow.dialect)  # no resource row changed
         done += len(rows)
         if len(rows) < batch:
             return done

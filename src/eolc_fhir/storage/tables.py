@@ -29,6 +29,8 @@ __all__ = [
     "idx_quantity",
     "idx_uri",
     "INDEX_TABLES",
+    "change_counter",
+    "UNWATCHED_TYPES",
 ]
 
 metadata = MetaData(
@@ -68,6 +70,20 @@ resource_history = Table(
     UniqueConstraint("res_type", "res_id", "version"),
     Index(None, "last_updated_us"),
     Index(None, "res_type", "last_updated_us"),
+)
+
+# Types whose writes change nothing a reader keeps (the read audit trail grows with every
+# read): the change signals below ignore them.
+UNWATCHED_TYPES = ("AuditEvent",)
+
+# How many watched resource writes were committed (migration 0002 keeps it with triggers on
+# ``resources``). Used on SQLite, whose writers are serialised anyway; PostgreSQL signals
+# the same with NOTIFY instead (a counter row would serialise its concurrent writers).
+change_counter = Table(
+    "change_counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
 )
 
 
