@@ -44,7 +44,10 @@ class Tally:
     def record(self, body: bytes, at_ns: int) -> None:
         self.posts += 1
         self.last_ns = at_ns
-        params = orjson.loads(body)["entry"][0]["resource"]["parameter"]
+        try:
+            params = orjson.loads(body)["entry"][0]["resource"]["parameter"]
+        except (ValueError, LookupError, TypeError):  # not a notification: counted as a POST
+            return
         sub = ""
         for p in params:
             name = p["name"]
