@@ -177,6 +177,23 @@ class SubscriptionRepository:
                 .order_by(ev.c.event_number).limit(limit))
         return [_event(r) for r in await self.conn.execute(stmt)]
 
+    async def next_events(self, ranges: Sequence[tuple[str, int, int]]
+                          ) -> dict[str, builtins.list[EventRow]]:
+        """Several subscriptions' next events in one query: for each (sub_id, after, limit)
+        the events numbered after+1 .. after+limit. Numbers are dense and only delivered
+        events are ever purged, so that range is exactly ``events_after(sub_id, after,
+        limit)``."""
+        found: dict[str, builtins.list[EventRow]] = {sub_id: [] for sub_id, _, _ in ranges}
+        if not ranges:
+            return found
+        stmt = select(*_EVENT_COLS).where(or_(*(
+            and_(ev.c.sub_id == sub_id, ev.c.event_number > after,
+                 ev.c.event_number <= after + limit) for sub_id, after, limit in ranges))
+        ).order_by(ev.c.sub_id, ev.c.event_number)
+        for r in await self.conn.execute(stmt):
+            found[r.sub_id].append(_event(r))
+        return found
+
     async def events_between(self, sub_id: str, since: int, until: int) -> builtins.list[EventRow]:
         stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number >= since,
                                            ev.c.event_number <= until)
