@@ -11,6 +11,8 @@ so that the harness is not what is slow. Two phases:
 1. latency: ``rate`` register entries per second for ``seconds``; every change
    fans out to all N subscribers. Change-to-receipt latency = arrival time at the
    receiver minus the change's lastUpdated (the event timestamp), same clock.
+   Events/s and POSTs/s here are sustained rates at a load the dispatcher keeps up
+   with (raise ``--rate`` to find where it stops keeping up: the latency grows).
 2. throughput: ``burst`` register entries written as fast as 8 writers can; the
    time from the first write to the last event received gives events/s (and
    webhook POSTs/s: batching packs up to maxCount events in one POST).
@@ -129,18 +131,24 @@ async def wait_events(receivers: Receivers, expected: int, timeout: float) -> di
 async def latency_phase(http: httpx.AsyncClient, receivers: Receivers, subs: int, rate: float,
                         seconds: float) -> dict[str, Any]:
     await receivers.ask("latencies")  # drop the handshakes' figures
-    start_events = (await receivers.ask("stats"))["events"]
+    before = await receivers.ask("stats")
+    start_events, start_posts = before["events"], before["posts"]
     writes = int(rate * seconds)
-    for _ in range(writes):
-        due = time.monotonic() + 1 / rate
+    begin, begin_ns = time.monotonic(), time.time_ns()
+    for i in range(writes):  # on a fixed schedule: a slow write does not lower the rate
+        await asyncio.sleep(max(0.0, begin + i / rate - time.monotonic()))
         await http.post("/Flag", json=make_register_flag())
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
     stats = await wait_events(receivers, start_events + writes * subs, 60)
     lat: list[float] = await receivers.ask("latencies")
-    return {"writes": writes, "events": stats["events"] - start_events,
+    events, posts = stats["events"] - start_events, stats["posts"] - start_posts
+    elapsed = (stats["last_ns"] - begin_ns) / 1e9
+    return {"writes": writes, "rate": rate, "events": events,
             "expected_events": writes * subs, "p50_ms": round(pct(lat, 0.5), 1),
             "p99_ms": round(pct(lat, 0.99), 1), "max_ms": round(max(lat), 1) if lat else None,
-            "mean_ms": round(statistics.fmean(lat), 1) if lat else None}
+            "mean_ms": round(statistics.fmean(lat), 1) if lat else None,
+            "posts": posts, "seconds_to_last_receipt": round(elapsed, 2),
+            "events_per_s": round(events / elapsed), "posts_per_s": round(posts / elapsed),
+            "events_per_post": round(events / max(1, posts), 2)}
 
 
 async def throughput_phase(http: httpx.AsyncClient, receivers: Receivers, subs: int,
@@ -207,9 +215,11 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join([
         f"# Subscription delivery, {result['subscribers']} subscribers ({result['database']})",
         "",
-        f"Latency phase: {lat['writes']} writes, {lat['events']}/{lat['expected_events']} "
-        f"events: change-to-receipt p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
-        f"max {lat['max_ms']} ms.",
+        f"Latency phase: {lat['writes']} writes ({lat['rate']}/s), "
+        f"{lat['events']}/{lat['expected_events']} events: change-to-receipt p50 "
+        f"{lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms; "
+        f"{lat['events_per_s']} events/s in {lat['posts_per_s']} POSTs/s "
+        f"({lat['events_per_post']} events per POST).",
         f"Throughput phase: {thr['writes']} writes in {thr['write_seconds']} s, "
         f"{thr['events']}/{thr['expected_events']} events received in "
         f"{thr['seconds_to_last_receipt']} s: {thr['events_per_s']} events/s, "

@@ -36,7 +36,12 @@ from eolc_fhir.services.subscription_delivery import Outcome, WebhookClient
 from eolc_fhir.services.subscription_status import notified_events, write_resource_status
 from eolc_fhir.services.subscriptions import SubscriptionEngine, base_url
 from eolc_fhir.storage.repository import ConcurrentWriteError
-from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
+from eolc_fhir.storage.subscription_repo import (
+    Ack,
+    StateRow,
+    SubscriptionRepository,
+    listen,
+)
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import retry_delay
 from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
@@ -336,7 +341,7 @@ class Dispatcher:
         values: dict[str, Any] = {"delivered_number": delivered, "last_sent_us": now,
                                   "failures": 0, "next_attempt_us": 0, "last_error": None}
         if local.status == "active":  # the common case: acknowledged with others at once
-            found = await self._acks.submit(_Ack(sub_id, values, delivered, spec))
+            found = await self._acks.submit(_Ack(sub_id, delivered, now, spec))
             if found is None:
                 raise LeaseLost(sub_id)
             batch = found
@@ -368,25 +373,24 @@ class Dispatcher:
         return batch
 
     async def _ack_group(self, acks: Sequence[_Ack]) -> list[_Batch | None]:
-        """One transaction: every ack, each subscription's next events, leases given back
-        where nothing is left. None for a subscription whose lease was lost."""
+        """One transaction for all: each subscription's next events, every ack, leases
+        given back where nothing is left. None for a subscription whose lease was lost."""
         async def work(uow: UnitOfWork) -> list[_Batch | None]:
             repo = SubscriptionRepository(uow.connection, uow.dialect)
             found = await repo.next_events([(a.sub_id, a.delivered, a.spec.max_count)
                                             for a in acks])
             until = now_us() + self._lease_us
-            batches: dict[str, _Batch | None] = {}
-            # Row by row in sub_id order, the order writers lock state rows in (PostgreSQL).
-            for ack in sorted(acks, key=lambda a: a.sub_id):
+            totals = await repo.ack_many(self.owner, [
+                Ack(a.sub_id, a.delivered, a.sent_us, until if found[a.sub_id] else 0)
+                for a in acks])
+            batches: list[_Batch | None] = []
+            for ack in acks:
                 rows = found[ack.sub_id]
-                changes = {**ack.values, "lease_until_us": until}
-                if not rows:
-                    changes.update(lease_owner=None, lease_until_us=0)
-                total = await repo.update_leased(ack.sub_id, self.owner, **changes)
-                batches[ack.sub_id] = None if total is None else _Batch(
+                total = totals.get(ack.sub_id)
+                batches.append(None if total is None else _Batch(
                     await notified_events(uow, rows, ack.spec.content), total,
-                    released=not rows)
-            return [batches[a.sub_id] for a in acks]
+                    released=not rows))
+            return batches
 
         return await self._write_uow(work)
 
@@ -423,8 +427,8 @@ class _Batch:
 @dataclass(frozen=True)
 class _Ack:
     sub_id: str
-    values: dict[str, Any]  # the state row's new delivery columns
-    delivered: int
+    delivered: int  # the last event number the receiver accepted
+    sent_us: int
     spec: SubscriptionSpec
 
 
