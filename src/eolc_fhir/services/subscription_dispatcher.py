@@ -8,13 +8,12 @@ and by polling. Each subscription is drained by one task at a time, so its
 events go out in event-number order, up to ``maxCount`` per Bundle, through
 one shared webhook client (aiohttp). Delivery is at-least-once.
 
-Database round trips are shared between subscriptions, since on SQLite every
-dispatcher transaction queues behind one writer lock: one transaction leases a
-batch of subscriptions and reads each one's first events; the acknowledgements
-of all deliveries that finished meanwhile are committed together (group commit,
-with each subscription's next events read in the same transaction). A task
-sends its next Bundle only after its acknowledgement has committed, so order
-holds per subscription; a crash before that commit means redelivery, never loss.
+Database work is shared between subscriptions (``subscription_batches``): one
+transaction leases a batch and reads each one's first events; the
+acknowledgements of all deliveries that finished meanwhile commit together
+(``GroupCommit``). A task sends its next Bundle only after its own
+acknowledgement has committed, so order holds per subscription; a crash before
+that commit means redelivery, never loss.
 """
 
 from __future__ import annotations
@@ -32,16 +31,17 @@ from typing import Any, TypeVar
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.group_commit import GroupCommit
+from eolc_fhir.services.subscription_batches import (
+    Batch,
+    PendingAck,
+    acknowledge,
+    lease_with_first_events,
+)
 from eolc_fhir.services.subscription_delivery import Outcome, WebhookClient
 from eolc_fhir.services.subscription_status import notified_events, write_resource_status
 from eolc_fhir.services.subscriptions import SubscriptionEngine, base_url
 from eolc_fhir.storage.repository import ConcurrentWriteError
-from eolc_fhir.storage.subscription_repo import (
-    Ack,
-    StateRow,
-    SubscriptionRepository,
-    listen,
-)
+from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import retry_delay
 from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
@@ -92,7 +92,7 @@ class Dispatcher:
         # one dispatcher transaction at a time never contends with itself.
         self._db = asyncio.Semaphore(1 if ctx.db.dialect == "sqlite" else _DB_SLOTS)
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._acks: GroupCommit[_Ack, _Batch | None] = GroupCommit(self._ack_group)
+        self._acks: GroupCommit[PendingAck, Batch | None] = GroupCommit(self._ack_group)
         self._db_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unlisten: Any = None
@@ -185,7 +185,7 @@ class Dispatcher:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
 
-    async def _claim(self) -> tuple[list[tuple[StateRow, _Batch | None]], int]:
+    async def _claim(self) -> tuple[list[tuple[StateRow, Batch | None]], int]:
         """Lease due subscriptions and read their first events, in one transaction."""
         room = self.ctx.settings.delivery_concurrency - len(self._workers)
         if self.ctx.db.dialect != "sqlite":
@@ -194,20 +194,9 @@ class Dispatcher:
             return [], 0
         now = now_us()
 
-        async def work(uow: UnitOfWork) -> list[tuple[StateRow, _Batch | None]]:
-            repo = SubscriptionRepository(uow.connection, uow.dialect)
-            rows = await repo.claim_due(self.owner, now, now + self._lease_us, room)
-            # A subscription still owing its handshake sends that first.
-            ready = [r for r in rows if r.last_sent_us != 0]
-            specs = {r.sub_id: self.engine.spec(r.sub_id, r.spec) for r in ready}
-            events = await repo.next_events(
-                [(r.sub_id, r.delivered_number, specs[r.sub_id].max_count) for r in ready])
-            return [(r, _Batch(await notified_events(uow, events[r.sub_id],
-                                                     specs[r.sub_id].content),
-                               r.last_event_number) if r.sub_id in specs else None)
-                    for r in rows]
-
-        return await self._write_uow(work), room
+        claimed = await self._write_uow(lambda uow: lease_with_first_events(
+            uow, self.engine.spec, self.owner, now, now + self._lease_us, room))
+        return claimed, room
 
     async def _idle_timeout(self) -> float:
         async def step() -> int | None:
@@ -242,7 +231,7 @@ class Dispatcher:
             except Exception:
                 log.exception("renewing leases failed")
 
-    def _spawn(self, row: StateRow, first: _Batch | None) -> None:
+    def _spawn(self, row: StateRow, first: Batch | None) -> None:
         task = asyncio.create_task(self._work(row, first), name=f"eolc-deliver-{row.sub_id}")
         self._workers[row.sub_id] = task
 
@@ -254,7 +243,7 @@ class Dispatcher:
 
     # --- one subscription -----------------------------------------------------------------
 
-    async def _work(self, row: StateRow, first: _Batch | None) -> None:
+    async def _work(self, row: StateRow, first: Batch | None) -> None:
         holding = True
         try:
             holding = await self._drain(row, first)
@@ -273,11 +262,11 @@ class Dispatcher:
         except Exception:
             log.exception("releasing subscription %s failed", row.sub_id)
 
-    async def _drain(self, row: StateRow, first: _Batch | None) -> bool:
+    async def _drain(self, row: StateRow, first: Batch | None) -> bool:
         """Deliver until nothing is due; False once the lease was given back with the ack."""
         spec = self.engine.spec(row.sub_id, row.spec)
         local = _Local(row.status, row.failures, row.delivered_number, row.last_sent_us)
-        batch: _Batch | None = first
+        batch: Batch | None = first
         if batch is None:  # the claim reads no events for a handshake still owed
             batch = await self._deliver(row, spec, local, "handshake", [], row.last_event_number)
         while batch is not None and not batch.released:
@@ -292,7 +281,7 @@ class Dispatcher:
         return False
 
     async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
-                       events: list[NotifiedEvent], total: int) -> _Batch | None:
+                       events: list[NotifiedEvent], total: int) -> Batch | None:
         """POST one Bundle; on success the next batch (None after a failure)."""
         status = "requested" if kind == "handshake" and local.status != "error" else local.status
         bundle = notification_bundle(
@@ -336,12 +325,12 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _succeeded(self, sub_id: str, local: _Local, delivered: int,
-                         spec: SubscriptionSpec) -> _Batch:
+                         spec: SubscriptionSpec) -> Batch:
         now = now_us()
         values: dict[str, Any] = {"delivered_number": delivered, "last_sent_us": now,
                                   "failures": 0, "next_attempt_us": 0, "last_error": None}
         if local.status == "active":  # the common case: acknowledged with others at once
-            found = await self._acks.submit(_Ack(sub_id, delivered, now, spec))
+            found = await self._acks.submit(PendingAck(sub_id, delivered, now, spec))
             if found is None:
                 raise LeaseLost(sub_id)
             batch = found
@@ -352,17 +341,17 @@ class Dispatcher:
         return batch
 
     async def _recovered(self, sub_id: str, local: _Local, values: dict[str, Any],
-                         delivered: int, spec: SubscriptionSpec) -> _Batch:
+                         delivered: int, spec: SubscriptionSpec) -> Batch:
         """First success after a handshake or errors: a new Subscription version too."""
         log.warning("subscription %s: %s -> active", sub_id, local.status)
         values["status"] = "active"
         change = ("active", None)
 
-        async def next_batch(uow: Any, changes: dict[str, Any]) -> _Batch:
+        async def next_batch(uow: Any, changes: dict[str, Any]) -> Batch:
             # In the same transaction as the ack: the next batch, or the lease given back.
             repo = SubscriptionRepository(uow.connection, uow.dialect)
             rows = await repo.events_after(sub_id, delivered, spec.max_count)
-            batch = _Batch(await notified_events(uow, rows, spec.content), 0)
+            batch = Batch(await notified_events(uow, rows, spec.content), 0)
             if not batch.events:
                 changes.update(lease_owner=None, lease_until_us=0)
                 batch.released = True
@@ -372,27 +361,9 @@ class Dispatcher:
         batch.total = total
         return batch
 
-    async def _ack_group(self, acks: Sequence[_Ack]) -> list[_Batch | None]:
-        """One transaction for all: each subscription's next events, every ack, leases
-        given back where nothing is left. None for a subscription whose lease was lost."""
-        async def work(uow: UnitOfWork) -> list[_Batch | None]:
-            repo = SubscriptionRepository(uow.connection, uow.dialect)
-            found = await repo.next_events([(a.sub_id, a.delivered, a.spec.max_count)
-                                            for a in acks])
-            until = now_us() + self._lease_us
-            totals = await repo.ack_many(self.owner, [
-                Ack(a.sub_id, a.delivered, a.sent_us, until if found[a.sub_id] else 0)
-                for a in acks])
-            batches: list[_Batch | None] = []
-            for ack in acks:
-                rows = found[ack.sub_id]
-                total = totals.get(ack.sub_id)
-                batches.append(None if total is None else _Batch(
-                    await notified_events(uow, rows, ack.spec.content), total,
-                    released=not rows))
-            return batches
-
-        return await self._write_uow(work)
+    async def _ack_group(self, acks: Sequence[PendingAck]) -> list[Batch | None]:
+        until = now_us() + self._lease_us
+        return await self._write_uow(lambda uow: acknowledge(uow, self.owner, acks, until))
 
     async def _failed(self, sub_id: str, local: _Local, error: str) -> None:
         s = self.ctx.settings
@@ -415,21 +386,6 @@ class Dispatcher:
         local.failures = failures
         if change is not None:
             local.status = "error"
-
-
-@dataclass
-class _Batch:
-    events: list[NotifiedEvent]
-    total: int  # the subscription's events-since-start counter
-    released: bool = False
-
-
-@dataclass(frozen=True)
-class _Ack:
-    sub_id: str
-    delivered: int  # the last event number the receiver accepted
-    sent_us: int
-    spec: SubscriptionSpec
 
 
 async def _nothing(_uow: Any, _changes: dict[str, Any]) -> None:
