@@ -137,6 +137,9 @@ class Dispatcher:
             await self._unlisten()
         if self._own_client and self._client is not None:
             await self._client.close()
+        st = self.stats
+        log.info("subscription dispatcher %s stopped: %d POSTs, %d events, %d failures, "
+                 "%d ack groups", self.owner, st.posts, st.events, st.failures, self._acks.groups)
 
     async def _guarded(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run one database step to its end even if our task is cancelled by stop():
