@@ -53,7 +53,7 @@ log = logging.getLogger("eolc_fhir.subscriptions")
 T = TypeVar("T")
 _PURGE_EVERY_US = 600 * 1_000_000
 _DB_SLOTS = 4  # the dispatcher never takes more connections than this from the API's pool
-_PG_CLAIM_BATCH = 4  # small batches let several dispatchers woken by one NOTIFY share work
+_PG_CLAIM_BATCH = 16  # not all due work at once: dispatchers woken by one NOTIFY share it
 
 
 class LeaseLost(Exception):
