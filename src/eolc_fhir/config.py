@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default_factory=list,
         description="webhook hosts a Subscription may name (host or *.domain); empty: any. "
         "Only https is allowed, except http on loopback with insecure_dev.")
-    delivery_concurrency: int = 16  # in-flight webhook POSTs: httpx slows as this grows
+    delivery_concurrency: int = 128  # in-flight webhook POSTs (one per subscription at most)
     delivery_lease_seconds: float = 30.0
     dispatcher_poll_seconds: float = 2.0
     event_retention_days: float = 30.0

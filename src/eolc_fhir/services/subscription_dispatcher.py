@@ -6,7 +6,14 @@ LOCKED`` (plus a lease time, renewed while held) and dispatchers are woken by
 ``LISTEN/NOTIFY``; on SQLite there is one, woken in-process after each commit
 and by polling. Each subscription is drained by one task at a time, so its
 events go out in event-number order, up to ``maxCount`` per Bundle, through
-one shared ``httpx.AsyncClient``. Delivery is at-least-once.
+one shared webhook client (aiohttp). Delivery is at-least-once.
+
+Database work is shared between subscriptions (``subscription_batches``): one
+transaction leases a batch and reads each one's first events; the
+acknowledgements of all deliveries that finished meanwhile commit together
+(``GroupCommit``). A task sends its next Bundle only after its own
+acknowledgement has committed, so order holds per subscription; a crash before
+that commit means redelivery, never loss.
 """
 
 from __future__ import annotations
@@ -17,19 +24,25 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
-
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.subscription_delivery import Outcome, post_notification
+from eolc_fhir.services.group_commit import GroupCommit
+from eolc_fhir.services.subscription_batches import (
+    Batch,
+    PendingAck,
+    acknowledge,
+    lease_with_first_events,
+)
+from eolc_fhir.services.subscription_delivery import Outcome, WebhookClient
 from eolc_fhir.services.subscription_status import notified_events, write_resource_status
 from eolc_fhir.services.subscriptions import SubscriptionEngine, base_url
 from eolc_fhir.storage.repository import ConcurrentWriteError
 from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
+from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import retry_delay
 from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
 from eolc_fhir.subscriptions.spec import SubscriptionSpec
@@ -40,7 +53,7 @@ log = logging.getLogger("eolc_fhir.subscriptions")
 T = TypeVar("T")
 _PURGE_EVERY_US = 600 * 1_000_000
 _DB_SLOTS = 4  # the dispatcher never takes more connections than this from the API's pool
-_CLAIM_BATCH = 4
+_PG_CLAIM_BATCH = 16  # not all due work at once: dispatchers woken by one NOTIFY share it
 
 
 class LeaseLost(Exception):
@@ -64,7 +77,7 @@ class _Local:
 
 class Dispatcher:
     def __init__(self, ctx: ServerContext, *, owner: str | None = None,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: WebhookClient | None = None) -> None:
         self.ctx = ctx
         self.engine: SubscriptionEngine = ctx.subscriptions
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -79,6 +92,7 @@ class Dispatcher:
         # one dispatcher transaction at a time never contends with itself.
         self._db = asyncio.Semaphore(1 if ctx.db.dialect == "sqlite" else _DB_SLOTS)
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._acks: GroupCommit[PendingAck, Batch | None] = GroupCommit(self._ack_group)
         self._db_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unlisten: Any = None
@@ -89,10 +103,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False, timeout=httpx.Timeout(10.0, connect=5.0),
-                limits=httpx.Limits(max_connections=self.ctx.settings.delivery_concurrency * 2,
-                                    max_keepalive_connections=self.ctx.settings.delivery_concurrency))
+            self._client = WebhookClient(self.ctx.settings.delivery_concurrency * 2)
+        await self._client.start()
+        self._acks.start()
         db = self.ctx.db
         if db.dialect == "sqlite":
             # SQLite has one dispatcher: leases left by a killed process are void.
@@ -113,6 +126,7 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._acks.stop()
         await asyncio.gather(*self._db_tasks, return_exceptions=True)
         self._tasks, self._workers = [], {}
         try:
@@ -122,7 +136,10 @@ class Dispatcher:
         if self._unlisten is not None:
             await self._unlisten()
         if self._own_client and self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
+        st = self.stats
+        log.info("subscription dispatcher %s stopped: %d POSTs, %d events, %d failures, "
+                 "%d ack groups", self.owner, st.posts, st.events, st.failures, self._acks.groups)
 
     async def _guarded(self, step: Callable[[], Awaitable[T]]) -> T:
         """Run one database step to its end even if our task is cancelled by stop():
@@ -137,9 +154,13 @@ class Dispatcher:
             return await step()
 
     async def _write(self, work: Any) -> Any:
-        async def step() -> Any:
+        return await self._write_uow(
+            lambda uow: work(SubscriptionRepository(uow.connection, uow.dialect)))
+
+    async def _write_uow(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        async def step() -> T:
             async with self.ctx.db.unit_of_work(write=True) as uow:
-                return await work(SubscriptionRepository(uow.connection, uow.dialect))
+                return await work(uow)
 
         return await self._guarded(step)
 
@@ -150,10 +171,10 @@ class Dispatcher:
             self._wake.clear()
             timeout = self._poll
             try:
-                claimed = await self._claim()
-                for row in claimed:
-                    self._spawn(row)
-                if len(claimed) == _CLAIM_BATCH:
+                claimed, asked = await self._claim()
+                for row, first in claimed:
+                    self._spawn(row, first)
+                if claimed and len(claimed) == asked:
                     continue  # maybe more are due: claim again before sleeping
                 if not claimed:
                     timeout = await self._idle_timeout()
@@ -167,15 +188,18 @@ class Dispatcher:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
 
-    async def _claim(self) -> list[StateRow]:
-        # Small batches let several dispatchers woken by one NOTIFY share the work.
-        room = min(_CLAIM_BATCH, self.ctx.settings.delivery_concurrency - len(self._workers))
+    async def _claim(self) -> tuple[list[tuple[StateRow, Batch | None]], int]:
+        """Lease due subscriptions and read their first events, in one transaction."""
+        room = self.ctx.settings.delivery_concurrency - len(self._workers)
+        if self.ctx.db.dialect != "sqlite":
+            room = min(_PG_CLAIM_BATCH, room)
         if room <= 0:
-            return []
+            return [], 0
         now = now_us()
-        rows: list[StateRow] = await self._write(
-            lambda repo: repo.claim_due(self.owner, now, now + self._lease_us, room))
-        return rows
+
+        claimed = await self._write_uow(lambda uow: lease_with_first_events(
+            uow, self.engine.spec, self.owner, now, now + self._lease_us, room))
+        return claimed, room
 
     async def _idle_timeout(self) -> float:
         async def step() -> int | None:
@@ -210,8 +234,8 @@ class Dispatcher:
             except Exception:
                 log.exception("renewing leases failed")
 
-    def _spawn(self, row: StateRow) -> None:
-        task = asyncio.create_task(self._work(row), name=f"eolc-deliver-{row.sub_id}")
+    def _spawn(self, row: StateRow, first: Batch | None) -> None:
+        task = asyncio.create_task(self._work(row, first), name=f"eolc-deliver-{row.sub_id}")
         self._workers[row.sub_id] = task
 
         def done(_: asyncio.Task[None]) -> None:
@@ -222,10 +246,10 @@ class Dispatcher:
 
     # --- one subscription -----------------------------------------------------------------
 
-    async def _work(self, row: StateRow) -> None:
+    async def _work(self, row: StateRow, first: Batch | None) -> None:
         holding = True
         try:
-            holding = await self._drain(row)
+            holding = await self._drain(row, first)
         except asyncio.CancelledError:
             raise
         except LeaseLost:
@@ -241,15 +265,13 @@ class Dispatcher:
         except Exception:
             log.exception("releasing subscription %s failed", row.sub_id)
 
-    async def _drain(self, row: StateRow) -> bool:
+    async def _drain(self, row: StateRow, first: Batch | None) -> bool:
         """Deliver until nothing is due; False once the lease was given back with the ack."""
         spec = self.engine.spec(row.sub_id, row.spec)
         local = _Local(row.status, row.failures, row.delivered_number, row.last_sent_us)
-        if local.last_sent_us == 0:
+        batch: Batch | None = first
+        if batch is None:  # the claim reads no events for a handshake still owed
             batch = await self._deliver(row, spec, local, "handshake", [], row.last_event_number)
-        else:
-            batch = await self._guarded(lambda: self._read_next(row.sub_id, local.delivered,
-                                                                spec))
         while batch is not None and not batch.released:
             beat = row.heartbeat_us
             if batch.events:
@@ -261,12 +283,8 @@ class Dispatcher:
             batch = await self._deliver(row, spec, local, kind, batch.events, batch.total)
         return False
 
-    async def _read_next(self, sub_id: str, after: int, spec: SubscriptionSpec) -> _Batch:
-        async with self.ctx.db.unit_of_work(write=False) as uow:
-            return await _next_batch(uow, sub_id, after, spec)
-
     async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
-                       events: list[NotifiedEvent], total: int) -> _Batch | None:
+                       events: list[NotifiedEvent], total: int) -> Batch | None:
         """POST one Bundle; on success the next batch (None after a failure)."""
         status = "requested" if kind == "handshake" and local.status != "error" else local.status
         bundle = notification_bundle(
@@ -274,7 +292,7 @@ class Dispatcher:
             kind=kind, events_since=total, events=events, content=spec.content,
             timestamp_us=now_us())
         assert self._client is not None
-        outcome: Outcome = await post_notification(self._client, spec, encode(bundle))
+        outcome: Outcome = await self._client.post(spec, encode(bundle))
         self.stats.posts += 1
         if outcome.ok:
             self.stats.events += len(events)
@@ -310,21 +328,33 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _succeeded(self, sub_id: str, local: _Local, delivered: int,
-                         spec: SubscriptionSpec) -> _Batch:
+                         spec: SubscriptionSpec) -> Batch:
         now = now_us()
         values: dict[str, Any] = {"delivered_number": delivered, "last_sent_us": now,
                                   "failures": 0, "next_attempt_us": 0, "last_error": None}
-        change = None
-        if local.status != "active":
-            log.warning("subscription %s: %s -> active", sub_id, local.status)
-            values["status"] = "active"
-            change = ("active", None)
+        if local.status == "active":  # the common case: acknowledged with others at once
+            found = await self._acks.submit(PendingAck(sub_id, delivered, now, spec))
+            if found is None:
+                raise LeaseLost(sub_id)
+            batch = found
+        else:
+            batch = await self._recovered(sub_id, local, values, delivered, spec)
+        local.status, local.failures, local.delivered, local.last_sent_us = (
+            "active", 0, delivered, now)
+        return batch
 
-        async def next_batch(uow: Any, changes: dict[str, Any]) -> _Batch:
+    async def _recovered(self, sub_id: str, local: _Local, values: dict[str, Any],
+                         delivered: int, spec: SubscriptionSpec) -> Batch:
+        """First success after a handshake or errors: a new Subscription version too."""
+        log.warning("subscription %s: %s -> active", sub_id, local.status)
+        values["status"] = "active"
+        change = ("active", None)
+
+        async def next_batch(uow: Any, changes: dict[str, Any]) -> Batch:
             # In the same transaction as the ack: the next batch, or the lease given back.
             repo = SubscriptionRepository(uow.connection, uow.dialect)
             rows = await repo.events_after(sub_id, delivered, spec.max_count)
-            batch = _Batch(await notified_events(uow, rows, spec.content), 0)
+            batch = Batch(await notified_events(uow, rows, spec.content), 0)
             if not batch.events:
                 changes.update(lease_owner=None, lease_until_us=0)
                 batch.released = True
@@ -332,9 +362,11 @@ class Dispatcher:
 
         batch, total = await self._update(sub_id, change, values, next_batch)
         batch.total = total
-        local.status, local.failures, local.delivered, local.last_sent_us = (
-            "active", 0, delivered, now)
         return batch
+
+    async def _ack_group(self, acks: Sequence[PendingAck]) -> list[Batch | None]:
+        until = now_us() + self._lease_us
+        return await self._write_uow(lambda uow: acknowledge(uow, self.owner, acks, until))
 
     async def _failed(self, sub_id: str, local: _Local, error: str) -> None:
         s = self.ctx.settings
@@ -357,21 +389,6 @@ class Dispatcher:
         local.failures = failures
         if change is not None:
             local.status = "error"
-
-
-@dataclass
-class _Batch:
-    events: list[NotifiedEvent]
-    total: int  # the subscription's events-since-start counter
-    released: bool = False
-
-
-async def _next_batch(uow: Any, sub_id: str, after: int, spec: SubscriptionSpec) -> _Batch:
-    repo = SubscriptionRepository(uow.connection, uow.dialect)
-    rows = await repo.events_after(sub_id, after, spec.max_count)
-    state = await repo.get(sub_id)
-    events = await notified_events(uow, rows, spec.content)
-    return _Batch(events, state.last_event_number if state is not None else after)
 
 
 async def _nothing(_uow: Any, _changes: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,7 +15,7 @@ from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.subscription_tables import subscription_events as ev
 from eolc_fhir.storage.subscription_tables import subscription_state as st
 
-__all__ = ["SubscriptionRepository", "StateRow", "EventRow", "NOTIFY_CHANNEL", "listen"]
+__all__ = ["SubscriptionRepository", "StateRow", "EventRow", "Ack", "NOTIFY_CHANNEL", "listen"]
 
 NOTIFY_CHANNEL = "eolc_subscription_events"
 LIVE = ("requested", "active", "error")
@@ -48,6 +48,15 @@ class EventRow:
     focus_type: str
     focus_id: str
     focus_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A delivery the receiver accepted: events up to ``delivered`` are done."""
+    sub_id: str
+    delivered: int
+    sent_us: int
+    lease_until_us: int  # 0: give the lease back (nothing left to send)
 
 
 def _state(row: Any) -> StateRow:
@@ -177,6 +186,23 @@ class SubscriptionRepository:
                 .order_by(ev.c.event_number).limit(limit))
         return [_event(r) for r in await self.conn.execute(stmt)]
 
+    async def next_events(self, ranges: Sequence[tuple[str, int, int]]
+                          ) -> dict[str, builtins.list[EventRow]]:
+        """Several subscriptions' next events in one query: for each (sub_id, after, limit)
+        the events numbered after+1 .. after+limit. Numbers are dense and only delivered
+        events are ever purged, so that range is exactly ``events_after(sub_id, after,
+        limit)``."""
+        found: dict[str, builtins.list[EventRow]] = {sub_id: [] for sub_id, _, _ in ranges}
+        if not ranges:
+            return found
+        stmt = select(*_EVENT_COLS).where(or_(*(
+            and_(ev.c.sub_id == sub_id, ev.c.event_number > after,
+                 ev.c.event_number <= after + limit) for sub_id, after, limit in ranges))
+        ).order_by(ev.c.sub_id, ev.c.event_number)
+        for r in await self.conn.execute(stmt):
+            found[r.sub_id].append(_event(r))
+        return found
+
     async def events_between(self, sub_id: str, since: int, until: int) -> builtins.list[EventRow]:
         stmt = (select(*_EVENT_COLS).where(ev.c.sub_id == sub_id, ev.c.event_number >= since,
                                            ev.c.event_number <= until)
@@ -205,6 +231,33 @@ class SubscriptionRepository:
             st.c.sub_id == sub_id, st.c.lease_owner == owner).values(**values)
             .returning(st.c.last_event_number))).first()
         return int(row.last_event_number) if row is not None else None
+
+    async def ack_many(self, owner: str, acks: Sequence[Ack]) -> dict[str, int]:
+        """Record many successful deliveries in three statements, whatever their number:
+        lock the rows (sub_id order, the writers' order), one executemany UPDATE of those
+        still leased by ``owner``. Returns each acknowledged subscription's event counter;
+        one missing from the answer had lost its lease (nothing was written for it)."""
+        if not acks:
+            return {}
+        ids = sorted(a.sub_id for a in acks)
+        stmt = select(st.c.sub_id, st.c.lease_owner, st.c.last_event_number).where(
+            st.c.sub_id.in_(ids)).order_by(st.c.sub_id)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        totals = {r.sub_id: int(r.last_event_number) for r in await self.conn.execute(stmt)
+                  if r.lease_owner == owner}
+        held = [a for a in sorted(acks, key=lambda a: a.sub_id) if a.sub_id in totals]
+        if held:
+            await self.conn.execute(
+                update(st).where(st.c.sub_id == bindparam("b_sub_id"))
+                .values(delivered_number=bindparam("b_delivered"),
+                        last_sent_us=bindparam("b_sent_us"), failures=0, next_attempt_us=0,
+                        last_error=None, lease_owner=bindparam("b_owner"),
+                        lease_until_us=bindparam("b_until_us")),
+                [{"b_sub_id": a.sub_id, "b_delivered": a.delivered, "b_sent_us": a.sent_us,
+                  "b_owner": owner if a.lease_until_us else None,
+                  "b_until_us": a.lease_until_us} for a in held])
+        return totals
 
     async def _each_leased(self, owner: str, **values: Any) -> None:
         # Row by row in sub_id order, the order writers lock in: a multi-row UPDATE
