@@ -76,7 +76,8 @@ class SecureApp:
     async def flush_audits(self) -> None:
         from eolc_fhir.services.security_hooks import flush_audits
 
-        await flush_audits(self.ctx, self.ctx.security)
+        while await flush_audits(self.ctx, self.ctx.security):
+            pass  # a chunk per transaction until the queue is empty
 
 
 def _scope_for(role: str) -> str:

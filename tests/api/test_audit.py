@@ -172,3 +172,21 @@ async def test_a_rolled_back_transaction_is_audited_as_failed(secure: SecureApp)
     assert len(_by(events, "test-gp", "create")) == 2  # _setup's two; the rolled-back one: none
     provenances = (await secure.http.get("/Provenance", headers=gp)).json()["entry"]
     assert len(provenances) == 2  # the Patient and the CarePlan of _setup, nothing more
+
+
+async def test_a_backlog_is_written_in_chunks_and_nothing_is_lost(secure: SecureApp) -> None:
+    from eolc_fhir.security.audit import AuditRecord, audit_event
+    from eolc_fhir.services.security_hooks import flush_audits
+
+    state = secure.ctx.security
+    for n in range(1_100):  # more than two chunks
+        state.audit.put(audit_event(AuditRecord("read", 1_700_000_000_000_000 + n, 200,
+                                                "backlog-client", "Y01234", f"req-{n}")))
+    assert await flush_audits(secure.ctx, state) == 100  # one chunk per transaction
+    await secure.flush_audits()
+    assert len(state.audit) == 0
+    admin = await secure.headers("admin", client_id="auditor")
+    found = await secure.http.get("/AuditEvent?agent=Device/backlog-client&_summary=count",
+                                  headers=admin)
+    assert found.status_code == 200, found.text
+    assert found.json()["total"] == 1_100

@@ -181,6 +181,7 @@ class _Exchange:
         # audited too (its reads, and its failure when the transaction rolled back).
         if not self.rc.audited_in_transaction or self.rc.interaction in _BUNDLE_INTERACTIONS:
             self._queue_audit(status, parsed, body)
+            await self.state.audit.room()  # back-pressure while the audit trail catches up
         headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         wrapped = _with_headers(send, self.extra, b"private, no-cache")

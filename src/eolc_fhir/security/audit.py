@@ -119,25 +119,59 @@ def audit_event(record: AuditRecord, *, server_name: str = "eolc-fhir") -> dict[
 class AuditQueue:
     """Read audits wait here until the flusher writes them in one transaction.
 
-    Whatever is queued when the process dies is lost: at most one flush
-    interval's worth of read audits (writes are audited in their own transaction).
+    Whatever is queued when the process dies is lost: at most what arrived
+    since the last flush (writes are audited in their own transaction). The
+    queue is bounded: above ``high_water`` events, requests wait in ``room``
+    for the flusher to catch up (back-pressure), so a read load faster than
+    the audit trail can be written slows down instead of growing memory and
+    the amount a crash could lose.
     """
 
-    def __init__(self, batch_size: int = 200) -> None:
+    def __init__(self, batch_size: int = 200, high_water: int = 2000) -> None:
         self._items: list[dict[str, Any]] = []
         self.batch_size = batch_size
+        self.high_water = high_water
         self.wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self.stopping = False
 
     def put(self, event: dict[str, Any]) -> None:
         self._items.append(event)
         if len(self._items) >= self.batch_size:
             self.wake.set()
+        if len(self._items) >= self.high_water:
+            self._room.clear()
 
-    def take(self) -> list[dict[str, Any]]:
-        items, self._items = self._items, []
-        self.wake.clear()
+    async def room(self) -> None:
+        """Return once the queue is below its high-water mark (at once, usually)."""
+        while not self._room.is_set() and not self.stopping:
+            self.wake.set()
+            await self._room.wait()
+
+    def take(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The oldest ``limit`` events (all by default), removed from the queue."""
+        if limit is None or limit >= len(self._items):
+            items, self._items = self._items, []
+        else:
+            items, self._items = self._items[:limit], self._items[limit:]
+        if len(self._items) < self.batch_size:
+            self.wake.clear()
         return items
+
+    def requeue(self, events: list[dict[str, Any]]) -> None:
+        """Put back events a failed flush took, ahead of the newer ones."""
+        self._items = events + self._items
+
+    def written(self) -> None:
+        """The flusher committed what it took: waiting requests may go on when below."""
+        if len(self._items) < self.high_water:
+            self._room.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        self._room.set()
 
     def __len__(self) -> int:
         return len(self._items)
