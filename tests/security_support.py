@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,10 @@ class SecureApp:
     async def flush_audits(self) -> None:
         from eolc_fhir.services.security_hooks import flush_audits
 
-        while await flush_audits(self.ctx, self.ctx.security):
-            pass  # a chunk per transaction until the queue is empty
+        queue = self.ctx.security.audit
+        while len(queue) or queue.in_flight:  # the server's own flusher may hold a chunk
+            if not await flush_audits(self.ctx, self.ctx.security):
+                await asyncio.sleep(0.01)
 
 
 def _scope_for(role: str) -> str:

@@ -135,6 +135,7 @@ class AuditQueue:
         self._room = asyncio.Event()
         self._room.set()
         self.stopping = False
+        self.in_flight = 0  # taken by a flush, not yet written or put back
 
     def put(self, event: dict[str, Any]) -> None:
         self._items.append(event)
@@ -157,14 +158,17 @@ class AuditQueue:
             items, self._items = self._items[:limit], self._items[limit:]
         if len(self._items) < self.batch_size:
             self.wake.clear()
+        self.in_flight += len(items)
         return items
 
     def requeue(self, events: list[dict[str, Any]]) -> None:
         """Put back events a failed flush took, ahead of the newer ones."""
+        self.in_flight -= len(events)
         self._items = events + self._items
 
-    def written(self) -> None:
-        """The flusher committed what it took: waiting requests may go on when below."""
+    def written(self, count: int) -> None:
+        """The flusher committed ``count`` events it took: waiting requests may go on."""
+        self.in_flight -= count
         if len(self._items) < self.high_water:
             self._room.set()
 

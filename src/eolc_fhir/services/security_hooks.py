@@ -102,7 +102,7 @@ async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
     """
     events = state.audit.take(_FLUSH_CHUNK)
     if not events:
-        state.audit.written()
+        state.audit.written(0)
         return 0
     try:
         prepared = []
@@ -115,7 +115,7 @@ async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
     except BaseException:
         state.audit.requeue(events)  # the next flush tries again
         raise
-    state.audit.written()
+    state.audit.written(len(events))
     return len(events)
 
 

@@ -24,7 +24,9 @@ async def test_requests_wait_above_the_high_water_mark_until_written() -> None:
     assert [e["n"] for e in taken] == [0, 1]
     await asyncio.sleep(0.05)
     assert not waiting.done()  # taken is not written: a crash could still lose them
-    queue.written()
+    assert queue.in_flight == 2
+    queue.written(2)
+    assert queue.in_flight == 0
     await asyncio.wait_for(waiting, 0.1)
 
 
@@ -35,6 +37,7 @@ async def test_a_failed_flush_puts_events_back_ahead_of_newer_ones() -> None:
     taken = queue.take(3)
     queue.put({"n": 5})
     queue.requeue(taken)
+    assert queue.in_flight == 0
     assert [e["n"] for e in queue.take()] == [0, 1, 2, 3, 4, 5]
 
 
