@@ -28,10 +28,11 @@ class _Inner:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _lean(client: httpx.AsyncClient, path: str, query: str = "") -> tuple[int, bytes, int]:
+async def _lean(client: httpx.AsyncClient, path: str, query: str = "",
+                host: bytes = b"test") -> tuple[int, bytes, int]:
     inner = _Inner()
     scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
-             "headers": [(b"host", b"test")], "app": client.app,  # type: ignore[attr-defined]
+             "headers": [(b"host", host)], "app": client.app,  # type: ignore[attr-defined]
              "scheme": "http", "server": ("test", 80), "root_path": ""}
     sent: list[dict[str, Any]] = []
 
@@ -83,3 +84,16 @@ async def test_everything_else_goes_to_the_full_stack(client: httpx.AsyncClient,
     await _record(client)
     status, _body, reached = await _lean(client, path, query)
     assert (status, reached) == (599, 1)
+
+
+async def test_full_urls_follow_the_host_asked_for(client: httpx.AsyncClient,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    await _record(client)
+    settings = client.app.state.ctx.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "base_url", None)  # derive it from the request
+    query = f"identifier={NHS_NUMBER_SYSTEM}|{NUMBER}"
+    for host in (b"one.example:8080", b"two.example", b"one.example:8080"):
+        status, body, _ = await _lean(client, "/Patient", query, host=host)
+        assert status == 200
+        full_url = orjson.loads(body)["entry"][0]["fullUrl"]
+        assert full_url == f"http://{host.decode()}/Patient/{PID}"

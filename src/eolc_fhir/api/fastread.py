@@ -138,9 +138,21 @@ async def _wishes(ctx: ServerContext, scope: dict[str, Any], send: Any,
 
 
 def _base_url(ctx: ServerContext, scope: dict[str, Any]) -> str:
+    """As the routes' ``base_url_of``; Starlette's answer remembered per (scheme, Host,
+    server, root path), the only parts of the request it depends on."""
     if ctx.settings.base_url:
         return ctx.settings.base_url.rstrip("/")
-    return str(Request(scope).base_url).rstrip("/")
+    key = (scope.get("scheme"), header(scope, b"host"), scope.get("server"),
+           scope.get("app_root_path", scope.get("root_path", "")))
+    found = _BASES.get(key)
+    if found is None:
+        if len(_BASES) >= 64:
+            _BASES.clear()
+        found = _BASES[key] = str(Request(scope).base_url).rstrip("/")
+    return found
+
+
+_BASES: dict[tuple[Any, ...], str] = {}
 
 
 async def _send(send: Any, scope: dict[str, Any], body: bytes,
