@@ -3,8 +3,9 @@
 Resources are built and validated in batches (base rules with the R4B model,
 then the profiles: the same two stages as a REST create), optionally in
 worker processes because the base check is CPU-bound, and then written by the
-one write path (``store_version``), a batch of people per unit of work, so
-history rows, index rows and write hooks happen exactly as for the API.
+one write path for many new resources (``store_new_versions``), a batch of
+people per unit of work: the same rows, history, index rows and write-hook
+effects as ``store_version`` one by one, with a few statements per batch.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from eolc_fhir.demo.region import build_region
 from eolc_fhir.fhir.errors import ProfileViolation
 from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.writes import store_version
-from eolc_fhir.storage.bulk import BulkUnitOfWork, analyze
+from eolc_fhir.services.writes import store_new_versions
+from eolc_fhir.storage.bulk import analyze
 
 __all__ = ["LoadReport", "load_region", "region_loaded", "prepare_people", "Progress",
            "stderr_progress", "validate"]
@@ -81,9 +82,8 @@ async def region_loaded(ctx: ServerContext, seed: int) -> bool:
 
 
 async def _store(ctx: ServerContext, resources: list[dict[str, Any]]) -> None:
-    async with BulkUnitOfWork(ctx.db.engine, ctx.db.dialect) as uow:
-        for resource in resources:
-            await store_version(ctx, uow, resource, None, method="PUT")
+    async with ctx.db.unit_of_work(write=True) as uow:
+        await store_new_versions(ctx, uow, resources, method="PUT")
 
 
 def _batches(patients: int, numbers: NhsNumbers) -> Iterator[tuple[list[int], list[str]]]:
