@@ -1,7 +1,8 @@
 """The demo loader's batched writes store exactly what the per-resource write path stores.
 
 The same small region is written twice on each engine: once by ``load_region``
-(``store_new_versions``: many resources per statement, batch write hooks) and once
+(people validated and indexed in worker processes, then ``store_new_versions``:
+many resources per statement, batch write hooks) and once
 resource by resource through ``store_version``, each in its own unit of work, as a
 REST create would. With one deterministic clock, every table must come out the
 same row for row, including the subscription events two live subscriptions collect.
@@ -57,7 +58,7 @@ async def _per_resource(ctx: ServerContext) -> None:
 
 
 async def _batched(ctx: ServerContext) -> None:
-    report = await loader.load_region(ctx, patients=PATIENTS, seed=SEED, today=TODAY)
+    report = await loader.load_region(ctx, patients=PATIENTS, seed=SEED, today=TODAY, jobs=2)
     assert report.resources == len(_region_in_load_order())
 
 
@@ -93,6 +94,7 @@ async def _write(url: str, how: Callable[[ServerContext], Any],
 async def test_batched_load_stores_the_same_rows_as_one_by_one(
         migrated_url: str, second_migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "_BATCH", 7)  # several units of work, one not full
+    monkeypatch.setattr(loader, "POOL_FROM", 1)  # people prepared in 2 worker processes
     batched = await _write(migrated_url, _batched, monkeypatch)
     one_by_one = await _write(second_migrated_url, _per_resource, monkeypatch)
 
