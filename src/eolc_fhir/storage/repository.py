@@ -118,14 +118,36 @@ class ResourceRepository:
             raise ConcurrentWriteError(", ".join(s.id for s, _ in items[:3])) from exc
         history = [{**row, "method": s.method} for row, (s, _) in zip(rows, items, strict=True)]
         try:
-            await self.conn.execute(insert(t.resource_history), history)
+            await self._insert_many(t.resource_history, history)
         except IntegrityError as exc:
             raise ConcurrentWriteError(items[0][0].id) from exc
         for attr, table in _INDEX_FIELDS:
             values = [{"res_type": s.resource_type, "res_id": s.id, **_flat(item)}
                       for s, index in items for item in getattr(index, attr)]
             if values:
-                await self.conn.execute(insert(table), values)
+                await self._insert_many(table, values)
+
+    async def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """One executemany; on PostgreSQL a COPY into the table (several times faster for
+        thousands of rows; the serial key still comes from its sequence, in row order)."""
+        driver = await self._pg_in_transaction()
+        if driver is None:
+            await self.conn.execute(insert(table), rows)
+            return
+        columns = list(rows[0])
+        await driver.copy_records_to_table(
+            table.name, columns=columns, records=[tuple(r[c] for c in columns) for r in rows])
+
+    async def _pg_in_transaction(self) -> Any:
+        """The asyncpg connection under this one, if PostgreSQL and inside our transaction
+        (SQLAlchemy's asyncpg adapter begins lazily, at its first statement)."""
+        if self.dialect != "postgresql":
+            return None
+        raw = await self.conn.get_raw_connection()
+        driver = raw.driver_connection
+        if driver is None or not driver.is_in_transaction():
+            return None
+        return driver
 
     async def replace_current(self, stored: StoredResource, previous_version: int) -> None:
         """Move a resource from previous_version to stored.version (compare and swap)."""
