@@ -88,6 +88,21 @@ def migrated_url(
     yield from _pg_database(server, _PG_TEMPLATE)
 
 
+@pytest.fixture
+def second_migrated_url(
+    engine_name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """Another fresh migrated database on the same engine (to compare two ways of writing)."""
+    if engine_name == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        target = tmp_path / "second.db"
+        shutil.copyfile(template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    server: PgServer = request.getfixturevalue("_pg_template")
+    yield from _pg_database(server, _PG_TEMPLATE)
+
+
 def _pg_database(server: PgServer, template: str) -> Iterator[str]:
     name = server.create_database(template)
     try:

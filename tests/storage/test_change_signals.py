@@ -11,7 +11,6 @@ import pytest
 from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.search_sql import reindex_all
-from eolc_fhir.storage.security_repo import SecurityRepository
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 
@@ -49,7 +48,7 @@ def _stored(rtype: str, rid: str) -> StoredResource:
 async def test_audits_do_not_count_resources_and_reindex_do(db: Database) -> None:
     start = await _listening(db)
     async with db.unit_of_work() as uow:  # the read-audit flusher's way of writing
-        await SecurityRepository(uow.connection, uow.dialect).insert_new_resources(
+        await uow.resources.insert_new_many(
             [(_stored("AuditEvent", f"a{n}"), IndexRows()) for n in range(3)])
     assert await _settled(db) == start
 

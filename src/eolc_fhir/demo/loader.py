@@ -1,10 +1,12 @@
 """Load a synthetic region through the service layer: every resource validated and indexed.
 
 Resources are built and validated in batches (base rules with the R4B model,
-then the profiles: the same two stages as a REST create), optionally in
-worker processes because the base check is CPU-bound, and then written by the
-one write path (``store_version``), a batch of people per unit of work, so
-history rows, index rows and write hooks happen exactly as for the API.
+then the profiles: the same two stages as a REST create), and their search
+index rows extracted, optionally in worker processes because both are
+CPU-bound, and then written by the
+one write path for many new resources (``store_new_versions``), a batch of
+people per unit of work: the same rows, history, index rows and write-hook
+effects as ``store_version`` one by one, with a few statements per batch.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from eolc_fhir.demo.region import build_region
 from eolc_fhir.fhir.errors import ProfileViolation
 from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.writes import store_version
-from eolc_fhir.storage.bulk import BulkUnitOfWork, analyze
+from eolc_fhir.services.writes import store_new_versions
+from eolc_fhir.storage.bulk import analyze
+from eolc_fhir.storage.model import IndexRows
 
 __all__ = ["LoadReport", "load_region", "region_loaded", "prepare_people", "Progress",
            "stderr_progress", "validate"]
 
 Progress = Callable[[int, int], None]  # (people done, people in total)
-_BATCH = 50
+POOL_FROM = 1000  # people; fewer are prepared in this process
+_BATCH = 200  # people per unit of work: fewer commits and WAL checkpoints than 50
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ def _profiles(profiles_dir: str) -> Any:
     return ProfileSet.load(Path(profiles_dir))
 
 
+@lru_cache(maxsize=4)
+def _registry(profiles_dir: str) -> Any:
+    from eolc_fhir.search import SearchRegistry
+
+    return SearchRegistry.load(Path(profiles_dir))
+
+
 def validate(resource: dict[str, Any], validator: Any) -> None:
     """Both stages of intake: base (400 on failure) then profiles (422 on errors)."""
     check_resource(resource, expected_type=resource["resourceType"])
@@ -60,16 +71,23 @@ def validate(resource: dict[str, Any], validator: Any) -> None:
             raise ProfileViolation(issues=issues)
 
 
+Prepared = list[tuple[dict[str, Any], IndexRows]]
+
+
 def prepare_people(seed: int, patients: int, indexes: list[int], numbers: list[str],
-                   today: date, profiles_dir: str | None) -> list[dict[str, Any]]:
-    """Build and validate people (runs in a worker process when there are several)."""
+                   today: date, profiles_dir: str | None, search_dir: str) -> Prepared:
+    """Build and validate people, with their index rows (in a worker process when there
+    are several). The rows are the server's (``search_dir`` is the folder its registry
+    was loaded from); the write then only sets meta.versionId and meta.lastUpdated, which
+    no index row is made from (``_lastUpdated`` is a column of the resources table)."""
     region = build_region(seed, patients)
     validator = _profiles(profiles_dir) if profiles_dir else None
-    out: list[dict[str, Any]] = []
+    registry = _registry(search_dir)
+    out: Prepared = []
     for index, number in zip(indexes, numbers, strict=True):
         for resource in person_resources(region, index, today, number):
             validate(resource, validator)
-            out.append(resource)
+            out.append((resource, registry.extract(resource)))
     return out
 
 
@@ -80,10 +98,14 @@ async def region_loaded(ctx: ServerContext, seed: int) -> bool:
         return await uow.resources.exists_live("Organization", region.coordination_centre["id"])
 
 
-async def _store(ctx: ServerContext, resources: list[dict[str, Any]]) -> None:
-    async with BulkUnitOfWork(ctx.db.engine, ctx.db.dialect) as uow:
-        for resource in resources:
-            await store_version(ctx, uow, resource, None, method="PUT")
+async def _store(ctx: ServerContext, resources: list[dict[str, Any]],
+                 index: list[IndexRows] | None = None) -> None:
+    async with ctx.db.unit_of_work(write=True) as uow:
+        await store_new_versions(ctx, uow, resources, method="PUT", index=index)
+
+
+async def _store_prepared(ctx: ServerContext, batch: Prepared) -> None:
+    await _store(ctx, [resource for resource, _ in batch], [rows for _, rows in batch])
 
 
 def _batches(patients: int, numbers: NhsNumbers) -> Iterator[tuple[list[int], list[str]]]:
@@ -108,10 +130,12 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
     count = len(region.resources())
     work = _batches(patients, NhsNumbers(seed))
     args = (seed, patients)
+    dirs = (profiles_dir, str(ctx.settings.profiles_dir))  # ctx.search was loaded from there
     # Worker start-up (importing the models) costs seconds: not worth it for a small region.
-    pool: Executor | None = ProcessPoolExecutor(jobs) if jobs > 1 and patients >= 1000 else None
+    use_pool = jobs > 1 and patients >= POOL_FROM
+    pool: Executor | None = ProcessPoolExecutor(jobs) if use_pool else None
     try:
-        count += await _pipeline(ctx, work, args, day, profiles_dir, pool, patients, progress)
+        count += await _pipeline(ctx, work, args, day, dirs, pool, patients, progress)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -120,18 +144,18 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
 
 
 async def _pipeline(ctx: ServerContext, work: Iterator[tuple[list[int], list[str]]],
-                    args: tuple[int, int], day: date, profiles_dir: str | None,
+                    args: tuple[int, int], day: date, dirs: tuple[str | None, str],
                     pool: Executor | None, patients: int, progress: Progress | None) -> int:
     """Prepare the next batches (in workers) while the current one is written."""
     loop = asyncio.get_running_loop()
     depth = 2 * (getattr(pool, "_max_workers", 1) or 1) if pool else 0
-    pending: list[tuple[int, asyncio.Future[list[dict[str, Any]]]]] = []
+    pending: list[tuple[int, asyncio.Future[Prepared]]] = []
     done = stored = 0
     for indexes, numbers in work:
-        params = (*args, indexes, numbers, day, profiles_dir)
+        params = (*args, indexes, numbers, day, *dirs)
         if pool is None:
             batch = prepare_people(*params)
-            await _store(ctx, batch)
+            await _store_prepared(ctx, batch)
             stored, done = stored + len(batch), done + len(indexes)
             _report(progress, done, patients)
             continue
@@ -147,7 +171,7 @@ async def _drain_one(ctx: ServerContext, pending: list[tuple[int, Any]], stored:
                      patients: int, progress: Progress | None) -> tuple[int, int]:
     people, future = pending.pop(0)
     batch = await future
-    await _store(ctx, batch)
+    await _store_prepared(ctx, batch)
     _report(progress, done + people, patients)
     return stored + len(batch), done + people
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.security_repo import Origin, SecurityRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["install", "uninstall", "flush_audits", "security_write_hook"]
+__all__ = ["install", "uninstall", "flush_audits", "security_write_hook", "security_write_batch"]
 
 log = logging.getLogger("eolc_fhir.security")
 _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provenance/AuditEvent
@@ -44,6 +45,7 @@ _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provena
 async def install(ctx: ServerContext) -> None:
     """Bookkeeping always; tokens, audit and provenance unless --insecure-dev."""
     ctx.extras.setdefault("write_hooks", []).append(security_write_hook)
+    ctx.extras.setdefault("batch_write_hooks", {})[security_write_hook] = security_write_batch
     ctx.extras.setdefault("capability_contributors", []).append(restrict_audit)
     if ctx.settings.insecure_dev:
         return
@@ -110,8 +112,7 @@ async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
             prepared += [_new_audit(ctx, e) for e in events[start:start + _PREPARE_SLICE]]
             await asyncio.sleep(0)
         async with ctx.db.unit_of_work(write=True) as uow:
-            repo = SecurityRepository(uow.connection, uow.dialect)
-            await repo.insert_new_resources(prepared)
+            await uow.resources.insert_new_many(prepared)
     except BaseException:
         state.audit.requeue(events)  # the next flush tries again
         raise
@@ -157,6 +158,38 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
         request.audited_in_transaction = True
 
     uow.after_commit(audited)
+
+
+async def security_write_batch(ctx: ServerContext, uow: UnitOfWork,
+                               changes: Sequence[Change]) -> None:
+    """``security_write_hook`` for many changes: the bookkeeping rows of brand-new resources
+    written outside a request (the loader) go in one insert per table. Anything else
+    (a request's writes, with their Provenance and AuditEvent; updates) takes the
+    per-change path."""
+    fresh = all(c.interaction == "create" and c.previous is None and c.stored.version == 1
+                for c in changes)
+    if current.get() is not None or not fresh:
+        for change in changes:
+            await security_write_hook(ctx, uow, change)
+        return
+    origins: list[tuple[str, str, Origin]] = []
+    consents: list[tuple[str, str | None, bool, bool, int]] = []
+    for change in changes:
+        stored, resource = change.stored, change.resource
+        if stored.resource_type == "AuditEvent" or resource is None:
+            continue
+        patient = patient_of(resource)
+        if is_consent_to_share(resource):
+            active, withdrawn = consent_state(resource)
+            consents.append((stored.id, patient, active, withdrawn,
+                             _recorded(resource, stored.last_updated_us)))
+            patient = None  # as in _bookkeeping: the consent itself stays visible
+        origins.append((stored.resource_type, stored.id, Origin(None, None, patient)))
+    repo = SecurityRepository(uow.connection, uow.dialect)
+    if consents:
+        await repo.put_consents(consents)
+        _forget_withdrawn(ctx)
+    await repo.insert_origins(origins)
 
 
 async def _may_change(repo: SecurityRepository, change: Change,

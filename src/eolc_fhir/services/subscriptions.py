@@ -9,6 +9,7 @@ counter row, locked until commit, which keeps them dense and durable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -30,7 +31,7 @@ from eolc_fhir.subscriptions.spec import (
 )
 from eolc_fhir.subscriptions.topics import Topic, load_topics
 
-__all__ = ["SubscriptionEngine", "install", "on_write", "OWNER", "SYSTEM_WRITE",
+__all__ = ["SubscriptionEngine", "install", "on_write", "on_write_batch", "OWNER", "SYSTEM_WRITE",
            "base_url", "TOPIC_EXT"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
@@ -86,6 +87,7 @@ def install(ctx: ServerContext) -> SubscriptionEngine:
     engine = SubscriptionEngine(ctx)
     ctx.subscriptions = engine
     ctx.extras.setdefault("write_hooks", []).append(on_write)
+    ctx.extras.setdefault("batch_write_hooks", {})[on_write] = on_write_batch
     ctx.extras.setdefault("capability_contributors", []).append(
         lambda rtype, entry: _advertise(engine, rtype, entry))
     return engine
@@ -167,20 +169,65 @@ def _versions(change: Change) -> list[dict[str, Any]]:
     return found
 
 
+async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[Change]) -> None:
+    """``on_write`` for many changes, in order: the live subscriptions are read once per
+    batch (again after a Subscription change in it), not once per changed resource."""
+    engine: SubscriptionEngine | None = ctx.subscriptions
+    if engine is None:
+        return
+    live: list[tuple[str, str, str]] | None = None
+    woken = False
+    for change in changes:
+        if change.stored.resource_type == "Subscription":
+            await _subscription_changed(ctx, engine, uow, change)
+            live = None
+            continue
+        if change.stored.resource_type not in engine.by_type:
+            continue
+        if live is None:
+            repo = SubscriptionRepository(uow.connection, uow.dialect)
+            live = await repo.live_for_topics(sorted(engine.topics))
+        if not live:
+            continue  # nobody subscribed: no topic needs evaluating
+        versions = _versions(change)
+        fired = _fired(engine, change, versions)
+        subs = [s for s in live if s[1] in fired]
+        if await _append_matching(engine, uow, change, versions, subs) and not woken:
+            await SubscriptionRepository(uow.connection, uow.dialect).notify()
+            uow.after_commit(engine.wake)
+            woken = True
+
+
+def _fired(engine: SubscriptionEngine, change: Change,
+           versions: Sequence[dict[str, Any]]) -> set[str]:
+    """The urls of the topics this change triggers (before any subscription is looked at)."""
+    rtype = change.stored.resource_type
+    return {t.url for t in engine.by_type.get(rtype, ())
+            if engine.matcher.fires(t, change.interaction, rtype, versions)}
+
+
 async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWork,
                   change: Change) -> None:
-    rtype = change.stored.resource_type
-    topics = engine.by_type.get(rtype)
-    if not topics:
+    if change.stored.resource_type not in engine.by_type:
         return
     versions = _versions(change)
-    fired = [t for t in topics if engine.matcher.fires(t, change.interaction, rtype, versions)]
+    fired = _fired(engine, change, versions)
     if not fired:
         return
     repo = SubscriptionRepository(uow.connection, uow.dialect)
-    subs = await repo.live_for_topics([t.url for t in fired])
+    subs = await repo.live_for_topics(sorted(fired))
+    if await _append_matching(engine, uow, change, versions, subs):
+        await repo.notify()
+        uow.after_commit(engine.wake)
+
+
+async def _append_matching(engine: SubscriptionEngine, uow: UnitOfWork, change: Change,
+                           versions: Sequence[dict[str, Any]],
+                           subs: Sequence[tuple[str, str, str]]) -> bool:
+    """Append an event for every subscription whose filters the change meets; any?"""
     if not subs:
-        return
+        return False
+    rtype = change.stored.resource_type
     cache: dict[Any, bool] = {}
     matched: list[str] = []
     for sub_id, topic_url, spec_text in subs:
@@ -190,9 +237,8 @@ async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWor
                 uow, topic, spec.filters, rtype, versions, cache):
             matched.append(sub_id)
     if not matched:
-        return
-    await repo.append_events(matched, interaction=change.interaction, focus_type=rtype,
-                             focus_id=change.stored.id, focus_version=change.stored.version,
-                             created_us=change.stored.last_updated_us)
-    await repo.notify()
-    uow.after_commit(engine.wake)
+        return False
+    await SubscriptionRepository(uow.connection, uow.dialect).append_events(
+        matched, interaction=change.interaction, focus_type=rtype, focus_id=change.stored.id,
+        focus_version=change.stored.version, created_us=change.stored.last_updated_us)
+    return True

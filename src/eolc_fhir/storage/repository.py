@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -109,6 +109,54 @@ class ResourceRepository:
             raise ConcurrentWriteError(stored.id) from exc
         await self._append_history(stored)
 
+    async def insert_new_many(self, items: Sequence[tuple[StoredResource, IndexRows]]) -> None:
+        """``insert_new`` plus the index rows of many new resources: one executemany per table.
+
+        Rows go in the order given, so history sequence numbers and index row ids come out
+        as if each resource had been inserted on its own, one after the other.
+        """
+        if not items:
+            return
+        if any(s.resource_type not in t.UNWATCHED_TYPES for s, _ in items):
+            self._wrote()
+        rows = [_current_values(s) for s, _ in items]
+        try:
+            await self.conn.execute(insert(t.resources), rows)
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(", ".join(s.id for s, _ in items[:3])) from exc
+        history = [{**row, "method": s.method} for row, (s, _) in zip(rows, items, strict=True)]
+        try:
+            await self._insert_many(t.resource_history, history)
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(items[0][0].id) from exc
+        for attr, table in _INDEX_FIELDS:
+            values = [{"res_type": s.resource_type, "res_id": s.id, **_flat(item)}
+                      for s, index in items for item in getattr(index, attr)]
+            if values:
+                await self._insert_many(table, values)
+
+    async def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """One executemany; on PostgreSQL a COPY into the table (several times faster for
+        thousands of rows; the serial key still comes from its sequence, in row order)."""
+        driver = await self._pg_in_transaction()
+        if driver is None:
+            await self.conn.execute(insert(table), rows)
+            return
+        columns = list(rows[0])
+        await driver.copy_records_to_table(
+            table.name, columns=columns, records=[tuple(r[c] for c in columns) for r in rows])
+
+    async def _pg_in_transaction(self) -> Any:
+        """The asyncpg connection under this one, if PostgreSQL and inside our transaction
+        (SQLAlchemy's asyncpg adapter begins lazily, at its first statement)."""
+        if self.dialect != "postgresql":
+            return None
+        raw = await self.conn.get_raw_connection()
+        driver = raw.driver_connection
+        if driver is None or not driver.is_in_transaction():
+            return None
+        return driver
+
     async def replace_current(self, stored: StoredResource, previous_version: int) -> None:
         """Move a resource from previous_version to stored.version (compare and swap)."""
         r = t.resources
@@ -196,6 +244,17 @@ def _current_values(stored: StoredResource) -> dict[str, Any]:
         "deleted": stored.deleted,
         "content": stored.content,
     }
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _flat(item: object) -> dict[str, object]:
+    # dataclasses.asdict deep-copies every value: most of a bulk insert's cost. Rows are flat.
+    names = _FIELDS.get(type(item))
+    if names is None:
+        names = _FIELDS[type(item)] = tuple(f.name for f in fields(item))  # type: ignore[arg-type]
+    return {name: getattr(item, name) for name in names}
 
 
 def _history_filters(resource_type: str | None, resource_id: str | None, since_us: int | None,

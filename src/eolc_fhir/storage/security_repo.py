@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import security_tables as st
-from eolc_fhir.storage import tables as t
-from eolc_fhir.storage.model import IndexRows, StoredResource, ids_by_type
+from eolc_fhir.storage.model import ids_by_type
 
 __all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository"]
-
-_INDEX_TABLES = (("tokens", t.idx_token), ("strings", t.idx_string),
-                 ("references", t.idx_reference), ("dates", t.idx_date),
-                 ("numbers", t.idx_number), ("quantities", t.idx_quantity), ("uris", t.idx_uri))
-
 
 @dataclass(frozen=True)
 class ClientRecord:
@@ -127,6 +121,14 @@ class SecurityRepository:
             await self.conn.execute(delete(o).where(*key))
         await self.conn.execute(insert(o).values(res_type=rtype, res_id=rid, **asdict(origin)))
 
+    async def insert_origins(self, rows: Sequence[tuple[str, str, Origin]]) -> None:
+        """``record_origin(..., created=True, first_version=True)`` for many new resources."""
+        if rows:
+            await self.conn.execute(insert(st.security_origin), [
+                {"res_type": rtype, "res_id": rid, "client_id": origin.client_id,
+                 "ods": origin.ods, "patient_id": origin.patient_id}
+                for rtype, rid, origin in rows])
+
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
         if not keys:
             return {}
@@ -154,6 +156,17 @@ class SecurityRepository:
                 withdrawn=withdrawn, recorded_us=recorded_us,
             ))
 
+    async def put_consents(self, rows: Sequence[tuple[str, str | None, bool, bool, int]]) -> None:
+        """``put_consent`` for many (consent_id, patient_id, active, withdrawn, recorded_us)
+        with distinct ids: one delete, one multi-row insert."""
+        c = st.security_consent
+        await self.conn.execute(delete(c).where(c.c.consent_id.in_([r[0] for r in rows])))
+        values = [{"consent_id": cid, "patient_id": patient, "active": active,
+                   "withdrawn": withdrawn, "recorded_us": recorded}
+                  for cid, patient, active, withdrawn, recorded in rows if patient is not None]
+        if values:
+            await self.conn.execute(insert(c), values)
+
     async def withdrawn_patients(self, patient_ids: Iterable[str] | None = None) -> set[str]:
         """Patients whose latest active consent-to-share is a withdrawal."""
         c = st.security_consent
@@ -166,37 +179,3 @@ class SecurityRepository:
             if best is None or recorded >= best[0]:
                 latest[patient_id] = (recorded, bool(withdrawn))
         return {p for p, (_, withdrawn) in latest.items() if withdrawn}
-
-    # -- the read-audit queue ------------------------------------------------------------
-    async def insert_new_resources(self, items: Sequence[tuple[StoredResource, IndexRows]]
-                                   ) -> None:
-        """Many brand-new resources (queued AuditEvents) with one statement per table.
-
-        One executemany per table instead of ~9 statements per resource: written one
-        by one, a read's audit cost as much as the read itself.
-        """
-        if not items:
-            return
-        rows = [{"res_type": s.resource_type, "res_id": s.id, "version": s.version,
-                 "last_updated_us": s.last_updated_us, "deleted": False, "content": s.content}
-                for s, _ in items]
-        await self.conn.execute(insert(t.resources), rows)
-        await self.conn.execute(insert(t.resource_history),
-                                [{**row, "method": s.method} for row, (s, _) in zip(rows, items,
-                                                                                   strict=True)])
-        for attr, table in _INDEX_TABLES:
-            values = [{"res_type": s.resource_type, "res_id": s.id, **_row(item)}
-                      for s, index in items for item in getattr(index, attr)]
-            if values:
-                await self.conn.execute(insert(table), values)
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _row(item: object) -> dict[str, object]:
-    # dataclasses.asdict deep-copies every value: most of a batch's cost. Rows are flat.
-    names = _FIELDS.get(type(item))
-    if names is None:
-        names = _FIELDS[type(item)] = tuple(f.name for f in fields(item))  # type: ignore[arg-type]
-    return {name: getattr(item, name) for name in names}
