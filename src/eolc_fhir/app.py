@@ -73,10 +73,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # No OpenTelemetry here: without this FastAPI asks its providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install_error_handlers(app)
     _include_routers(app)
-    # Added last = outermost: negotiation refuses first, then the lean read path.
+    # Added last = outermost: negotiation refuses first, then the lean paths.
     app.add_middleware(FastReadMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(guard.SecurityMiddleware, settings=settings)  # outermost: headers, auth
