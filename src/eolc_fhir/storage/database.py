@@ -46,9 +46,10 @@ class Database:
             )
             # The read pool runs single-shape lookups (by key, one equality, a person's
             # record) again and again: PostgreSQL's default may keep a generic plan and
-            # save ~1 ms of planning per call (measured on the $wishes statement).
+            # save ~1 ms of planning per call (measured on the $wishes statement). No JIT:
+            # compiling a query costs far more than these lookups take.
             self.pg = PgReader(url, size=read_pool_size,
-                               server_settings={"plan_cache_mode": "auto"})
+                               server_settings={"plan_cache_mode": "auto", "jit": "off"})
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         """One transaction: commits on a clean exit, rolls back on an exception."""
