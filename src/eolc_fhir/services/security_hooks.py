@@ -91,8 +91,8 @@ async def _flusher(ctx: ServerContext, state: SecurityState) -> None:
             log.error("writing queued audit events failed: %s", type(exc).__name__)
 
 
-_FLUSH_CHUNK = 100  # events per transaction: a short wait for requests held back
-_PREPARE_SLICE = 20  # events prepared between two yields to the event loop
+_FLUSH_CHUNK = 50  # events per transaction: short holds of the event loop and of the writer
+_PREPARE_SLICE = 10  # events prepared between two yields to the event loop
 
 
 async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
