@@ -84,7 +84,7 @@ from eolc_fhir.services.wishes_sections import (
     div,
     ref,
 )
-from eolc_fhir.services.wishes_visibility import same_for_everyone, visible_rows
+from eolc_fhir.services.wishes_visibility import visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
@@ -173,8 +173,7 @@ async def _wishes(ctx: ServerContext, key: _Key, fetch: Callable[[], Awaitable[l
 async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match: str | None,
                   token: tuple[int, int] | None, today: str,
                   kept: _Document | None) -> WishesAnswer:
-    shared = await same_for_everyone(ctx, rows)
-    rows = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
+    rows, shared = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]
     patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),
                       key=lambda p: str((p.get("meta") or {}).get("lastUpdated", "")),

@@ -21,35 +21,30 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.compartment import Row
 from eolc_fhir.storage.security_repo import SecurityRepository
 
-__all__ = ["visible_rows", "same_for_everyone"]
+__all__ = ["visible_rows"]
 
 
-async def visible_rows(ctx: ServerContext, rows: list[Row]) -> list[Row]:
+async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], bool]:
+    """The rows the caller may see, and whether every caller sees the same rows (no
+    withdrawn consent among them: a document built from them may be kept and shared)."""
     state: Any = ctx.security
-    principal = current_principal()
-    if state is None or principal is None or principal.is_admin:
-        return rows
+    if state is None:
+        return rows, True
     withdrawn: frozenset[str] = await state.withdrawn_patients()
     theirs = [r.id for r in rows if r.resource_type == "Patient" and r.id in withdrawn]
     if not theirs:
-        return rows  # the common case: one cached set lookup
+        return rows, True  # the common case: one cached set lookup
+    principal = current_principal()
+    if principal is None or principal.is_admin:
+        return rows, False
     keys = [(r.resource_type, r.id) for r in rows
             if needs_origin(principal, r.resource_type, theirs[0], withdrawn)
             and not is_consent_to_share(orjson.loads(r.content))]
     if not keys:
-        return rows
+        return rows, False
     async with ctx.db.unit_of_work(write=False) as uow:
         origins = await SecurityRepository(uow.connection, uow.dialect).origins(keys)
     wanted = set(keys)
     return [r for r in rows if (r.resource_type, r.id) not in wanted
             or not hidden(principal, r.resource_type, origins.get((r.resource_type, r.id)),
-                          withdrawn)]
-
-
-async def same_for_everyone(ctx: ServerContext, rows: list[Row]) -> bool:
-    """True when no one's view of these rows is narrowed (no withdrawn consent among them)."""
-    state: Any = ctx.security
-    if state is None:
-        return True
-    withdrawn: frozenset[str] = await state.withdrawn_patients()
-    return not any(r.resource_type == "Patient" and r.id in withdrawn for r in rows)
+                          withdrawn)], False
