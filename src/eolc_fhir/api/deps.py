@@ -7,16 +7,18 @@ which costs more than the dependency itself on every request.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from eolc_fhir.api.scope import Scope, header
+from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.models import is_resource_type, resource_types
 from eolc_fhir.services.context import ServerContext
 
 __all__ = ["Ctx", "BaseUrl", "ResourceType", "ResourceId", "get_ctx", "base_url_of",
-           "RESOURCE_TYPE_PATTERN"]
+           "base_url_for", "RESOURCE_TYPE_PATTERN"]
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 RESOURCE_TYPE_PATTERN = "^(" + "|".join(sorted(resource_types())) + ")$"
@@ -29,9 +31,25 @@ async def get_ctx(request: Request) -> ServerContext:
 
 async def base_url_of(request: Request) -> str:
     ctx: ServerContext = request.app.state.ctx
-    if ctx.settings.base_url:
-        return ctx.settings.base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    return base_url_for(ctx.settings, request.scope)
+
+
+def base_url_for(settings: Settings, scope: Scope) -> str:
+    """EOLC_BASE_URL, else the request's (Starlette's answer, remembered per scheme, Host,
+    server and root path: the only parts of the request it depends on)."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    key = (scope.get("scheme"), header(scope, b"host"), scope.get("server"),
+           scope.get("app_root_path", scope.get("root_path", "")))
+    found = _BASES.get(key)
+    if found is None:
+        if len(_BASES) >= 64:
+            _BASES.clear()
+        found = _BASES[key] = str(Request(scope).base_url).rstrip("/")
+    return found
+
+
+_BASES: dict[tuple[Any, ...], str] = {}
 
 
 async def _resource_type(resource_type: Annotated[str, Path()]) -> str:

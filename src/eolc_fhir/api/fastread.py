@@ -26,9 +26,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
-
-from eolc_fhir.api.responses import choose_media_type
+from eolc_fhir.api.deps import base_url_for
+from eolc_fhir.api.responses import REVALIDATE, choose_media_type, wants_lenient
 from eolc_fhir.api.scope import header
 from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import to_http_date
@@ -45,7 +44,6 @@ _READ = re.compile(r"^/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$")
 _TYPE = re.compile(r"^/([A-Z][A-Za-z]{1,63})$")
 _WISHES = "/Patient/$wishes"
 _FULL_STACK_PARAMS = ("_format", "_pretty")  # the route's response shaping handles these
-_WISHES_CACHE = b"private, no-cache"  # as the route: keep it, but revalidate
 
 
 class FastReadMiddleware:
@@ -106,11 +104,10 @@ async def _search(ctx: ServerContext, scope: dict[str, Any], send: Any, rtype: s
     if not is_resource_type(rtype) or \
             not await _admitted(ctx, scope, "search-type", rtype, None):
         return False
-    prefer = header(scope, b"prefer") or ""
-    lenient = any(p.strip().replace(" ", "") == "handling=lenient" for p in prefer.split(","))
+    lenient = wants_lenient(header(scope, b"prefer") or "")
     try:
         body = await search_service.search_type(ctx, rtype, params, lenient=lenient,
-                                                base_url=_base_url(ctx, scope))
+                                                base_url=base_url_for(ctx.settings, scope))
     except FhirError:
         return False  # the route answers with the OperationOutcome
     await _send(send, scope, body, [])
@@ -126,33 +123,15 @@ async def _wishes(ctx: ServerContext, scope: dict[str, Any], send: Any,
     try:
         await hooks.check(ctx, call)
         answer = await wishes_service.wishes_by_identifier(
-            ctx, params[0][1], base_url=_base_url(ctx, scope))
+            ctx, params[0][1], base_url=base_url_for(ctx.settings, scope))
     except FhirError:
         return False  # refused, 400 or 404: the route answers and audits
     assert answer.body is not None, "no If-None-Match on this path"
     call.status, call.patient_ids, call.warnings = 200, answer.patient_ids, answer.warnings
     await hooks.audit(ctx, call)
     await _send(send, scope, answer.body, [(b"etag", answer.etag.encode()),
-                                          (b"cache-control", _WISHES_CACHE)])
+                                          (b"cache-control", REVALIDATE.encode())])
     return True
-
-
-def _base_url(ctx: ServerContext, scope: dict[str, Any]) -> str:
-    """As the routes' ``base_url_of``; Starlette's answer remembered per (scheme, Host,
-    server, root path), the only parts of the request it depends on."""
-    if ctx.settings.base_url:
-        return ctx.settings.base_url.rstrip("/")
-    key = (scope.get("scheme"), header(scope, b"host"), scope.get("server"),
-           scope.get("app_root_path", scope.get("root_path", "")))
-    found = _BASES.get(key)
-    if found is None:
-        if len(_BASES) >= 64:
-            _BASES.clear()
-        found = _BASES[key] = str(Request(scope).base_url).rstrip("/")
-    return found
-
-
-_BASES: dict[tuple[Any, ...], str] = {}
 
 
 async def _send(send: Any, scope: dict[str, Any], body: bytes,

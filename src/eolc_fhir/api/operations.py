@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
-from eolc_fhir.api.responses import bundle_response
+from eolc_fhir.api.responses import REVALIDATE, bundle_response
 from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.services import everything as everything_service
@@ -26,7 +26,6 @@ __all__ = ["router"]
 
 router = APIRouter()
 OptHeader = Annotated[str | None, Header()]
-_CACHE = "private, no-cache"  # keep it, but revalidate (cheap with If-None-Match)
 
 
 def _call(request: Request, operation: str, query: str = "",
@@ -47,7 +46,7 @@ async def _wishes(ctx: ServerContext, call: hooks.OperationCall, request: Reques
     call.status, call.patient_ids, call.warnings = answer.status, answer.patient_ids, \
         answer.warnings
     await hooks.audit(ctx, call)
-    headers = {"ETag": answer.etag, "Cache-Control": _CACHE}
+    headers = {"ETag": answer.etag, "Cache-Control": REVALIDATE}
     if answer.body is None:
         return Response(status_code=304, headers=headers)
     return bundle_response(request, answer.body, headers=headers)

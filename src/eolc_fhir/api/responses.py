@@ -11,8 +11,9 @@ from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.services.results import Result
 
 __all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return",
-           "choose_media_type", "FHIR_JSON", "PLAIN_JSON"]
+           "choose_media_type", "wants_lenient", "FHIR_JSON", "PLAIN_JSON", "REVALIDATE"]
 
+REVALIDATE = "private, no-cache"  # Cache-Control: keep it, but revalidate (If-None-Match)
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 PLAIN_JSON = "application/json; charset=utf-8"
 
@@ -29,6 +30,11 @@ def choose_media_type(fmt: str, accept: str) -> str:
 def media_type_for(request: Request) -> str:
     return choose_media_type(request.query_params.get("_format", ""),
                              request.headers.get("accept", ""))
+
+
+def wants_lenient(prefer: str) -> bool:
+    """``Prefer: handling=lenient`` among the header's preferences."""
+    return any(p.strip().replace(" ", "") == "handling=lenient" for p in prefer.split(","))
 
 
 def prefer_return(request: Request) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 __all__ = ["Scope", "header"]
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceType
 from eolc_fhir.api.docs import fhir_responses
-from eolc_fhir.api.responses import bundle_response
+from eolc_fhir.api.responses import bundle_response, wants_lenient
 from eolc_fhir.fhir.errors import UnsupportedMediaType
 from eolc_fhir.services import search
 
@@ -20,8 +20,7 @@ _FORM = "application/x-www-form-urlencoded"
 
 
 def _lenient(request: Request) -> bool:
-    prefer = request.headers.get("prefer", "")
-    return any(p.strip().replace(" ", "") == "handling=lenient" for p in prefer.split(","))
+    return wants_lenient(request.headers.get("prefer", ""))
 
 
 @router.get("/", responses=fhir_responses(200), summary="search-system")
