@@ -38,6 +38,7 @@ from eolc_fhir.storage.search_sql import PageRow, page_statement
 
 if TYPE_CHECKING:
     from eolc_fhir.storage.database import Database
+    from eolc_fhir.storage.pg_reader import PgReader
 
 __all__ = ["PreparedSearches", "SqliteReader", "PgSearchReader", "template", "driver_page"]
 
@@ -171,10 +172,7 @@ class SqliteReader:
 
     async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
         """Run a (small, indexed) statement on the loop; a ``Rows`` for include lookups."""
-        compiled = stmt.compile(dialect=self.prepared.dialect,
-                                compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
-        return self._connection().execute(str(compiled), params).fetchall()
+        return self._connection().execute(*_positional(stmt, self.prepared.dialect)).fetchall()
 
 
 class PgSearchReader:
@@ -184,25 +182,26 @@ class PgSearchReader:
         self.db = db
         self.prepared = PreparedSearches(_asyncpg_dialect())
 
-    @property
-    def usable(self) -> bool:
-        return self.db.pg is not None
-
     async def page(self, query: Query, count: int) -> tuple[list[PageRow], bool] | None:
         prepared = self.prepared.prepare(query, count)
         if prepared is None:
             return None
         sql, params = prepared
-        assert self.db.pg is not None, "check usable first"
-        return _rows(await self.db.pg.fetch(sql, params), count)
+        return _rows(await self._pool().fetch(sql, params), count)
 
     async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
         """A (small, indexed) statement on the read pool; a ``Rows`` for include lookups."""
-        compiled = stmt.compile(dialect=self.prepared.dialect,
-                                compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
-        assert self.db.pg is not None, "check usable first"
-        return await self.db.pg.fetch(str(compiled), params)
+        return await self._pool().fetch(*_positional(stmt, self.prepared.dialect))
+
+    def _pool(self) -> PgReader:
+        assert self.db.pg is not None, "PostgreSQL only"
+        return self.db.pg
+
+
+def _positional(stmt: Select[Any], dialect: Dialect) -> tuple[str, list[Any]]:
+    """The statement's SQL for ``dialect`` and its parameters in order."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    return str(compiled), [compiled.params[name] for name in compiled.positiontup or ()]
 
 
 async def driver_page(conn: AsyncConnection, prepared: PreparedSearches, query: Query,
