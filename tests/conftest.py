@@ -78,14 +78,7 @@ def migrated_url(
     The migrations run once per session per engine into a template; each test gets a copy
     (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL).
     """
-    if engine_name == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        target = tmp_path / "t.db"
-        shutil.copyfile(template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    server: PgServer = request.getfixturevalue("_pg_template")
-    yield from _pg_database(server, _PG_TEMPLATE)
+    yield from _migrated(engine_name, request, tmp_path / "t.db")
 
 
 @pytest.fixture
@@ -93,11 +86,16 @@ def second_migrated_url(
     engine_name: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[str]:
     """Another fresh migrated database on the same engine (to compare two ways of writing)."""
+    yield from _migrated(engine_name, request, tmp_path / "second.db")
+
+
+def _migrated(engine_name: str, request: pytest.FixtureRequest, sqlite_file: Path
+              ) -> Iterator[str]:
+    """A copy of the session's migrated template: a file copy, or CREATE DATABASE TEMPLATE."""
     if engine_name == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
-        target = tmp_path / "second.db"
-        shutil.copyfile(template, target)
-        yield f"sqlite+aiosqlite:///{target}"
+        shutil.copyfile(template, sqlite_file)
+        yield f"sqlite+aiosqlite:///{sqlite_file}"
         return
     server: PgServer = request.getfixturevalue("_pg_template")
     yield from _pg_database(server, _PG_TEMPLATE)

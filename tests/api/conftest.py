@@ -9,6 +9,7 @@ import pytest
 
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
+from eolc_fhir.subscriptions.receiver import Receiver
 
 FHIR = "application/fhir+json"
 
@@ -28,3 +29,13 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         ) as http:
             http.app = app  # type: ignore[attr-defined]
             yield http
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1 (HMAC secret "s3cret"), for subscription tests."""
+    rec = await Receiver(secret="s3cret").start()
+    try:
+        yield rec
+    finally:
+        await rec.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -27,15 +26,6 @@ WRITES = 30
 def settings(migrated_url: str) -> Settings:
     return Settings(database_url=migrated_url, insecure_dev=True, base_url="http://test",
                     dispatcher_poll_seconds=0.2, delivery_lease_seconds=3)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = await Receiver(secret="s3cret").start()
-    try:
-        yield rec
-    finally:
-        await rec.stop()
 
 
 def by_subscription(receiver: Receiver) -> dict[str, list[list[int]]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -32,15 +31,6 @@ def settings(migrated_url: str) -> Settings:
     return Settings(database_url=migrated_url, insecure_dev=True, base_url="http://test",
                     delivery_retry_base_seconds=0.05, delivery_retry_max_seconds=0.2,
                     dispatcher_poll_seconds=0.2, delivery_lease_seconds=3)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = await Receiver(secret="s3cret").start()
-    try:
-        yield rec
-    finally:
-        await rec.stop()
 
 
 async def focus_after(client: httpx.AsyncClient, receiver: Receiver, topic: str,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -28,15 +27,6 @@ def settings(migrated_url: str) -> Settings:
                     delivery_retry_base_seconds=0.05, delivery_retry_max_seconds=0.2,
                     delivery_error_after=3, dispatcher_poll_seconds=0.2,
                     delivery_lease_seconds=3)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = await Receiver(secret="s3cret").start()
-    try:
-        yield rec
-    finally:
-        await rec.stop()
 
 
 async def subscribe(client: httpx.AsyncClient, resource: dict[str, Any]) -> str:
