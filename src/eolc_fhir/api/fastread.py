@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 from eolc_fhir.api.deps import base_url_for
 from eolc_fhir.api.responses import REVALIDATE, choose_media_type, wants_lenient
-from eolc_fhir.api.scope import header
+from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.models import is_resource_type
@@ -50,13 +50,13 @@ class FastReadMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and \
                 await self._answer(scope, send):
             return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: dict[str, Any], send: Any) -> bool:
+    async def _answer(self, scope: Scope, send: Any) -> bool:
         ctx: ServerContext | None = getattr(scope["app"].state, "ctx", None)
         if ctx is None or header(scope, b"if-none-match") is not None:
             return False
@@ -73,7 +73,7 @@ class FastReadMiddleware:
         return match is not None and await _search(ctx, scope, send, match.group(1), params)
 
 
-async def _admitted(ctx: ServerContext, scope: dict[str, Any], interaction: str, rtype: str,
+async def _admitted(ctx: ServerContext, scope: Scope, interaction: str, rtype: str,
                     rid: str | None) -> bool:
     guard = ctx.extras.get("fast_guard")
     if guard is None:
@@ -81,7 +81,7 @@ async def _admitted(ctx: ServerContext, scope: dict[str, Any], interaction: str,
     return bool(await guard(scope, interaction, rtype, rid))
 
 
-async def _read(ctx: ServerContext, scope: dict[str, Any], send: Any, rtype: str,
+async def _read(ctx: ServerContext, scope: Scope, send: Any, rtype: str,
                 rid: str) -> bool:
     if not is_resource_type(rtype) or not await _admitted(ctx, scope, "read", rtype, rid):
         return False
@@ -99,7 +99,7 @@ async def _read(ctx: ServerContext, scope: dict[str, Any], send: Any, rtype: str
     return True
 
 
-async def _search(ctx: ServerContext, scope: dict[str, Any], send: Any, rtype: str,
+async def _search(ctx: ServerContext, scope: Scope, send: Any, rtype: str,
                   params: list[tuple[str, str]]) -> bool:
     if not is_resource_type(rtype) or \
             not await _admitted(ctx, scope, "search-type", rtype, None):
@@ -114,7 +114,7 @@ async def _search(ctx: ServerContext, scope: dict[str, Any], send: Any, rtype: s
     return True
 
 
-async def _wishes(ctx: ServerContext, scope: dict[str, Any], send: Any,
+async def _wishes(ctx: ServerContext, scope: Scope, send: Any,
                   params: list[tuple[str, str]]) -> bool:
     if len(params) != 1 or params[0][0] != "identifier" or \
             not await _admitted(ctx, scope, "operation", "Patient", None):
@@ -134,7 +134,7 @@ async def _wishes(ctx: ServerContext, scope: dict[str, Any], send: Any,
     return True
 
 
-async def _send(send: Any, scope: dict[str, Any], body: bytes,
+async def _send(send: Any, scope: Scope, body: bytes,
                 headers: list[tuple[bytes, bytes]]) -> None:
     media_type = choose_media_type("", header(scope, b"accept") or "")
     await send({
