@@ -36,7 +36,7 @@ from bench.search_population import (
 from eolc_fhir.config import DEFAULT_PROFILES_DIR, Settings
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.search import search_type
+from eolc_fhir.services.search.query import search_type
 from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.migrate import upgrade
 

@@ -276,7 +276,7 @@ async def test_withdrawn_consent_hides_before_the_narrative(client: httpx.AsyncC
 
     from eolc_fhir.security.principal import Principal, RequestContext, current
     from eolc_fhir.security.scopes import parse_scopes
-    from eolc_fhir.services.wishes import wishes_for_patient
+    from eolc_fhir.services.wishes.document import wishes_for_patient
 
     withdrawn = make_consent_to_share(category=[{"coding": [{
         "system": "http://snomed.info/sct", "code": "882941000000102"}]}])

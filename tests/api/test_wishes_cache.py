@@ -19,8 +19,8 @@ import pytest
 
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
-from eolc_fhir.services import wishes
-from eolc_fhir.services.wishes import DocumentCache, _Document
+from eolc_fhir.services.wishes import document as wishes
+from eolc_fhir.services.wishes.document import DocumentCache, _Document
 from eolc_fhir.storage.compartment import PatientReader
 from tests.api.test_wishes import QUERY, _put, _record, _section, _WithdrawnState
 from tests.builders import make_lpa

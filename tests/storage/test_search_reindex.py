@@ -5,7 +5,7 @@ from __future__ import annotations
 from eolc_fhir.config import DEFAULT_PROFILES_DIR, Settings
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.search import reindex
+from eolc_fhir.services.search.query import reindex
 from eolc_fhir.storage.database import Database
 from tests.builders import make_register_flag
 from tests.storage.search_support import load, sql_ids

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from eolc_fhir.services.group_commit import GroupCommit
+from eolc_fhir.services.subscriptions.group_commit import GroupCommit
 
 
 class Flusher:

@@ -13,7 +13,7 @@ from eolc_fhir.api.docs import fhir_body, fhir_responses
 from eolc_fhir.api.responses import bundle_response
 from eolc_fhir.services import conformance
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.intake import read_body
+from eolc_fhir.services.resources.intake import read_body
 
 __all__ = ["router"]
 

@@ -34,9 +34,9 @@ from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.services import operation_hooks as hooks
-from eolc_fhir.services import search as search_service
-from eolc_fhir.services import wishes as wishes_service
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.search import query as search_service
+from eolc_fhir.services.wishes import document as wishes_service
 
 __all__ = ["FastReadMiddleware"]
 

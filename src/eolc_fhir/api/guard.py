@@ -300,7 +300,7 @@ async def authorize_route(request: Request) -> None:
         parts[0] if parts and parts[0][:1].isupper() else None)
     rc.resource_id = params.get("resource_id")
     if rc.interaction in _BUNDLE_INTERACTIONS:
-        return  # each entry is checked on its own (services/entries.py)
+        return  # each entry is checked on its own (services/resources/entries.py)
     await check(ctx.security, rc.principal, rc.interaction, rc.resource_type, rc.resource_id)
 
 

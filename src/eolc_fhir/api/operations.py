@@ -19,8 +19,8 @@ from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.services import everything as everything_service
 from eolc_fhir.services import operation_hooks as hooks
-from eolc_fhir.services import wishes as wishes_service
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.wishes import document as wishes_service
 
 __all__ = ["router"]
 

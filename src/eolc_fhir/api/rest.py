@@ -11,10 +11,10 @@ from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId, ResourceType
 from eolc_fhir.api.docs import fhir_body, fhir_responses
 from eolc_fhir.api.responses import bundle_response, prefer_return, resource_response
 from eolc_fhir.fhir.errors import InvalidRequest
-from eolc_fhir.services import crud, history
-from eolc_fhir.services.intake import check_profiles, read_body
-from eolc_fhir.services.transaction import process_bundle
-from eolc_fhir.services.writes import version_of_etag
+from eolc_fhir.services.resources import crud, history
+from eolc_fhir.services.resources.intake import check_profiles, read_body
+from eolc_fhir.services.resources.transaction import process_bundle
+from eolc_fhir.services.resources.writes import version_of_etag
 
 __all__ = ["router", "early_router"]
 

@@ -11,7 +11,7 @@ from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceType
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.responses import bundle_response, wants_lenient
 from eolc_fhir.fhir.errors import UnsupportedMediaType
-from eolc_fhir.services import search
+from eolc_fhir.services.search import query as search
 
 __all__ = ["router"]
 

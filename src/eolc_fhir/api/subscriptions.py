@@ -8,7 +8,7 @@ from starlette.responses import Response
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.responses import bundle_response
-from eolc_fhir.services.subscription_status import subscription_events, subscription_status
+from eolc_fhir.services.subscriptions.status import subscription_events, subscription_status
 
 __all__ = ["router"]
 

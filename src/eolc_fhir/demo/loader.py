@@ -27,7 +27,7 @@ from eolc_fhir.demo.region import build_region
 from eolc_fhir.fhir.errors import ProfileViolation
 from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.writes import store_new_versions
+from eolc_fhir.services.resources.writes import store_new_versions
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.model import IndexRows
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from eolc_fhir.demo.region import Region, demo_id, ref
-from eolc_fhir.services.nhs_number import NHS_NUMBER_SYSTEM, check_digit
+from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, check_digit
 
 __all__ = ["person_resources", "nhs_number", "NhsNumbers", "BASE"]
 

@@ -17,9 +17,9 @@ import orjson
 from eolc_fhir.fhir.errors import InvalidRequest, Issue, NotFound
 from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.fhir.parse import check_resource
-from eolc_fhir.services import crud
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.intake import read_body
+from eolc_fhir.services.resources import crud
+from eolc_fhir.services.resources.intake import read_body
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["publish", "validate_operation", "expand", "validate_code", "lookup"]

@@ -21,8 +21,8 @@ from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.instant import from_instant
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.paging import page_size
-from eolc_fhir.services.wishes import reader
+from eolc_fhir.services.search.paging import page_size
+from eolc_fhir.services.wishes.document import reader
 from eolc_fhir.storage.compartment import Row
 
 __all__ = ["everything"]

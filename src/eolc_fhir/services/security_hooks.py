@@ -1,6 +1,6 @@
 """The security layer's part of the write path and its read-audit flusher.
 
-A write hook (services/writes.py) records, in the write's own transaction:
+A write hook (services/resources/writes.py) records, in the write's own transaction:
 who recorded the resource (for the consent rule and Subscription ownership),
 the consent-to-share state, a Provenance (unless the request sent
 ``X-Provenance``) and the AuditEvent. Reads queue their AuditEvent instead;
@@ -31,7 +31,7 @@ from eolc_fhir.security.provenance import provenance_for
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.security.visibility import hidden
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.writes import Change, index_rows, new_id, store_version
+from eolc_fhir.services.resources.writes import Change, index_rows, new_id, store_version
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.security_repo import Origin, SecurityRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork

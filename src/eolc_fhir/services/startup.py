@@ -18,7 +18,7 @@ log = logging.getLogger("eolc_fhir")
 
 
 def _install_operations(ctx: ServerContext) -> None:
-    from eolc_fhir.services import wishes  # Patient/$wishes and $everything
+    from eolc_fhir.services.wishes import document as wishes  # Patient/$wishes and $everything
 
     wishes.install(ctx)
 
@@ -57,11 +57,11 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
 
 async def _start_subscriptions(ctx: ServerContext) -> None:
     """Topics and the outbox write hook always; the dispatcher unless told not to."""
-    from eolc_fhir.services import subscriptions
+    from eolc_fhir.services.subscriptions import outbox as subscriptions
 
     subscriptions.install(ctx)
     if ctx.settings.run_dispatcher:
-        from eolc_fhir.services.subscription_dispatcher import Dispatcher
+        from eolc_fhir.services.subscriptions.dispatcher import Dispatcher
 
         dispatcher = Dispatcher(ctx)
         await dispatcher.start()

@@ -12,7 +12,7 @@ from eolc_fhir.config import Settings
 from eolc_fhir.demo.loader import validate
 from eolc_fhir.demo.people import NhsNumbers, person_resources
 from eolc_fhir.demo.region import build_region
-from eolc_fhir.services.nhs_number import check_digit, is_valid_nhs_number
+from eolc_fhir.fhir.nhs_number import check_digit, is_valid_nhs_number
 from eolc_fhir.validation import ProfileSet
 
 TODAY = date(2026, 11, 30)

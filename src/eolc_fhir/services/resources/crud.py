@@ -8,9 +8,14 @@ from urllib.parse import parse_qsl
 
 from eolc_fhir.fhir.errors import Gone, InvalidRequest, NotFound, PreconditionFailed
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.resources.writes import (
+    check_if_match,
+    new_id,
+    store_deletion,
+    store_version,
+)
 from eolc_fhir.services.results import Result
-from eolc_fhir.services.search import find_ids
-from eolc_fhir.services.writes import check_if_match, new_id, store_deletion, store_version
+from eolc_fhir.services.search.query import find_ids
 from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.repository import ConcurrentWriteError
 from eolc_fhir.storage.unit_of_work import UnitOfWork

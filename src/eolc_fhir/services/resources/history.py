@@ -6,7 +6,7 @@ from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.instant import from_instant, to_instant
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.paging import page_size
+from eolc_fhir.services.search.paging import page_size
 from eolc_fhir.storage.model import StoredResource
 
 __all__ = ["history"]

@@ -10,8 +10,8 @@ import orjson
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.subscriptions import OWNER, SYSTEM_WRITE, SubscriptionEngine
-from eolc_fhir.services.writes import store_version
+from eolc_fhir.services.resources.writes import store_version
+from eolc_fhir.services.subscriptions.outbox import OWNER, SYSTEM_WRITE, SubscriptionEngine
 from eolc_fhir.storage.repository import ConcurrentWriteError
 from eolc_fhir.storage.subscription_repo import EventRow, StateRow, SubscriptionRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork

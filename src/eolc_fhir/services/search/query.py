@@ -15,8 +15,8 @@ from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.search_includes import gather_includes
-from eolc_fhir.services.search_snapshot import snapshot_page, take_snapshot, wants_snapshot
+from eolc_fhir.services.search.includes import gather_includes
+from eolc_fhir.services.search.snapshot import snapshot_page, take_snapshot, wants_snapshot
 from eolc_fhir.storage.search_fast import (
     PgSearchReader,
     PreparedSearches,
@@ -292,7 +292,7 @@ def _paging_links(base_url: str, path: str, parsed: ParsedSearch, page: list[Pag
 async def search_system(ctx: ServerContext, params: list[tuple[str, str]], *,
                         lenient: bool = False, base_url: str) -> bytes:
     """GET [base]?_type=A,B&...: the same search over several types, paged by (type, id)."""
-    from eolc_fhir.services.search_system import run_system_search
+    from eolc_fhir.services.search.system import run_system_search
 
     return await run_system_search(ctx, registry_of(ctx), params, lenient=lenient,
                                    base_url=base_url)

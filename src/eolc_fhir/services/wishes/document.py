@@ -70,9 +70,9 @@ from eolc_fhir import __version__
 from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.instant import now_us, to_instant
+from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
-from eolc_fhir.services.wishes_sections import (
+from eolc_fhir.services.wishes.sections import (
     BASE,
     WARNING_SYSTEM,
     WARNINGS,
@@ -84,7 +84,7 @@ from eolc_fhir.services.wishes_sections import (
     div,
     ref,
 )
-from eolc_fhir.services.wishes_visibility import visible_rows
+from eolc_fhir.services.wishes.visibility import visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",

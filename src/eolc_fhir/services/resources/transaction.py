@@ -17,11 +17,11 @@ from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest
 from eolc_fhir.fhir.instant import to_instant
 from eolc_fhir.fhir.outcome import operation_outcome
-from eolc_fhir.services import entries
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.crud import retrying
+from eolc_fhir.services.resources import entries
+from eolc_fhir.services.resources.crud import retrying
+from eolc_fhir.services.resources.writes import new_id
 from eolc_fhir.services.results import Result
-from eolc_fhir.services.writes import new_id
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["process_bundle"]

@@ -30,16 +30,16 @@ from typing import Any, TypeVar
 
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.group_commit import GroupCommit
-from eolc_fhir.services.subscription_batches import (
+from eolc_fhir.services.subscriptions.batches import (
     Batch,
     PendingAck,
     acknowledge,
     lease_with_first_events,
 )
-from eolc_fhir.services.subscription_delivery import Outcome, WebhookClient
-from eolc_fhir.services.subscription_status import notified_events, write_resource_status
-from eolc_fhir.services.subscriptions import SubscriptionEngine, base_url
+from eolc_fhir.services.subscriptions.delivery import Outcome, WebhookClient
+from eolc_fhir.services.subscriptions.group_commit import GroupCommit
+from eolc_fhir.services.subscriptions.outbox import SubscriptionEngine, base_url
+from eolc_fhir.services.subscriptions.status import notified_events, write_resource_status
 from eolc_fhir.storage.repository import ConcurrentWriteError
 from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork

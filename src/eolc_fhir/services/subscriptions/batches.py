@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eolc_fhir.services.subscription_status import notified_events
+from eolc_fhir.services.subscriptions.status import notified_events
 from eolc_fhir.storage.subscription_repo import Ack, StateRow, SubscriptionRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.notification import NotifiedEvent

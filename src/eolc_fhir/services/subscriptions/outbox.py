@@ -18,8 +18,8 @@ import orjson
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.subscription_matching import Matcher
-from eolc_fhir.services.writes import Change
+from eolc_fhir.services.resources.writes import Change
+from eolc_fhir.services.subscriptions.matching import Matcher
 from eolc_fhir.storage.subscription_repo import SubscriptionRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import check_endpoint

@@ -10,7 +10,7 @@ from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.search import SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.search_includes import gather_includes
+from eolc_fhir.services.search.includes import gather_includes
 from eolc_fhir.storage.search_sql import (
     count_matches,
     prefer_custom_plans,
@@ -37,7 +37,7 @@ def _types(params: list[tuple[str, str]]) -> list[str]:
 async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
                             params: list[tuple[str, str]], *, lenient: bool,
                             base_url: str) -> bytes:
-    from eolc_fhir.services.search import _paging_url, decode_cursor, encode_cursor
+    from eolc_fhir.services.search.query import _paging_url, decode_cursor, encode_cursor
 
     types = _types(params)
     if any(k.split(":")[0] == "_sort" for k, _ in params):

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest, Issue, NotFound, PreconditionFailed
 from eolc_fhir.fhir.models import is_resource_type
-from eolc_fhir.services import crud
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.intake import check_profiles
+from eolc_fhir.services.resources import crud
+from eolc_fhir.services.resources.intake import check_profiles
+from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.results import Result
-from eolc_fhir.services.search import find_ids, search_in
-from eolc_fhir.services.writes import store_version
+from eolc_fhir.services.search.query import find_ids, search_in
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["run_entry", "rewrite_references", "find_for_condition", "locate"]

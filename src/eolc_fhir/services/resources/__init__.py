@@ -1,0 +1,1 @@
+"""REST interactions on resources: CRUD, history, transactions, and the one write path."""

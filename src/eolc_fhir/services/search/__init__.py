@@ -1,0 +1,1 @@
+"""Search: by type, across types, includes, snapshots and paging."""

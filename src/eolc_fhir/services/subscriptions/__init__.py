@@ -1,0 +1,1 @@
+"""Topic-based subscriptions: the outbox, status, and the dispatcher that delivers."""

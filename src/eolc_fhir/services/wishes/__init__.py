@@ -1,0 +1,1 @@
+"""Patient/$wishes: the end-of-life emergency summary document."""
