@@ -60,7 +60,6 @@ def create_app(settings: Settings) -> FastAPI:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 1_000)
-        guard.wire(ctx)
         try:
             yield
         finally:

@@ -1,40 +1,41 @@
-"""Lean paths for the hottest requests: read by id, search by type, Patient/$wishes.
+"""The lean front door: the hottest requests answered before FastAPI's routing.
 
-PERF-FLOOR.md: FastAPI's routing and dependency solving cost about as much
-as a bare Starlette request, and aiosqlite several times a direct lookup.
-This ASGI middleware answers the three requests crews and EHRs make most
-straight from the services, in front of FastAPI:
+PERF-FLOOR: FastAPI's routing and dependency solving cost about as much as a
+bare Starlette request. This ASGI middleware is a second, thinner front door
+onto the same pipeline as the routes, for three requests:
 
-- ``GET [type]/[id]``: the stored bytes of a live resource
-  (``Database.read_current``);
-- ``GET [type]?params``: ``services.search.search_type``, as the route does;
-- ``GET Patient/$wishes?identifier=…``: ``services.wishes``, with the same
-  operation checks and audit hooks as the route.
+- ``GET [type]/[id]``                  -> ``services.resources.crud.read``
+- ``GET [type]?params``                -> ``services.search.query.search_type``
+- ``GET Patient/$wishes?identifier=…`` -> ``services.wishes.document.wishes_by_identifier``
 
-Anything else, and every answer that is not a plain 200 (unknown ids, 404,
-410, 400 for a bad parameter, conditional requests, ``_format``/``_pretty``),
-is handed to the full stack, which gives the same answers with its
-OperationOutcomes. When authentication is on, the guard the security layer
-registers (``ctx.extras["fast_guard"]``) must admit the request exactly as
-the route's authorisation would; without a guard the lean paths stay off.
-The security middleware around this one still filters Bundles and audits.
+Each runs the same steps as its route, through the same functions: the one
+authorization step (``api.guard.authorize``), the route's service, and the
+same rendering of its answer or of its error as an OperationOutcome.
+Authentication, visibility of Bundle entries and the audit record happen
+around both doors (``api.guard.SecurityMiddleware``). What this door does not
+shape (``_format``, ``_pretty``, ``If-None-Match``, other operations) goes on
+to the routes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from eolc_fhir.api.deps import base_url_for
-from eolc_fhir.api.responses import REVALIDATE, choose_media_type, wants_lenient
+from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.guard import authorize
+from eolc_fhir.api.operations import wishes_headers
+from eolc_fhir.api.responses import choose_media_type, wants_lenient
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import to_http_date
+from eolc_fhir.fhir.interactions import Target
 from eolc_fhir.fhir.models import is_resource_type
-from eolc_fhir.security.principal import current_principal
-from eolc_fhir.services import operation_hooks as hooks
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.resources import crud
 from eolc_fhir.services.search import query as search_service
 from eolc_fhir.services.wishes import document as wishes_service
 
@@ -44,6 +45,10 @@ _READ = re.compile(r"^/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$")
 _TYPE = re.compile(r"^/([A-Z][A-Za-z]{1,63})$")
 _WISHES = "/Patient/$wishes"
 _FULL_STACK_PARAMS = ("_format", "_pretty")  # the route's response shaping handles these
+_WISHES_TARGET = Target("operation", "Patient", None, "wishes")
+
+Answer = tuple[bytes, dict[str, str]]
+Work = tuple[Target, Callable[[], Awaitable[Answer]]]
 
 
 class FastReadMiddleware:
@@ -51,91 +56,49 @@ class FastReadMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and \
-                await self._answer(scope, send):
-            return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            ctx: ServerContext | None = getattr(scope["app"].state, "ctx", None)
+            work = _route(ctx, scope) if ctx is not None else None
+            if work is not None:
+                assert ctx is not None
+                await _serve(ctx, scope, receive, send, *work)
+                return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: Scope, send: Any) -> bool:
-        ctx: ServerContext | None = getattr(scope["app"].state, "ctx", None)
-        if ctx is None or header(scope, b"if-none-match") is not None:
-            return False
-        path, query = scope["path"], scope["query_string"]
-        if not query:
-            match = _READ.match(path)
-            return match is not None and await _read(ctx, scope, send, *match.groups())
-        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        if any(name in _FULL_STACK_PARAMS for name, _ in params):
-            return False
-        if path == _WISHES:
-            return await _wishes(ctx, scope, send, params)
-        match = _TYPE.match(path)
-        return match is not None and await _search(ctx, scope, send, match.group(1), params)
+
+def _route(ctx: ServerContext, scope: Scope) -> Work | None:
+    """The interaction and its service call, when this door answers the request."""
+    if header(scope, b"if-none-match") is not None:
+        return None
+    path, query = scope["path"], scope["query_string"]
+    if not query:
+        match = _READ.match(path)
+        if match is None or not is_resource_type(match.group(1)):
+            return None
+        rtype, rid = match.groups()
+        return Target("read", rtype, rid), lambda: _read(ctx, rtype, rid)
+    params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    if any(name in _FULL_STACK_PARAMS for name, _ in params):
+        return None
+    if path == _WISHES:
+        if len(params) != 1 or params[0][0] != "identifier":
+            return None
+        return _WISHES_TARGET, lambda: _wishes(ctx, scope, params[0][1])
+    match = _TYPE.match(path)
+    if match is None or not is_resource_type(match.group(1)):
+        return None
+    rtype = match.group(1)
+    return Target("search-type", rtype), lambda: _search(ctx, scope, rtype, params)
 
 
-async def _admitted(ctx: ServerContext, scope: Scope, interaction: str, rtype: str,
-                    rid: str | None) -> bool:
-    guard = ctx.extras.get("fast_guard")
-    if guard is None:
-        return bool(ctx.settings.insecure_dev)
-    return bool(await guard(scope, interaction, rtype, rid))
-
-
-async def _read(ctx: ServerContext, scope: Scope, send: Any, rtype: str,
-                rid: str) -> bool:
-    if not is_resource_type(rtype) or not await _admitted(ctx, scope, "read", rtype, rid):
-        return False
+async def _serve(ctx: ServerContext, scope: Scope, receive: Any, send: Any, target: Target,
+                 produce: Callable[[], Awaitable[Answer]]) -> None:
     try:
-        row = await ctx.db.read_current(rtype, rid)
-    except LookupError:
-        return False
-    if row is None or row[2]:
-        return False  # unknown or deleted: the full stack explains why
-    version, last_updated_us, _deleted, content = row
-    await _send(send, scope, bytes(content), [
-        (b"etag", f'W/"{version}"'.encode()),
-        (b"last-modified", to_http_date(last_updated_us).encode()),
-    ])
-    return True
-
-
-async def _search(ctx: ServerContext, scope: Scope, send: Any, rtype: str,
-                  params: list[tuple[str, str]]) -> bool:
-    if not is_resource_type(rtype) or \
-            not await _admitted(ctx, scope, "search-type", rtype, None):
-        return False
-    lenient = wants_lenient(header(scope, b"prefer") or "")
-    try:
-        body = await search_service.search_type(ctx, rtype, params, lenient=lenient,
-                                                base_url=base_url_for(ctx.settings, scope))
-    except FhirError:
-        return False  # the route answers with the OperationOutcome
-    await _send(send, scope, body, [])
-    return True
-
-
-async def _wishes(ctx: ServerContext, scope: Scope, send: Any,
-                  params: list[tuple[str, str]]) -> bool:
-    if len(params) != 1 or params[0][0] != "identifier" or \
-            not await _admitted(ctx, scope, "operation", "Patient", None):
-        return False
-    call = hooks.OperationCall("wishes", current_principal(), [], params[0][1])
-    try:
-        await hooks.check(ctx, call)
-        answer = await wishes_service.wishes_by_identifier(
-            ctx, params[0][1], base_url=base_url_for(ctx.settings, scope))
-    except FhirError:
-        return False  # refused, 400 or 404: the route answers and audits
-    assert answer.body is not None, "no If-None-Match on this path"
-    call.status, call.patient_ids, call.warnings = 200, answer.patient_ids, answer.warnings
-    await hooks.audit(ctx, call)
-    await _send(send, scope, answer.body, [(b"etag", answer.etag.encode()),
-                                          (b"cache-control", REVALIDATE.encode())])
-    return True
-
-
-async def _send(send: Any, scope: Scope, body: bytes,
-                headers: list[tuple[bytes, bytes]]) -> None:
+        await authorize(ctx, target)
+        body, headers = await produce()
+    except FhirError as error:  # rendered as the routes' error handler renders it
+        await outcome_response(error.status, error.issues, error.headers)(scope, receive, send)
+        return
     media_type = choose_media_type("", header(scope, b"accept") or "")
     await send({
         "type": "http.response.start",
@@ -143,7 +106,29 @@ async def _send(send: Any, scope: Scope, body: bytes,
         "headers": [
             (b"content-type", media_type.encode()),
             (b"content-length", str(len(body)).encode()),
-            *headers,
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
         ],
     })
     await send({"type": "http.response.body", "body": body})
+
+
+async def _read(ctx: ServerContext, rtype: str, rid: str) -> Answer:
+    stored = (await crud.read(ctx, rtype, rid)).stored
+    assert stored is not None and stored.content is not None
+    return stored.content, {"ETag": f'W/"{stored.version}"',
+                            "Last-Modified": to_http_date(stored.last_updated_us)}
+
+
+async def _search(ctx: ServerContext, scope: Scope, rtype: str,
+                  params: list[tuple[str, str]]) -> Answer:
+    lenient = wants_lenient(header(scope, b"prefer") or "")
+    body = await search_service.search_type(ctx, rtype, params, lenient=lenient,
+                                            base_url=base_url_for(ctx.settings, scope))
+    return body, {}
+
+
+async def _wishes(ctx: ServerContext, scope: Scope, identifier: str) -> Answer:
+    answer = await wishes_service.wishes_by_identifier(
+        ctx, identifier, base_url=base_url_for(ctx.settings, scope))
+    assert answer.body is not None, "no If-None-Match on this door"
+    return answer.body, wishes_headers(answer)

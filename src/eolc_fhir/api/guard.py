@@ -5,8 +5,10 @@ to every response; for FHIR endpoints it verifies the bearer token (401),
 applies the per-client rate limit (429), sets the request's security context,
 hides what the caller may not see in Bundles, and queues the request's
 AuditEvent unless a write hook already recorded it in the write's transaction.
-``authorize_route`` (a router dependency) checks the route's interaction and
-type (403/405); ``fast_guard`` does the same for the lean paths.
+``authorize`` is the one authorization step (403/405) of both front doors: the
+routes call it through the router dependency ``authorize_route``, the lean
+paths (api/fastread.py) directly. Interactions are named by
+``fhir.interactions.classify`` alone.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from fastapi import Request
 from eolc_fhir.api.errors import outcome_response
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.errors import FhirError, Issue
+from eolc_fhir.fhir.errors import Issue
 from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
+from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.security.audit import AuditRecord, audit_event
 from eolc_fhir.security.compartment import patient_of
 from eolc_fhir.security.enforce import check
@@ -32,9 +36,11 @@ from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.state import SecurityState
 from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import filter_bundle
+from eolc_fhir.services.operations import operation_reads
 from eolc_fhir.storage.security_repo import SecurityRepository
 
-__all__ = ["SecurityMiddleware", "authorize_route", "fast_guard", "wire", "PUBLIC_PATHS"]
+__all__ = ["SecurityMiddleware", "authorize", "authorize_route", "record_patients",
+           "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
@@ -50,7 +56,6 @@ _BASE_HEADERS = [
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _AUDIT_BODY_LIMIT = 2_000_000  # larger responses are audited without their entities
 _ENTITY_LIMIT = 100
-_BUNDLE_INTERACTIONS = ("batch / transaction", "batch", "transaction")
 
 
 def _is_public(path: str) -> bool:
@@ -179,7 +184,7 @@ class _Exchange:
             status, body, parsed = 500, self.body[0], None
         # Committed writes were audited with them; a Bundle's own request is always
         # audited too (its reads, and its failure when the transaction rolled back).
-        if not self.rc.audited_in_transaction or self.rc.interaction in _BUNDLE_INTERACTIONS:
+        if not self.rc.audited_in_transaction or self.rc.interaction in BUNDLE_INTERACTIONS:
             self._queue_audit(status, parsed, body)
             await self.state.audit.room()  # back-pressure while the audit trail catches up
         headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
@@ -196,7 +201,7 @@ class _Exchange:
     def _queue_audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
         rc = self.rc
         principal = rc.principal
-        interaction = rc.interaction or _guess_interaction(rc.method, rc.path)
+        interaction = rc.interaction or classify(rc.method, rc.path).interaction
         record = AuditRecord(
             interaction=interaction, recorded_us=now_us(), status=status,
             client_id=principal.client_id if principal else None,
@@ -207,6 +212,8 @@ class _Exchange:
             _add_entities(record, parsed)
         elif rc.resource_type and rc.resource_id:
             record.resources.append(f"{rc.resource_type}/{rc.resource_id}")
+        if not record.patients:
+            record.patients.extend(rc.patients)
         if status >= 400:
             record.detail = _diagnostics(body)
         self.state.audit.put(audit_event(record))
@@ -266,59 +273,31 @@ def _diagnostics(body: bytes) -> str | None:
         return None
 
 
-def _guess_interaction(method: str, path: str) -> str:
-    parts = [p for p in path.split("/") if p]
-    if method == "POST":
-        return "batch / transaction" if not parts else "create"
-    if method == "PUT":
-        return "update"
-    if method == "DELETE":
-        return "delete"
-    return "read" if len(parts) == 2 else "search-type" if len(parts) == 1 else "operation"
-
-
-def _route_interaction(request: Request) -> str:
-    route = request.scope.get("route")
-    summary = str(getattr(route, "summary", "") or "")
-    name = summary.split(" (")[0].strip()
-    if "$" in request.url.path or name.startswith("$"):
-        return "operation"
-    return name or _guess_interaction(request.method, request.url.path)
+async def authorize(ctx: Any, target: Target) -> None:
+    """The one authorization step, for every front door: the token's scope and role for
+    the interaction, an operation's own rule (and read access to all its answer holds),
+    and whether the instance is hidden from the caller. Raises Forbidden/MethodNotAllowed.
+    Without a security state (--insecure-dev) everything is allowed."""
+    rc = current.get()
+    if rc is None or ctx.security is None:
+        return
+    rc.interaction, rc.resource_type, rc.resource_id = \
+        target.interaction, target.resource_type, target.resource_id
+    if target.interaction in BUNDLE_INTERACTIONS:
+        return  # each entry is checked on its own (services/resources/entries.py)
+    if target.resource_type is not None and not is_resource_type(target.resource_type):
+        return  # no such endpoint: the router answers 404
+    await check(ctx.security, rc.principal, target, reads=operation_reads(target.operation))
 
 
 async def authorize_route(request: Request) -> None:
-    """Router dependency: the route's interaction on its resource type, or 403/405."""
+    """Router dependency of every FHIR route: ``authorize`` the request's interaction."""
+    await authorize(request.app.state.ctx, classify(request.method, request.scope["path"]))
+
+
+def record_patients(patient_ids: list[str]) -> None:
+    """Name the people an answer is about, for its audit record when the body does not
+    show them (a 304, an error)."""
     rc = current.get()
-    ctx = request.app.state.ctx
-    if rc is None or ctx.security is None:
-        return  # --insecure-dev
-    rc.interaction = _route_interaction(request)
-    request.state.principal = rc.principal  # for services that ask (operation_hooks)
-    params = request.path_params
-    parts = [p for p in request.url.path.split("/") if p]
-    rc.resource_type = params.get("resource_type") or (
-        parts[0] if parts and parts[0][:1].isupper() else None)
-    rc.resource_id = params.get("resource_id")
-    if rc.interaction in _BUNDLE_INTERACTIONS:
-        return  # each entry is checked on its own (services/resources/entries.py)
-    await check(ctx.security, rc.principal, rc.interaction, rc.resource_type, rc.resource_id)
-
-
-async def fast_guard(scope: Scope, interaction: str, rtype: str, rid: str | None) -> bool:
-    """Admit a lean path (api/fastread.py) only when the route's check would allow it."""
-    rc = current.get()
-    ctx = scope["app"].state.ctx
-    if rc is None or ctx.security is None:
-        return False
-    rc.interaction, rc.resource_type, rc.resource_id = interaction, rtype, rid
-    try:
-        await check(ctx.security, rc.principal, interaction, rtype, rid)
-    except FhirError:
-        return False  # the full stack gives the refusal its OperationOutcome
-    return True
-
-
-def wire(ctx: Any) -> None:
-    """Called by the app's lifespan: let the lean paths ask us first."""
-    if ctx.security is not None:
-        ctx.extras["fast_guard"] = fast_guard
+    if rc is not None:
+        rc.patients = list(patient_ids)

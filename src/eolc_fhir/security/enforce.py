@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from eolc_fhir.fhir.errors import Forbidden
+from eolc_fhir.fhir.interactions import INSTANCE_INTERACTIONS, Target, classify
 from eolc_fhir.security.policy import authorize
 from eolc_fhir.security.principal import Principal, current
 from eolc_fhir.security.roles import OWNED_TYPES
@@ -19,21 +20,21 @@ from eolc_fhir.storage.security_repo import SecurityRepository
 
 __all__ = ["check", "check_visible", "entry_interaction", "check_entry", "SYSTEM_WIDE"]
 
-_INSTANCE = {"read", "vread", "history-instance", "update", "patch", "delete", "operation"}
 # Interactions over every type at once: only roles that may read everything.
 SYSTEM_WIDE = {"history-system"}
 
 
-async def check(state: SecurityState, principal: Principal | None, interaction: str,
-                rtype: str | None, rid: str | None,
-                repo: SecurityRepository | None = None) -> None:
+async def check(state: SecurityState, principal: Principal | None, target: Target,
+                repo: SecurityRepository | None = None, reads: tuple[str, ...] = ()) -> None:
+    """May ``principal`` do ``target``? ``reads``: the types an operation's answer carries."""
+    interaction, rtype, rid = target.interaction, target.resource_type, target.resource_id
     if rtype is None:
         if interaction in SYSTEM_WIDE and principal is not None and \
                 principal.role not in ("admin", "coordination-centre"):
             raise Forbidden(f"a '{principal.role}' client may not use {interaction}")
         return
-    authorize(principal, interaction, rtype)
-    if rid is not None and interaction in _INSTANCE:
+    authorize(principal, interaction, rtype, operation=target.operation, reads=reads)
+    if rid is not None and interaction in INSTANCE_INTERACTIONS:
         await check_visible(state, principal, rtype, rid, repo)
 
 
@@ -61,21 +62,9 @@ async def check_visible(state: SecurityState, principal: Principal | None, rtype
                         "organisation that recorded it may see it")
 
 
-def entry_interaction(method: str, url: str) -> tuple[str, str | None, str | None]:
-    """(interaction, type, id) of a Bundle entry's request."""
-    parts = urlsplit(url)
-    path = [p for p in parts.path.split("/") if p]
-    rtype = path[0] if path else None
-    rid = path[1] if len(path) > 1 and not path[1].startswith(("$", "_")) else None
-    if method == "POST":
-        return ("operation" if rid is None and len(path) > 1 else "create"), rtype, None
-    if method == "PUT":
-        return ("update" if rid else "conditional update"), rtype, rid
-    if method == "DELETE":
-        return ("delete" if rid else "conditional delete"), rtype, rid
-    if len(path) >= 3 and path[2] == "_history":
-        return ("vread" if len(path) == 4 else "history-instance"), rtype, rid
-    return ("read" if rid else "search-type"), rtype, rid
+def entry_interaction(method: str, url: str) -> Target:
+    """The interaction of a Bundle entry's request (its url is relative to the base)."""
+    return classify(method, urlsplit(url).path)
 
 
 async def check_entry(state: SecurityState | None, method: str, url: str,
@@ -84,7 +73,7 @@ async def check_entry(state: SecurityState | None, method: str, url: str,
     request = current.get()
     if state is None or request is None or request.principal is None:
         return
-    interaction, rtype, rid = entry_interaction(method, url)
-    if rtype is None:
+    target = entry_interaction(method, url)
+    if target.resource_type is None:
         raise Forbidden("a Bundle entry must name a resource type")
-    await check(state, request.principal, interaction, rtype, rid, repo)
+    await check(state, request.principal, target, repo)

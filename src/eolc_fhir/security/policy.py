@@ -1,6 +1,7 @@
 """The access decision: a token's scopes AND its client's role, per interaction and type.
 
-    authorize(principal, interaction, rtype)  raises Forbidden / MethodNotAllowed
+    authorize(principal, interaction, rtype, operation=, reads=)
+                                              raises Forbidden / MethodNotAllowed
     can_read(principal, rtype)                for filtering _include/_revinclude results
 
 ``principal`` None means --insecure-dev: everything is allowed.
@@ -10,15 +11,16 @@ from __future__ import annotations
 
 from eolc_fhir.fhir.errors import Forbidden, MethodNotAllowed
 from eolc_fhir.security.principal import Principal
-from eolc_fhir.security.roles import AUDIT_TYPE, role_allows
+from eolc_fhir.security.roles import AUDIT_TYPE, operation_allows, role_allows
 
 __all__ = ["authorize", "can_read", "allowed", "letter_for", "INTERACTION_LETTERS"]
 
-# The interaction names are the summaries of the routes in api/rest.py.
+# Interaction names as fhir/interactions.py classifies requests.
 INTERACTION_LETTERS: dict[str, str] = {
     "read": "r", "vread": "r", "history-instance": "r",
     "search-type": "s", "search-system": "s", "history-type": "s", "history-system": "s",
     "create": "c", "update": "u", "conditional update": "u", "patch": "u",
+    "conditional patch": "u",
     "delete": "d", "conditional delete": "d", "operation": "r",
 }
 _WRITES = {"c", "u", "d"}
@@ -39,7 +41,11 @@ def can_read(principal: Principal | None, rtype: str) -> bool:
     return allowed(principal, "r", rtype) or allowed(principal, "s", rtype)
 
 
-def authorize(principal: Principal | None, interaction: str, rtype: str) -> None:
+def authorize(principal: Principal | None, interaction: str, rtype: str, *,
+              operation: str | None = None, reads: tuple[str, ...] = ()) -> None:
+    """Scope and role for ``interaction`` on ``rtype``; for an operation, also its role
+    rule and read access to every type its answer carries (``reads``): a document the
+    caller could only see in part would be a wrong document, so it is refused whole."""
     letter = letter_for(interaction)
     if rtype == AUDIT_TYPE and letter in _WRITES:
         # The audit trail is written by the server alone and never changed.
@@ -53,3 +59,11 @@ def authorize(principal: Principal | None, interaction: str, rtype: str) -> None
     if not role_allows(principal.role, letter, rtype):
         raise Forbidden(f"a '{principal.role}' client may not {interaction} {rtype}",
                         code="forbidden")
+    if principal.role and not operation_allows(principal.role, operation):
+        raise Forbidden(f"the role '{principal.role}' may not use ${operation}",
+                        code="forbidden")
+    unreadable = [t for t in reads if not can_read(principal, t)]
+    if unreadable:
+        raise Forbidden(f"${operation} answers with a document that includes "
+                        f"{', '.join(unreadable)}, which this client may not read; a document "
+                        "seen only in part could mislead, so none is sent", code="forbidden")

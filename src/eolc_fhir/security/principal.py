@@ -46,7 +46,7 @@ class RequestContext:
     x_provenance: str | None = None  # the X-Provenance header, if sent
     remote: str | None = None
     audited_in_transaction: bool = False  # a write hook already recorded this request
-    entities: list[tuple[str, str]] = field(default_factory=list)  # Type/id touched
+    patients: list[str] = field(default_factory=list)  # whom an answer without body is about
     extra: dict[str, Any] = field(default_factory=dict)
 
 

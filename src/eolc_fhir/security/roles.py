@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["ROLES", "TypeSet", "role_allows", "default_scopes", "CONFORMANCE_TYPES",
-           "AUDIT_TYPE", "OWNED_TYPES"]
+           "AUDIT_TYPE", "OWNED_TYPES", "OPERATION_ROLES", "operation_allows"]
 
 AUDIT_TYPE = "AuditEvent"
 # Resources that belong to the client that created them.
@@ -73,6 +73,21 @@ _DEFAULT_SCOPES = {
     "coordination-centre": "system/*.rs system/Subscription.cru system/EpisodeOfCare.cru",
     "admin": "system/*.cruds",
 }
+
+
+_CLINICAL_ROLES = frozenset({"gp", "hospital", "hospice", "coordination-centre"})
+# Patient operations limited beyond the read scope they need: $wishes is the crews'
+# and carers' question; $everything the whole record, for those who treat the person.
+OPERATION_ROLES: dict[str, frozenset[str]] = {
+    "wishes": _CLINICAL_ROLES | {"ambulance", "care-home"},
+    "everything": _CLINICAL_ROLES,
+}
+
+
+def operation_allows(role: str, operation: str | None) -> bool:
+    """May a client of ``role`` call ``$operation`` (operations not listed: any role)?"""
+    allowed = OPERATION_ROLES.get(operation or "")
+    return allowed is None or role in allowed
 
 
 def role_allows(role: str, letter: str, rtype: str) -> bool:

@@ -23,6 +23,10 @@ __all__ = ["hidden", "filter_bundle", "needs_origin", "subscription_of_status"]
 
 LookupOrigins = Callable[[Sequence[tuple[str, str]]], Awaitable[dict[tuple[str, str], Origin]]]
 _KEEP_WHOLE = ("batch-response", "transaction-response")
+# Built whole by an operation that was authorized for every type it holds and applied
+# ``hidden`` to the rows it read ($wishes): removing an entry here would leave a
+# Composition that points at nothing, so a document is never filtered twice.
+_DECIDED_BY_OPERATION = ("document",)
 
 
 def needs_origin(principal: Principal | None, rtype: str, patient_id: str | None,
@@ -49,7 +53,8 @@ async def filter_bundle(bundle: dict[str, Any], principal: Principal | None,
                         withdrawn: frozenset[str], lookup: LookupOrigins) -> bool:
     """Drop (or, in batch responses, empty) entries the principal may not see; True if changed."""
     entries = bundle.get("entry")
-    if principal is None or principal.is_admin or not isinstance(entries, list):
+    if principal is None or principal.is_admin or not isinstance(entries, list) or \
+            bundle.get("type") in _DECIDED_BY_OPERATION:
         return False
     keys = []
     for entry in entries:

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -131,6 +132,20 @@ class Database:
             "SELECT version, last_updated_us, deleted, content FROM resources "
             "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
         return None if row is None else tuple(row)
+
+    async def get_current(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """The current version (a deletion included) of one resource, or None: by the lean
+        lookup where this engine has one, else through a read unit of work."""
+        try:
+            row = await self.read_current(resource_type, resource_id)
+        except LookupError:
+            async with self.unit_of_work(write=False) as uow:
+                return await uow.resources.get_current(resource_type, resource_id)
+        if row is None:
+            return None
+        version, last_updated_us, deleted, content = row
+        return StoredResource(resource_type, resource_id, int(version), int(last_updated_us),
+                              bool(deleted), None if content is None else bytes(content))
 
     async def close(self) -> None:
         if self.pg is not None:

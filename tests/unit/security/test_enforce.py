@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eolc_fhir.security.enforce import entry_interaction
+from eolc_fhir.security.roles import operation_allows
 
 
 @pytest.mark.parametrize(("method", "url", "expected"), [
@@ -19,7 +20,19 @@ from eolc_fhir.security.enforce import entry_interaction
     ("GET", "Patient?identifier=x|1", ("search-type", "Patient", None)),
     ("GET", "/Flag?_include=Flag:subject", ("search-type", "Flag", None)),
     ("POST", "Patient/$validate", ("operation", "Patient", None)),
+    ("GET", "Patient/p1/$wishes", ("operation", "Patient", "p1")),
 ])
 def test_entry_interactions(method: str, url: str,
                             expected: tuple[str, str | None, str | None]) -> None:
-    assert entry_interaction(method, url) == expected
+    target = entry_interaction(method, url)
+    assert (target.interaction, target.resource_type, target.resource_id) == expected
+
+
+@pytest.mark.parametrize(("operation", "role", "allowed"), [
+    ("wishes", "ambulance", True), ("wishes", "care-home", True), ("wishes", "gp", True),
+    ("wishes", "admin", False), ("everything", "hospice", True),
+    ("everything", "ambulance", False), ("everything", "care-home", False),
+    ("validate", "ambulance", True),  # operations without a role rule: the scope decides
+])
+def test_operation_role_rule(operation: str, role: str, allowed: bool) -> None:
+    assert operation_allows(role, operation) is allowed

@@ -138,8 +138,8 @@ def _live(stored: StoredResource | None, rtype: str, resource_id: str) -> Stored
 
 
 async def read(ctx: ServerContext, rtype: str, resource_id: str) -> Result:
-    async with ctx.db.unit_of_work(write=False) as uow:
-        stored = await uow.resources.get_current(rtype, resource_id)
+    """The current version; 404 unknown, 410 deleted (both front doors call this)."""
+    stored = await ctx.db.get_current(rtype, resource_id)
     return Result(200, stored=_live(stored, rtype, resource_id))
 
 

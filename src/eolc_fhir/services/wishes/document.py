@@ -88,14 +88,19 @@ from eolc_fhir.services.wishes.visibility import visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
-           "reader", "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS", "DocumentCache",
-           "document_cache"]
+           "reader", "FORMAT_VERSION", "WISHES_TYPES", "DOCUMENT_TYPES", "install", "OPERATIONS",
+           "DocumentCache", "document_cache"]
 
 FORMAT_VERSION = "1"
 # The types a section may show; anything else in the compartment is not read.
 WISHES_TYPES = ("Flag", "CarePlan", "Observation", "Consent", "RelatedPerson",
                 "DocumentReference", "EpisodeOfCare", "CareTeam", "MedicationRequest",
                 "MedicationStatement")
+# Every type a document may hold: the sections' types, the people and organisations its
+# contacts name, and what the document itself is made of. A caller must be able to read
+# all of them to be given one (services/operations.py).
+DOCUMENT_TYPES = ("Composition", "Patient", *WISHES_TYPES, "Organization", "Practitioner",
+                  "PractitionerRole", "Device", "DetectedIssue")
 _DEVICE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{BASE}/Device/eolc-fhir"))
 
 
