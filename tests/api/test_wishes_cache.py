@@ -20,7 +20,7 @@ import pytest
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.services.wishes import document as wishes
-from eolc_fhir.services.wishes.document import DocumentCache, _Document
+from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument
 from eolc_fhir.storage.compartment import PatientReader
 from tests.api.test_wishes import QUERY, _put, _record, _section, _WithdrawnState
 from tests.builders import make_lpa
@@ -177,8 +177,8 @@ async def test_a_zero_cache_rebuilds_every_time(uncached: httpx.AsyncClient,
     assert composition["id"] != orjson.loads(first.content)["entry"][0]["resource"]["id"]
 
 
-def _doc(size: int) -> _Document:
-    return _Document(1, "2026-11-30", 'W/"x"', b"x" * size, (), ["p"])
+def _doc(size: int) -> KeptDocument:
+    return KeptDocument(1, "2026-11-30", 'W/"x"', b"x" * size, (), ["p"])
 
 
 def test_cache_is_bounded_in_bytes_least_recently_used_first() -> None:

@@ -57,33 +57,19 @@ are decoded with orjson only, never parsed into the R4B models.
 from __future__ import annotations
 
 import hashlib
-import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from eolc_fhir import __version__
-from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
-from eolc_fhir.fhir.instant import now_us, to_instant
 from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.wishes.sections import (
-    BASE,
-    WARNING_SYSTEM,
-    WARNINGS,
-    Found,
-    Section,
-    Warning,
-    build_sections,
-    current_episode,
-    div,
-    ref,
-)
+from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument, Key, WishesAnswer, etags
+from eolc_fhir.services.wishes.compose import compose
+from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
+from eolc_fhir.services.wishes.sections import build_sections, current_episode
 from eolc_fhir.services.wishes.visibility import visible_rows
 from eolc_fhir.storage.compartment import PatientReader, Row
 
@@ -101,18 +87,7 @@ WISHES_TYPES = ("Flag", "CarePlan", "Observation", "Consent", "RelatedPerson",
 # all of them to be given one (services/operations.py).
 DOCUMENT_TYPES = ("Composition", "Patient", *WISHES_TYPES, "Organization", "Practitioner",
                   "PractitionerRole", "Device", "DetectedIssue")
-_DEVICE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{BASE}/Device/eolc-fhir"))
 
-
-@dataclass
-class WishesAnswer:
-    """200 with ``body``, or 304 (body None) when If-None-Match named ``etag``."""
-
-    status: int
-    etag: str
-    patient_ids: list[str]
-    body: bytes | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def reader(ctx: ServerContext) -> PatientReader:
@@ -161,7 +136,7 @@ async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: s
                          f"Patient/{patient_id} is not known")
 
 
-async def _wishes(ctx: ServerContext, key: _Key, fetch: Callable[[], Awaitable[list[Row]]],
+async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[list[Row]]],
                   if_none_match: str | None, not_found: str) -> WishesAnswer:
     cache = document_cache(ctx)
     token = ctx.db.change_token()  # before reading: a write in between makes it stale
@@ -175,9 +150,9 @@ async def _wishes(ctx: ServerContext, key: _Key, fetch: Callable[[], Awaitable[l
     return await _answer(ctx, key, rows, if_none_match, token, today, kept)
 
 
-async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match: str | None,
+async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: str | None,
                   token: tuple[int, int] | None, today: str,
-                  kept: _Document | None) -> WishesAnswer:
+                  kept: KeptDocument | None) -> WishesAnswer:
     rows, shared = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]
     patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),
@@ -197,75 +172,18 @@ async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match:
     if kept is not None and kept.etag == etag and shared:
         kept.token = token  # same versions, same day: the same document, checked again
         return kept.answer(if_none_match)
-    if if_none_match is not None and etag in _etags(if_none_match):
+    if if_none_match is not None and etag in etags(if_none_match):
         return WishesAnswer(304, etag, ids)
     sections, warnings = build_sections(found, patients)
     if len(patients) > 1:
         warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
                                    "carry this NHS number; all are shown",
                                    [ref(p) for p in patients]))
-    body = _document(key[2], patients, found, sections, warnings, rows, extra)
+    body = compose(key[2], patients, found, sections, warnings, rows, extra)
     codes = [w.code for w in warnings]
     if shared:  # a document some callers may not see in full is never kept
-        document_cache(ctx).put(key, _Document(token, today, etag, body, tuple(codes), ids))
+        document_cache(ctx).put(key, KeptDocument(token, today, etag, body, tuple(codes), ids))
     return WishesAnswer(200, etag, ids, body, codes)
-
-
-_Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
-
-
-@dataclass
-class _Document:
-    """A built document, and the change token it was last known current at."""
-
-    token: tuple[int, int] | None
-    day: str
-    etag: str
-    body: bytes
-    codes: tuple[str, ...]
-    ids: list[str]
-
-    def answer(self, if_none_match: str | None) -> WishesAnswer:
-        if if_none_match is not None and self.etag in _etags(if_none_match):
-            return WishesAnswer(304, self.etag, list(self.ids))
-        return WishesAnswer(200, self.etag, list(self.ids), self.body, list(self.codes))
-
-
-class DocumentCache:
-    """The documents asked for most recently, by (how the person was named, base URL).
-
-    Bounded by the total size of the documents (``EOLC_WISHES_CACHE_MB``). An entry is
-    served without reading only while the database's change token is the one it was
-    checked at (nothing committed since); otherwise the person's record is read
-    again and the entry is served only if the ETag (every version read, and the day)
-    is unchanged.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._entries: OrderedDict[_Key, _Document] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: _Key) -> _Document | None:
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
-
-    def put(self, key: _Key, document: _Document) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.bytes -= len(old.body)
-        if len(document.body) > self.max_bytes:
-            return
-        self._entries[key] = document
-        self.bytes += len(document.body)
-        while self.bytes > self.max_bytes:
-            _, dropped = self._entries.popitem(last=False)
-            self.bytes -= len(dropped.body)
 
 
 def document_cache(ctx: ServerContext) -> DocumentCache:
@@ -297,103 +215,6 @@ def _etag(rows: Sequence[Row], today: str) -> str:
     for key in sorted(f"{r.resource_type}/{r.id}/{r.version}" for r in rows):
         digest.update(key.encode() + b"\n")
     return f'W/"{digest.hexdigest()[:24]}"'
-
-
-def _etags(header: str) -> set[str]:
-    tags = {t.strip() for t in header.split(",")}
-    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
-
-
-def _device() -> dict[str, Any]:
-    return {
-        "resourceType": "Device",
-        "id": _DEVICE_ID,
-        "status": "active",
-        "deviceName": [{"name": "eolc-fhir", "type": "user-friendly-name"}],
-        "type": {"text": "FHIR server of the regional end-of-life care record"},
-        "version": [{"value": __version__}],
-    }
-
-
-def _detected_issue(warning: Warning, subject: dict[str, Any], stamp: str) -> dict[str, Any]:
-    display, severity = WARNINGS[warning.code]
-    return {
-        "resourceType": "DetectedIssue",
-        "id": str(uuid.uuid4()),
-        "status": "final",
-        "code": {"coding": [{"system": WARNING_SYSTEM, "code": warning.code,
-                             "display": display}]},
-        "severity": severity,
-        "patient": ref(subject),
-        "identifiedDateTime": stamp,
-        "author": {"reference": f"urn:uuid:{_DEVICE_ID}"},
-        **({"implicated": warning.implicated} if warning.implicated else {}),
-        "detail": warning.detail,
-    }
-
-
-def _warnings_section(issues: list[dict[str, Any]], warnings: list[Warning]) -> dict[str, Any]:
-    section = Section("warnings", [], []).as_fhir()
-    if not warnings:
-        section["text"]["div"] = div(["No warnings."])
-        return section
-    lines = [f"<b>{WARNINGS[w.code][0]}</b>: {_escape(w.detail)}." for w in warnings]
-    section["text"]["div"] = div(lines)
-    section.pop("emptyReason", None)
-    section["entry"] = [{"reference": f"urn:uuid:{i['id']}"} for i in issues]
-    return section
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text, quote=False)
-
-
-def _title(patient: dict[str, Any]) -> str:
-    name = (patient.get("name") or [{}])[0]
-    who = " ".join([*(name.get("given") or []), name.get("family", "")]).strip() or "unnamed"
-    number = next((i.get("value", "") for i in patient.get("identifier") or []
-                   if i.get("system") == NHS_NUMBER_SYSTEM), "")
-    nhs = f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 else "unknown"
-    return (f"End of life emergency summary: {who}, born {patient.get('birthDate', 'unknown')}, "
-            f"NHS number {nhs}")
-
-
-def _document(base_url: str, patients: list[dict[str, Any]], found: Found,
-              sections: list[Section], warnings: list[Warning], rows: Sequence[Row],
-              extra: Sequence[Row]) -> bytes:
-    subject, stamp = patients[0], to_instant(now_us())
-    issues = [_detected_issue(w, subject, stamp) for w in warnings]
-    composition = {
-        "resourceType": "Composition",
-        "id": str(uuid.uuid4()),
-        "status": "final",
-        "type": {"coding": [{"system": f"{BASE}/CodeSystem/eolc-concepts",
-                             "code": "end-of-life-emergency-summary",
-                             "display": "End-of-life emergency summary"}]},
-        "subject": ref(subject),
-        "date": stamp,
-        "author": [{"reference": f"urn:uuid:{_DEVICE_ID}", "display": "eolc-fhir"}],
-        "title": _title(subject),
-        "confidentiality": "R",
-        "section": [_warnings_section(issues, warnings), *(s.as_fhir() for s in sections)],
-    }
-    stored = {(r.resource_type, r.id): r.content for r in (*rows, *extra)}
-    keys = [(p["resourceType"], p["id"]) for p in patients]
-    keys += [(e["resourceType"], e["id"]) for s in sections for e in s.entries]
-    entries = [BundleEntry({"fullUrl": f"urn:uuid:{composition['id']}"},
-                           orjson.dumps(composition))]
-    for key in dict.fromkeys(keys):
-        if key in stored:
-            entries.append(BundleEntry({"fullUrl": f"{base_url}/{key[0]}/{key[1]}"},
-                                       stored[key]))
-    for generated in (_device(), *issues):
-        entries.append(BundleEntry({"fullUrl": f"urn:uuid:{generated['id']}"},
-                                   orjson.dumps(generated)))
-    head = {"identifier": {"system": f"{BASE}/Id/wishes-document", "value": str(uuid.uuid4())},
-            "timestamp": stamp}
-    return assemble_bundle("document", entries, extra=head)
 
 
 OPERATIONS = (("wishes", f"{BASE}/OperationDefinition/Patient-wishes"),

@@ -1,0 +1,81 @@
+"""The $wishes documents built most recently, kept for the next crew who asks."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+__all__ = ["WishesAnswer", "KeptDocument", "DocumentCache", "Key", "etags"]
+
+
+@dataclass
+class WishesAnswer:
+    """200 with ``body``, or 304 (body None) when If-None-Match named ``etag``."""
+
+    status: int
+    etag: str
+    patient_ids: list[str]
+    body: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
+
+
+@dataclass
+class KeptDocument:
+    """A built document, and the change token it was last known current at."""
+
+    token: tuple[int, int] | None
+    day: str
+    etag: str
+    body: bytes
+    codes: tuple[str, ...]
+    ids: list[str]
+
+    def answer(self, if_none_match: str | None) -> WishesAnswer:
+        if if_none_match is not None and self.etag in etags(if_none_match):
+            return WishesAnswer(304, self.etag, list(self.ids))
+        return WishesAnswer(200, self.etag, list(self.ids), self.body, list(self.codes))
+
+
+class DocumentCache:
+    """The documents asked for most recently, by (how the person was named, base URL).
+
+    Bounded by the total size of the documents (``EOLC_WISHES_CACHE_MB``). An entry is
+    served without reading only while the database's change token is the one it was
+    checked at (nothing committed since); otherwise the person's record is read
+    again and the entry is served only if the ETag (every version read, and the day)
+    is unchanged.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[Key, KeptDocument] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key) -> KeptDocument | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: Key, document: KeptDocument) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old.body)
+        if len(document.body) > self.max_bytes:
+            return
+        self._entries[key] = document
+        self.bytes += len(document.body)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._entries.popitem(last=False)
+            self.bytes -= len(dropped.body)
+
+
+def etags(header: str) -> set[str]:
+    tags = {t.strip() for t in header.split(",")}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
