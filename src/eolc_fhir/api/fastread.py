@@ -28,10 +28,9 @@ from eolc_fhir.api.deps import base_url_for
 from eolc_fhir.api.errors import outcome_response
 from eolc_fhir.api.guard import authorize
 from eolc_fhir.api.operations import wishes_headers
-from eolc_fhir.api.responses import choose_media_type, wants_lenient
+from eolc_fhir.api.responses import choose_media_type, send_body, version_headers, wants_lenient
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import FhirError
-from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.interactions import Target
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
@@ -99,24 +98,13 @@ async def _serve(ctx: ServerContext, scope: Scope, receive: Any, send: Any, targ
     except FhirError as error:  # rendered as the routes' error handler renders it
         await outcome_response(error.status, error.issues, error.headers)(scope, receive, send)
         return
-    media_type = choose_media_type("", header(scope, b"accept") or "")
-    await send({
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [
-            (b"content-type", media_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
+    await send_body(send, choose_media_type("", header(scope, b"accept") or ""), body, headers)
 
 
 async def _read(ctx: ServerContext, rtype: str, rid: str) -> Answer:
     stored = (await crud.read(ctx, rtype, rid)).stored
     assert stored is not None and stored.content is not None
-    return stored.content, {"ETag": f'W/"{stored.version}"',
-                            "Last-Modified": to_http_date(stored.last_updated_us)}
+    return stored.content, version_headers(stored.version, stored.last_updated_us)
 
 
 async def _search(ctx: ServerContext, scope: Scope, rtype: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import Request
 from starlette.responses import Response
@@ -11,7 +13,8 @@ from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.services.results import Result
 
 __all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return",
-           "choose_media_type", "wants_lenient", "FHIR_JSON", "PLAIN_JSON", "REVALIDATE"]
+           "choose_media_type", "wants_lenient", "version_headers", "send_body", "FHIR_JSON",
+           "PLAIN_JSON", "REVALIDATE"]
 
 REVALIDATE = "private, no-cache"  # Cache-Control: keep it, but revalidate (If-None-Match)
 FHIR_JSON = "application/fhir+json; charset=utf-8"
@@ -52,12 +55,30 @@ def _pretty(request: Request, body: bytes) -> bytes:
     return body
 
 
+def version_headers(version: int, last_updated_us: int) -> dict[str, str]:
+    """ETag and Last-Modified of a stored version."""
+    return {"ETag": f'W/"{version}"', "Last-Modified": to_http_date(last_updated_us)}
+
+
+async def send_body(send: Any, media_type: str, body: bytes, headers: dict[str, str]) -> None:
+    """A 200 answer straight onto the ASGI channel (the lean door's rendering)."""
+    await send({
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
 def resource_response(request: Request, result: Result, base_url: str) -> Response:
     headers: dict[str, str] = {}
     stored = result.stored
     if stored is not None:
-        headers["ETag"] = f'W/"{stored.version}"'
-        headers["Last-Modified"] = to_http_date(stored.last_updated_us)
+        headers.update(version_headers(stored.version, stored.last_updated_us))
         if result.content_location:
             headers["Location"] = (
                 f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
