@@ -44,18 +44,18 @@ _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provena
 
 async def install(ctx: ServerContext) -> None:
     """Bookkeeping always; tokens, audit and provenance unless --insecure-dev."""
-    ctx.extras.setdefault("write_hooks", []).append(security_write_hook)
-    ctx.extras.setdefault("batch_write_hooks", {})[security_write_hook] = security_write_batch
-    ctx.extras.setdefault("capability_contributors", []).append(restrict_audit)
+    ctx.hooks.write_hooks.append(security_write_hook)
+    ctx.hooks.batch_write_hooks[security_write_hook] = security_write_batch
+    ctx.hooks.capability_contributors.append(restrict_audit)
     if ctx.settings.insecure_dev:
         return
     state = await start_security(ctx.settings, ctx.db)
     ctx.security = state
-    ctx.extras.setdefault("entry_guards", []).append(_entry_guard)
-    ctx.extras.setdefault("statement_contributors", []).append(add_security)
+    ctx.hooks.entry_guards.append(_entry_guard)
+    ctx.hooks.statement_contributors.append(add_security)
     if ctx.settings.demo_clients:
         await ensure_demo_clients(ctx.settings, ctx.db)
-    ctx.extras["audit_flusher"] = asyncio.create_task(_flusher(ctx, state))
+    ctx.audit_flusher = asyncio.create_task(_flusher(ctx, state))
 
 
 async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: str) -> None:
@@ -65,7 +65,7 @@ async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: st
 
 async def uninstall(ctx: ServerContext) -> None:
     state: SecurityState | None = ctx.security
-    task = ctx.extras.pop("audit_flusher", None)
+    task, ctx.audit_flusher = ctx.audit_flusher, None
     if state is not None and task is not None:
         # Never cancel a flush half-way (its transaction would hold the database):
         # ask the loop to stop, let it finish, then write whatever is left.

@@ -86,9 +86,9 @@ def base_url(ctx: ServerContext) -> str:
 def install(ctx: ServerContext) -> SubscriptionEngine:
     engine = SubscriptionEngine(ctx)
     ctx.subscriptions = engine
-    ctx.extras.setdefault("write_hooks", []).append(on_write)
-    ctx.extras.setdefault("batch_write_hooks", {})[on_write] = on_write_batch
-    ctx.extras.setdefault("capability_contributors", []).append(
+    ctx.hooks.write_hooks.append(on_write)
+    ctx.hooks.batch_write_hooks[on_write] = on_write_batch
+    ctx.hooks.capability_contributors.append(
         lambda rtype, entry: _advertise(engine, rtype, entry))
     return engine
 

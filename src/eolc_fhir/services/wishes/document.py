@@ -264,11 +264,10 @@ class DocumentCache:
 
 
 def document_cache(ctx: ServerContext) -> DocumentCache:
-    """The process's document cache, made on first use and kept in ctx.extras."""
-    cache: DocumentCache | None = ctx.extras.get("wishes_cache")
-    if cache is None:
-        cache = ctx.extras["wishes_cache"] = DocumentCache(
-            ctx.settings.wishes_cache_mb * 1024 * 1024)
+    """The process's document cache, made on first use and kept in ctx.wishes_cache."""
+    cache = ctx.wishes_cache
+    if not isinstance(cache, DocumentCache):
+        cache = ctx.wishes_cache = DocumentCache(ctx.settings.wishes_cache_mb * 1024 * 1024)
     return cache
 
 
@@ -403,6 +402,6 @@ def _capability(resource_type: str, entry: dict[str, Any]) -> None:
 
 def install(ctx: ServerContext) -> None:
     """Declare $wishes and $everything in the CapabilityStatement (called at start-up)."""
-    contributors = ctx.extras.setdefault("capability_contributors", [])
+    contributors = ctx.hooks.capability_contributors
     if _capability not in contributors:
         contributors.append(_capability)
