@@ -59,8 +59,7 @@ async def install(ctx: ServerContext) -> None:
 
 
 async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: str) -> None:
-    await check_entry(ctx.security, method, url,
-                      SecurityRepository(uow.connection, uow.dialect))
+    await check_entry(ctx.security, method, url, uow.security)
 
 
 async def uninstall(ctx: ServerContext) -> None:
@@ -140,7 +139,7 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
     request = current.get()
     if rtype == "AuditEvent" or (request is not None and request.extra.get(_SERVER_WRITTEN)):
         return
-    repo = SecurityRepository(uow.connection, uow.dialect)
+    repo = uow.security
     if change.previous is not None and request is not None and ctx.security is not None:
         await _may_change(repo, change, request)
     await _bookkeeping(ctx, repo, change, request)
@@ -185,7 +184,7 @@ async def security_write_batch(ctx: ServerContext, uow: UnitOfWork,
                              _recorded(resource, stored.last_updated_us)))
             patient = None  # as in _bookkeeping: the consent itself stays visible
         origins.append((stored.resource_type, stored.id, Origin(None, None, patient)))
-    repo = SecurityRepository(uow.connection, uow.dialect)
+    repo = uow.security
     if consents:
         await repo.put_consents(consents)
         _forget_withdrawn(ctx)

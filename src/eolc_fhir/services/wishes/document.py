@@ -85,10 +85,10 @@ from eolc_fhir.services.wishes.sections import (
     ref,
 )
 from eolc_fhir.services.wishes.visibility import visible_rows
-from eolc_fhir.storage.compartment import PatientReader, Row
+from eolc_fhir.storage.model import Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
-           "reader", "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS", "DocumentCache",
+           "FORMAT_VERSION", "WISHES_TYPES", "install", "OPERATIONS", "DocumentCache",
            "document_cache"]
 
 FORMAT_VERSION = "1"
@@ -108,15 +108,6 @@ class WishesAnswer:
     patient_ids: list[str]
     body: bytes | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-def reader(ctx: ServerContext) -> PatientReader:
-    """The process's PatientReader, made on first use and kept in ctx.extras."""
-    found: PatientReader | None = ctx.extras.get("patient_reader")
-    if found is None or found.db is not ctx.db:
-        found = PatientReader(ctx.db)
-        ctx.extras["patient_reader"] = found
-    return found
 
 
 def parse_nhs_identifier(identifier: str | None) -> str:
@@ -140,7 +131,7 @@ async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, ba
     number = parse_nhs_identifier(identifier)
 
     async def fetch() -> list[Row]:
-        return await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
+        return await ctx.db.compartment.fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
                                        contacts=True)
 
     return await _wishes(ctx, ("nhs-number", number, base_url), fetch, if_none_match,
@@ -150,7 +141,8 @@ async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, ba
 async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: str,
                              if_none_match: str | None = None) -> WishesAnswer:
     async def fetch() -> list[Row]:
-        return await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id], contacts=True)
+        return await ctx.db.compartment.fetch(WISHES_TYPES, patient_ids=[patient_id],
+                                              contacts=True)
 
     return await _wishes(ctx, ("id", patient_id, base_url), fetch, if_none_match,
                          f"Patient/{patient_id} is not known")
@@ -184,7 +176,7 @@ async def _answer(ctx: ServerContext, key: _Key, rows: list[Row], if_none_match:
             found.by_type.setdefault(row.resource_type, []).append(resource)
         found.others[(row.resource_type, row.id)] = resource
     missing = _contact_keys(found, patients)  # e.g. a care team with no subject
-    extra = await reader(ctx).get_many(missing) if missing else []
+    extra = await ctx.db.compartment.get_many(missing) if missing else []
     for row in extra:
         found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
     etag = _etag([*rows, *extra], today)
