@@ -8,25 +8,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from eolc_fhir.config import Settings
+from eolc_fhir.config import settings_from
 
 __all__ = ["main", "settings_from"]
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from EOLC_* variables, with command-line options taking precedence."""
-    overrides: dict[str, Any] = {}
-    for name in ("database_url", "host", "port"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    if getattr(args, "insecure_dev", False):
-        overrides["insecure_dev"] = True
-    return Settings(**overrides)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:

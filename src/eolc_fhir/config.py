@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "DEFAULT_PROFILES_DIR"]
+__all__ = ["Settings", "DEFAULT_PROFILES_DIR", "settings_from"]
 
 def _default_profiles_dir() -> Path:
     """The checkout's profiles/ (editable install), else ./profiles (set EOLC_PROFILES_DIR)."""
@@ -72,3 +73,16 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = 30.0
     dispatcher_poll_seconds: float = 2.0
     event_retention_days: float = 30.0
+
+
+def settings_from(args: object) -> Settings:
+    """Settings from EOLC_* variables, with command-line options (an argparse Namespace)
+    taking precedence."""
+    overrides: dict[str, Any] = {}
+    for name in ("database_url", "host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if getattr(args, "insecure_dev", False):
+        overrides["insecure_dev"] = True
+    return Settings(**overrides)

@@ -60,6 +60,6 @@ async def test_many_subscriptions_get_every_event_once_in_order(
         bundles = streams[sub_id]
         assert [n for b in bundles for n in b] == list(range(1, WRITES + 1)), sub_id
         assert all(1 <= len(b) <= 3 for b in bundles)
-    dispatcher = client.app.state.ctx.extras["dispatcher"]  # type: ignore[attr-defined]
+    dispatcher = client.app.state.ctx.dispatcher  # type: ignore[attr-defined]
     acks = dispatcher.stats.posts - SUBSCRIBERS  # the handshakes are acknowledged alone
     assert dispatcher._acks.groups < acks  # acknowledgements did share transactions

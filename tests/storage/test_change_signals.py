@@ -10,7 +10,6 @@ import pytest
 
 from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.model import IndexRows, StoredResource
-from eolc_fhir.storage.search_sql import reindex_all
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 
@@ -65,7 +64,7 @@ async def test_audits_do_not_count_resources_and_reindex_do(db: Database) -> Non
     written = await _settled(db)
     assert written is not None and written != start
 
-    await reindex_all(db, lambda resource: IndexRows(), ["Basic"])
+    await db.reindex(lambda resource: IndexRows(), ["Basic"])
     reindexed = await _settled(db)
     assert reindexed is not None and reindexed != written
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,26 @@ _FAKE_MODULES = {
     "storage/ok_sql.py": "from sqlalchemy.ext.asyncio import AsyncEngine\n",
     "api/ok_web.py": "import fastapi\n",
     "fhir/models.py": "from fhir.resources.R4B import get_fhir_model_class\n",
+    "api/uses_storage.py": "from eolc_fhir.storage import door\n",
+    "storage/door.py": "",
+    "services/uses_storage_internals.py": "from eolc_fhir.storage import tables\n",
+    "fhir/cycle_a.py": "from eolc_fhir.fhir import cycle_b\n",
+    "fhir/cycle_b.py": "from eolc_fhir.fhir import cycle_a\n",
+    "search/registry.py": "from eolc_fhir.search import matcher\n",
+    "services/wishes.py": "from eolc_fhir.services import subscriptions\n",
 }
+
+
+def _named_modules() -> list[str]:
+    """Every module the contracts name (protected modules, layers of a container)."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    names: list[str] = []
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        names += contract.get("protected_modules", [])
+        for container in contract.get("containers", []):
+            names += [f"{container}.{layer.strip('() ')}" for row in contract["layers"]
+                      for layer in row.replace("|", ":").split(":")]
+    return names
 
 
 def _write_fake_package(root: Path) -> None:
@@ -86,6 +106,10 @@ def _write_fake_package(root: Path) -> None:
     for name in _FAKE_PACKAGES:
         (package / name).mkdir()
         (package / name / "__init__.py").write_text("")
+    for module in _named_modules():  # empty unless given a violation below
+        path = root.joinpath(*module.split(".")).with_suffix(".py")
+        if path.parent.is_dir():
+            path.write_text("")
     for relative, source in _FAKE_MODULES.items():
         (package / relative).write_text(source)
 
@@ -97,12 +121,17 @@ def test_import_contracts_catch_each_violation(tmp_path: Path) -> None:
     argv = [_tool("lint-imports"), "--no-cache", str(REPO / "pyproject.toml")]
     code, output = _run(argv, tmp_path, env)
     assert code != 0, output
-    assert "0 kept, 4 broken" in output, output
+    assert "0 kept, 9 broken" in output, output
     for line in (
         "eolc_fhir.storage.reaches_up -> eolc_fhir.api",
         "eolc_fhir.services.uses_sql -> sqlalchemy",
         "eolc_fhir.search.uses_web -> starlette",
         "eolc_fhir.validation.uses_models -> fhir",
+        "eolc_fhir.api.uses_storage -> eolc_fhir.storage.door",
+        "eolc_fhir.services.uses_storage_internals -> eolc_fhir.storage.tables",
+        "No cycles are allowed in eolc_fhir.fhir",
+        "eolc_fhir.search.registry -> eolc_fhir.search.matcher",
+        "eolc_fhir.services.wishes -> eolc_fhir.services.subscriptions",
     ):
         assert line in output, output
     for allowed in ("ok_sql", "ok_web", "fhir.models ->"):

@@ -37,7 +37,6 @@ from eolc_fhir.security.state import SecurityState
 from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import filter_bundle
 from eolc_fhir.services.operations import operation_reads
-from eolc_fhir.storage.security_repo import SecurityRepository
 
 __all__ = ["SecurityMiddleware", "authorize", "authorize_route", "record_patients",
            "PUBLIC_PATHS"]
@@ -195,8 +194,7 @@ class _Exchange:
         self._log(status)
 
     async def _origins(self, keys: Any) -> Any:
-        async with self.state.db.unit_of_work(write=False) as uow:
-            return await SecurityRepository(uow.connection, uow.dialect).origins(keys)
+        return await self.state.origins(keys)
 
     def _queue_audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
         rc = self.rc

@@ -29,7 +29,7 @@ def register_commands(subparsers: Any, add_db: Callable[[argparse.ArgumentParser
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from eolc_fhir.cli import settings_from
+    from eolc_fhir.config import settings_from
 
     settings = settings_from(args)
     report = asyncio.run(_load(settings, args))

@@ -28,7 +28,6 @@ from eolc_fhir.fhir.errors import ProfileViolation
 from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import store_new_versions
-from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.model import IndexRows
 
 __all__ = ["LoadReport", "load_region", "region_loaded", "prepare_people", "Progress",
@@ -139,7 +138,7 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    await analyze(ctx.db.engine, ctx.db.dialect)
+    await ctx.db.analyze()  # planner statistics before the region is queried
     return LoadReport(seed, patients, count, time.perf_counter() - began)
 
 

@@ -11,7 +11,6 @@ from eolc_fhir.config import Settings
 from eolc_fhir.search.registry import SearchRegistry
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
-from eolc_fhir.storage.search_sql import reindex_all
 
 __all__ = ["register_commands"]
 
@@ -27,7 +26,7 @@ def _reindex(args: argparse.Namespace) -> int:
         db = Database(settings.database_url)
         try:
             await migrate.upgrade(db)
-            return await reindex_all(db, registry.extract, args.types or None)
+            return await db.reindex(registry.extract, args.types or None)
         finally:
             await db.close()
 

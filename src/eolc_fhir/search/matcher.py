@@ -7,9 +7,11 @@ so the matcher and the database agree by construction.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.search.parse import parse_search
+from eolc_fhir.search.registry import SearchRegistry
 from eolc_fhir.search.values import date_range
 from eolc_fhir.storage.model import IndexRows
 from eolc_fhir.storage.query import (
@@ -30,9 +32,6 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-if TYPE_CHECKING:
-    from eolc_fhir.search.registry import SearchRegistry
-
 __all__ = ["matches", "query_matches", "range_holds"]
 
 _ROWS_OF_KIND = {
@@ -43,8 +42,7 @@ _ROWS_OF_KIND = {
 
 def matches(registry: SearchRegistry, resource: dict[str, Any], resource_type: str,
             params: list[tuple[str, str]]) -> bool:
-    from eolc_fhir.search.parse import parse_search
-
+    """Whether one resource meets search parameters, without a database."""
     if resource.get("resourceType") != resource_type:
         return False
     parsed = parse_search(registry, resource_type, params)

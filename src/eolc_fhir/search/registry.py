@@ -139,13 +139,6 @@ class SearchRegistry:
                     out.append(f"{source}:{param.code}")
         return out
 
-    def matches(self, resource: dict[str, Any], resource_type: str,
-                params: list[tuple[str, str]]) -> bool:
-        """Whether one resource meets search parameters, without a database."""
-        from eolc_fhir.search.matcher import matches  # matcher imports the parser
-
-        return matches(self, resource, resource_type, params)
-
 
 def _add_rows(rows: IndexRows, param: SearchParam, values: list[Any]) -> None:
     if not values:

@@ -16,7 +16,6 @@ from eolc_fhir.security.keys import rotate_keys
 from eolc_fhir.security.roles import ROLES
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
-from eolc_fhir.storage.security_repo import SecurityRepository
 
 __all__ = ["register_commands"]
 
@@ -53,7 +52,7 @@ def _add(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> bool:
         async with db.unit_of_work(write=True) as uow:
-            return await SecurityRepository(uow.connection, uow.dialect).add_client(record)
+            return await uow.security.add_client(record)
 
     if not _with_db(args, work):
         print(f"error: client '{args.client_id}' already exists", file=sys.stderr)
@@ -65,7 +64,7 @@ def _add(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     async def work(db: Database) -> list[Any]:
         async with db.unit_of_work(write=False) as uow:
-            return await SecurityRepository(uow.connection, uow.dialect).list_clients()
+            return await uow.security.list_clients()
 
     for c in _with_db(args, work):
         keys = "jwks_uri " + c.jwks_uri if c.jwks_uri else "jwks"
@@ -76,8 +75,7 @@ def _list(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     async def work(db: Database) -> bool:
         async with db.unit_of_work(write=True) as uow:
-            return await SecurityRepository(uow.connection, uow.dialect).remove_client(
-                args.client_id)
+            return await uow.security.remove_client(args.client_id)
 
     if not _with_db(args, work):
         print(f"error: no client '{args.client_id}'", file=sys.stderr)

@@ -15,7 +15,6 @@ from eolc_fhir.security.client_side import (
 from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.storage.database import Database
-from eolc_fhir.storage.security_repo import SecurityRepository
 
 __all__ = ["ensure_demo_clients", "DEMO_CLIENTS"]
 
@@ -38,7 +37,7 @@ async def ensure_demo_clients(settings: Settings, db: Database) -> list[str]:
     folder = Path(settings.demo_keys_dir)
     made = []
     async with db.unit_of_work(write=True) as uow:
-        repo = SecurityRepository(uow.connection, uow.dialect)
+        repo = uow.security
         for client_id, role, ods, name in DEMO_CLIENTS:
             path = folder / f"{client_id}.jwk.json"
             existing = await repo.get_client(client_id)

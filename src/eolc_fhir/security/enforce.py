@@ -50,8 +50,7 @@ async def check_visible(state: SecurityState, principal: Principal | None, rtype
     if repo is not None:
         found = await repo.origins([(rtype, rid)])
     else:
-        async with state.db.unit_of_work(write=False) as uow:
-            found = await SecurityRepository(uow.connection, uow.dialect).origins([(rtype, rid)])
+        found = await state.origins([(rtype, rid)])
     origin = found.get((rtype, rid))
     if origin is None:
         return  # not there: the interaction itself answers 404 (or creates it)

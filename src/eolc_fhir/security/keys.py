@@ -13,7 +13,7 @@ from joserfc import jwk
 
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.storage.database import Database
-from eolc_fhir.storage.security_repo import KeyRecord, SecurityRepository
+from eolc_fhir.storage.security_repo import KeyRecord
 
 __all__ = ["SigningKeys", "load_keys", "rotate_keys", "KEY_ALGORITHM"]
 
@@ -47,10 +47,10 @@ def _new_record() -> KeyRecord:
 async def load_keys(db: Database, *, create: bool = True) -> SigningKeys:
     """The stored keys; a new one is generated and stored when there is none."""
     async with db.unit_of_work(write=False) as uow:
-        records = await SecurityRepository(uow.connection, uow.dialect).list_keys()
+        records = await uow.security.list_keys()
     if not records and create:
         async with db.unit_of_work(write=True) as uow:
-            repo = SecurityRepository(uow.connection, uow.dialect)
+            repo = uow.security
             records = await repo.list_keys()  # another process may have just made one
             if not records:
                 await repo.add_key(_new_record(), keep=_KEEP)
@@ -62,5 +62,5 @@ async def rotate_keys(db: Database) -> str:
     """Make a new signing key; the previous one keeps verifying, older ones are dropped."""
     record = _new_record()
     async with db.unit_of_work(write=True) as uow:
-        await SecurityRepository(uow.connection, uow.dialect).add_key(record, keep=_KEEP)
+        await uow.security.add_key(record, keep=_KEEP)
     return record.kid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from eolc_fhir.security.keys import load_keys
 from eolc_fhir.security.ratelimit import RateLimiter
 from eolc_fhir.security.tokens import TokenService
 from eolc_fhir.storage.database import Database
-from eolc_fhir.storage.security_repo import ClientRecord, SecurityRepository
+from eolc_fhir.storage.security_repo import ClientRecord, Origin
 
 __all__ = ["SecurityState", "start_security"]
 
@@ -36,12 +37,11 @@ class SecurityState:
 
     async def find_client(self, client_id: str) -> ClientRecord | None:
         async with self.db.unit_of_work(write=False) as uow:
-            return await SecurityRepository(uow.connection, uow.dialect).get_client(client_id)
+            return await uow.security.get_client(client_id)
 
     async def use_jti(self, client_id: str, jti: str, exp: int) -> bool:
         async with self.db.unit_of_work(write=True) as uow:
-            repo = SecurityRepository(uow.connection, uow.dialect)
-            return await repo.use_jti(client_id, jti, exp * 1_000_000, now_us())
+            return await uow.security.use_jti(client_id, jti, exp * 1_000_000, now_us())
 
     async def withdrawn_patients(self) -> frozenset[str]:
         """Patients who withdrew consent to share; cached for a couple of seconds."""
@@ -49,11 +49,14 @@ class SecurityState:
         if until > time.monotonic():
             return patients
         async with self.db.unit_of_work(write=False) as uow:
-            found = frozenset(
-                await SecurityRepository(uow.connection, uow.dialect).withdrawn_patients()
-            )
+            found = frozenset(await uow.security.withdrawn_patients())
         self._withdrawn = (time.monotonic() + _WITHDRAWN_TTL, found)
         return found
+
+    async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
+        """Who recorded each (type, id), and whose record it is, in a transaction of its own."""
+        async with self.db.unit_of_work(write=False) as uow:
+            return await uow.security.origins(keys)
 
     def forget_withdrawn(self) -> None:
         """Our own write changed a consent: look again on the next request."""

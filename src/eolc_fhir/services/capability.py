@@ -50,7 +50,7 @@ def _resource_entry(ctx: ServerContext, rtype: str) -> dict[str, Any]:
             entry["supportedProfile"] = profiles
     entry.setdefault("operation", []).append(_VALIDATE)
     entry["operation"] += _TERMINOLOGY.get(rtype, [])
-    for contributor in ctx.extras.get("capability_contributors", ()):
+    for contributor in ctx.hooks.capability_contributors:
         contributor(rtype, entry)
     return entry
 
@@ -78,6 +78,6 @@ def capability_statement(ctx: ServerContext, base_url: str) -> dict[str, Any]:
         "format": ["json", "application/fhir+json"],
         "rest": [rest],
     }
-    for contributor in ctx.extras.get("statement_contributors", ()):
+    for contributor in ctx.hooks.statement_contributors:
         contributor(statement)
     return statement

@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eolc_fhir.config import Settings
 from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.model import StoredResource
+from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["ServerContext"]
+__all__ = ["ServerContext", "Hooks", "Change", "WriteHook", "BatchWriteHook", "EntryGuard",
+           "CapabilityContributor", "StatementContributor", "Stoppable"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a committed write changed; handed to every write hook."""
+
+    interaction: str  # create | update | delete
+    stored: StoredResource
+    resource: dict[str, Any] | None  # None for a deletion
+    previous: StoredResource | None
+
+
+# Runs inside every write's transaction (services/resources/writes.py).
+WriteHook = Callable[["ServerContext", UnitOfWork, Change], Awaitable[None]]
+# The same work for several changes at once, in their order, with the same stored result
+# as the WriteHook called once per change (registered in Hooks.batch_write_hooks).
+BatchWriteHook = Callable[["ServerContext", UnitOfWork, Sequence[Change]], Awaitable[None]]
+# Runs before each batch or transaction entry: (ctx, uow, method, url); raises to refuse.
+EntryGuard = Callable[["ServerContext", UnitOfWork, str, str], Awaitable[None]]
+# Adds to one resource type's entry of the CapabilityStatement: (type, entry).
+CapabilityContributor = Callable[[str, dict[str, Any]], None]
+# Adds to the whole CapabilityStatement.
+StatementContributor = Callable[[dict[str, Any]], None]
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Hooks:
+    """Where the feature packages (security, subscriptions, operations) plug in at start."""
+
+    write_hooks: list[WriteHook] = field(default_factory=list)
+    batch_write_hooks: dict[WriteHook, BatchWriteHook] = field(default_factory=dict)
+    entry_guards: list[EntryGuard] = field(default_factory=list)
+    capability_contributors: list[CapabilityContributor] = field(default_factory=list)
+    statement_contributors: list[StatementContributor] = field(default_factory=list)
 
 
 @dataclass
@@ -23,4 +66,10 @@ class ServerContext:
     validator: Any = None
     subscriptions: Any = None
     security: Any = None
+    hooks: Hooks = field(default_factory=Hooks)
+    dispatcher: Stoppable | None = None  # this process's subscription dispatcher, if it runs one
+    audit_flusher: asyncio.Task[None] | None = None  # writes the queued read audits
+    wishes_cache: object | None = None  # services.wishes' DocumentCache, made on first use
+    # Only "fast_guard", "operation_checks" and "audit_hooks" live here: the request
+    # pipeline rework removes them. Everything else has a typed field above.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -22,8 +22,7 @@ from eolc_fhir.fhir.instant import from_instant
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.paging import page_size
-from eolc_fhir.services.wishes.document import reader
-from eolc_fhir.storage.compartment import Row
+from eolc_fhir.storage.model import Row
 
 __all__ = ["everything"]
 
@@ -77,7 +76,7 @@ def _references(value: Any, out: list[tuple[str, str]]) -> None:
 
 
 async def _gather(ctx: ServerContext, patient_id: str) -> list[Row]:
-    rows = await reader(ctx).fetch((), patient_ids=[patient_id])
+    rows = await ctx.db.compartment.fetch((), patient_ids=[patient_id])
     if not any(r.resource_type == "Patient" for r in rows):
         raise NotFound(f"Patient/{patient_id} is not known")
     have = {(r.resource_type, r.id) for r in rows}
@@ -85,7 +84,7 @@ async def _gather(ctx: ServerContext, patient_id: str) -> list[Row]:
     for row in rows:
         _references(orjson.loads(row.content), wanted)
     missing = [k for k in dict.fromkeys(wanted) if k not in have]
-    return rows + await reader(ctx).get_many(missing)
+    return rows + await ctx.db.compartment.get_many(missing)
 
 
 async def everything(ctx: ServerContext, patient_id: str, params: list[tuple[str, str]], *,

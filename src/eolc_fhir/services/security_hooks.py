@@ -44,28 +44,27 @@ _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provena
 
 async def install(ctx: ServerContext) -> None:
     """Bookkeeping always; tokens, audit and provenance unless --insecure-dev."""
-    ctx.extras.setdefault("write_hooks", []).append(security_write_hook)
-    ctx.extras.setdefault("batch_write_hooks", {})[security_write_hook] = security_write_batch
-    ctx.extras.setdefault("capability_contributors", []).append(restrict_audit)
+    ctx.hooks.write_hooks.append(security_write_hook)
+    ctx.hooks.batch_write_hooks[security_write_hook] = security_write_batch
+    ctx.hooks.capability_contributors.append(restrict_audit)
     if ctx.settings.insecure_dev:
         return
     state = await start_security(ctx.settings, ctx.db)
     ctx.security = state
-    ctx.extras.setdefault("entry_guards", []).append(_entry_guard)
-    ctx.extras.setdefault("statement_contributors", []).append(add_security)
+    ctx.hooks.entry_guards.append(_entry_guard)
+    ctx.hooks.statement_contributors.append(add_security)
     if ctx.settings.demo_clients:
         await ensure_demo_clients(ctx.settings, ctx.db)
-    ctx.extras["audit_flusher"] = asyncio.create_task(_flusher(ctx, state))
+    ctx.audit_flusher = asyncio.create_task(_flusher(ctx, state))
 
 
 async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: str) -> None:
-    await check_entry(ctx.security, method, url,
-                      SecurityRepository(uow.connection, uow.dialect))
+    await check_entry(ctx.security, method, url, uow.security)
 
 
 async def uninstall(ctx: ServerContext) -> None:
     state: SecurityState | None = ctx.security
-    task = ctx.extras.pop("audit_flusher", None)
+    task, ctx.audit_flusher = ctx.audit_flusher, None
     if state is not None and task is not None:
         # Never cancel a flush half-way (its transaction would hold the database):
         # ask the loop to stop, let it finish, then write whatever is left.
@@ -140,7 +139,7 @@ async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Chang
     request = current.get()
     if rtype == "AuditEvent" or (request is not None and request.extra.get(_SERVER_WRITTEN)):
         return
-    repo = SecurityRepository(uow.connection, uow.dialect)
+    repo = uow.security
     if change.previous is not None and request is not None and ctx.security is not None:
         await _may_change(repo, change, request)
     await _bookkeeping(ctx, repo, change, request)
@@ -185,7 +184,7 @@ async def security_write_batch(ctx: ServerContext, uow: UnitOfWork,
                              _recorded(resource, stored.last_updated_us)))
             patient = None  # as in _bookkeeping: the consent itself stays visible
         origins.append((stored.resource_type, stored.id, Origin(None, None, patient)))
-    repo = SecurityRepository(uow.connection, uow.dialect)
+    repo = uow.security
     if consents:
         await repo.put_consents(consents)
         _forget_withdrawn(ctx)

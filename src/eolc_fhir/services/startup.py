@@ -65,11 +65,11 @@ async def _start_subscriptions(ctx: ServerContext) -> None:
 
         dispatcher = Dispatcher(ctx)
         await dispatcher.start()
-        ctx.extras["dispatcher"] = dispatcher
+        ctx.dispatcher = dispatcher
 
 
 async def close_context(ctx: ServerContext) -> None:
-    dispatcher = ctx.extras.pop("dispatcher", None)
+    dispatcher, ctx.dispatcher = ctx.dispatcher, None
     if dispatcher is not None:
         await dispatcher.stop()
     await security_hooks.uninstall(ctx)  # writes the last queued read audits

@@ -16,25 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.model import Row
 from eolc_fhir.storage.pg_reader import dollar_params
+from eolc_fhir.storage.read_sources import ReadSources
 
 __all__ = ["Row", "PatientReader"]
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A current, live resource version: what $wishes needs of it."""
-
-    resource_type: str
-    id: str
-    version: int
-    last_updated_us: int
-    content: bytes
-
 
 _COLS = "r.res_type, r.res_id, r.version, r.last_updated_us, r.content"
 _BY_IDENTIFIER = (
@@ -95,7 +83,7 @@ def _keys_sql(keys: Sequence[tuple[str, str]], params: dict[str, Any]) -> str:
 class PatientReader:
     """Reads a person's resources (on SQLite through the Database's read-only connection)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: ReadSources) -> None:
         self.db = db
 
     async def fetch(self, types: Sequence[str], *, patient_ids: Sequence[str] = (),

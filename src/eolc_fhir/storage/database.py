@@ -1,17 +1,30 @@
-"""The database handle: engine per URL, SQLite tuning, and units of work."""
+"""The database handle: engine per URL, SQLite tuning, units of work and the lean reads.
+
+Everything outside ``storage/`` reaches the database through this handle:
+``unit_of_work()`` for transactions (with its typed repositories), and, for
+the hot reads outside any transaction, ``read_current`` (a resource by key),
+``search`` (first pages of selective lookups) and ``compartment`` (a person's
+record), each on the engine's fastest path. Engine differences stay here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from eolc_fhir.storage.model import StoredResource
+from eolc_fhir.storage.bulk import analyze
+from eolc_fhir.storage.compartment import PatientReader
+from eolc_fhir.storage.model import CurrentRow, IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
+from eolc_fhir.storage.search_repo import LeanSearch
+from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Database", "Dialect"]
@@ -33,6 +46,8 @@ class Database:
         self._fast: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self.pg: PgReader | None = None
+        self._search: LeanSearch | None = None
+        self._compartment: PatientReader | None = None
         self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
@@ -51,6 +66,12 @@ class Database:
             # compiling a query costs far more than these lookups take.
             self.pg = PgReader(url, size=read_pool_size,
                                server_settings={"plan_cache_mode": "auto", "jit": "off"})
+
+    @property
+    def embedded(self) -> bool:
+        """True for SQLite: one process owns the database and its writers take turns.
+        False for PostgreSQL, which several processes (API replicas, dispatchers) share."""
+        return self.dialect == "sqlite"
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         """One transaction: commits on a clean exit, rolls back on an exception."""
@@ -123,15 +144,64 @@ class Database:
             return None
         return None if row is None else (int(row[0]), 0)
 
-    async def read_current(self, resource_type: str,
-                           resource_id: str) -> tuple[Any, ...] | None:
-        """``fast_read`` on either engine (PostgreSQL: the read pool, one statement)."""
+    async def read_current(self, resource_type: str, resource_id: str) -> CurrentRow | None:
+        """A resource's current row by key, outside any transaction (SQLite: ``fast_read``;
+        PostgreSQL: the read pool, one statement). None when absent; LookupError when
+        there is no lean path (in-memory SQLite) or it failed: use a unit of work."""
         if self.pg is None:
-            return self.fast_read(resource_type, resource_id)
-        row = await self.pg.fetchrow(
-            "SELECT version, last_updated_us, deleted, content FROM resources "
-            "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
-        return None if row is None else tuple(row)
+            row = self.fast_read(resource_type, resource_id)
+        else:
+            row = await self.pg.fetchrow(
+                "SELECT version, last_updated_us, deleted, content FROM resources "
+                "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
+        if row is None:
+            return None
+        content = row[3]
+        return CurrentRow(row[0], row[1], bool(row[2]), b"" if content is None else content)
+
+    @property
+    def search(self) -> LeanSearch:
+        """First pages of selective equality searches outside any transaction."""
+        if self._search is None:
+            self._search = LeanSearch(self)
+        return self._search
+
+    @property
+    def compartment(self) -> PatientReader:
+        """A person's resources (and their contacts) in one statement, outside any transaction."""
+        if self._compartment is None:
+            self._compartment = PatientReader(self)
+        return self._compartment
+
+    async def listen_for_events(
+            self, callback: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+        """Call ``callback`` whenever another process commits subscription events
+        (PostgreSQL LISTEN); returns the function that stops listening. None on SQLite,
+        where the one process that writes wakes its dispatcher itself."""
+        if self.embedded:
+            return None
+        return await listen(self.url, callback)
+
+    async def analyze(self) -> None:
+        """After a bulk load: planner statistics and a vacuum now (PostgreSQL only)."""
+        await analyze(self.engine, self.dialect)
+
+    async def reindex(self, indexer: Callable[[dict[str, Any]], IndexRows],
+                      resource_types: Sequence[str] | None = None, *, batch: int = 500) -> int:
+        """Rebuild every live resource's index rows with ``indexer``; one transaction per
+        batch, so a large store never holds one long write lock. Returns how many."""
+        done = 0
+        after: tuple[str, str] | None = None
+        while True:
+            async with self.unit_of_work() as uow:
+                rows = await uow.search.current_batch(resource_types, after, batch)
+                for rtype, rid, content in rows:
+                    await uow.resources.replace_index(rtype, rid, indexer(orjson.loads(content)))
+                await uow.search.announce_change()  # no resource row changed
+            done += len(rows)
+            if len(rows) < batch:
+                return done
+            after = (rows[-1][0], rows[-1][1])
 
     async def get_current(self, resource_type: str, resource_id: str) -> StoredResource | None:
         """The current version (a deletion included) of one resource, or None: by the lean
@@ -143,9 +213,8 @@ class Database:
                 return await uow.resources.get_current(resource_type, resource_id)
         if row is None:
             return None
-        version, last_updated_us, deleted, content = row
-        return StoredResource(resource_type, resource_id, int(version), int(last_updated_us),
-                              bool(deleted), None if content is None else bytes(content))
+        return StoredResource(resource_type, resource_id, row.version, row.last_updated_us,
+                              row.deleted, None if row.deleted else bytes(row.content))
 
     async def close(self) -> None:
         if self.pg is not None:

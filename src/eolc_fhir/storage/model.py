@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 __all__ = [
     "ids_by_type",
     "StoredResource",
+    "CurrentRow",
+    "PageRow",
+    "Row",
     "TokenRow",
     "StringRow",
     "ReferenceRow",
@@ -34,6 +38,35 @@ class StoredResource:
     deleted: bool
     content: bytes | None  # canonical JSON; None for a deletion
     method: str = "PUT"  # POST / PUT / DELETE, for history entries
+
+
+class CurrentRow(NamedTuple):
+    """A resource's current row as the lean read by key returns it (``Database.read_current``)."""
+
+    version: int
+    last_updated_us: int
+    deleted: bool
+    content: bytes  # the stored JSON; empty for a deletion
+
+
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    """One search match: its id, stored bytes and keyset position (for cursors)."""
+
+    res_id: str
+    content: bytes
+    keys: tuple[Any, ...]  # the keyset position of this row (for cursors)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A current, live resource version: what $wishes and $everything need of it."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated_us: int
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eolc_fhir.storage.model import PageRow
+from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.query import (
     Chain,
     Clause,
@@ -34,11 +36,8 @@ from eolc_fhir.storage.query import (
     TokenTest,
     UriTest,
 )
-from eolc_fhir.storage.search_sql import PageRow, page_statement
-
-if TYPE_CHECKING:
-    from eolc_fhir.storage.database import Database
-    from eolc_fhir.storage.pg_reader import PgReader
+from eolc_fhir.storage.read_sources import ReadSources
+from eolc_fhir.storage.search_sql import page_statement
 
 __all__ = ["PreparedSearches", "SqliteReader", "PgSearchReader", "template", "driver_page"]
 
@@ -150,7 +149,7 @@ def _rows(raw: Sequence[Sequence[Any]], count: int) -> tuple[list[PageRow], bool
 class SqliteReader:
     """Prepared search lookups on the Database's read-only sqlite3 connection (event loop)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: ReadSources) -> None:
         self.db = db
         self.prepared = PreparedSearches(_sqlite_dialect())
 
@@ -178,7 +177,7 @@ class SqliteReader:
 class PgSearchReader:
     """The same prepared lookups on PostgreSQL, through the Database's asyncpg read pool."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: ReadSources) -> None:
         self.db = db
         self.prepared = PreparedSearches(_asyncpg_dialect())
 

@@ -9,11 +9,9 @@ being written (as long as the sort keys themselves do not change).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -33,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement as _Col
 
 from eolc_fhir.storage import tables as t
-from eolc_fhir.storage.model import IndexRows
+from eolc_fhir.storage.model import PageRow
 from eolc_fhir.storage.query import (
     TABLE_OF_KIND,
     Chain,
@@ -53,12 +51,9 @@ from eolc_fhir.storage.search_conditions import (
     test_condition,
 )
 
-if TYPE_CHECKING:
-    from eolc_fhir.storage.database import Database
-
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
-           "fetch_current", "Rows", "rows_of", "reindex_all", "prefer_custom_plans",
+           "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
            "wants_custom_plan"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
@@ -68,13 +63,6 @@ _SORT_COLUMN = {
 }
 _NEUTRAL: dict[str, Any] = {"code": "", "value_norm": "", "target_id": "", "low_us": 0,
                             "high_us": 0, "value": 0}
-
-
-@dataclass(frozen=True, slots=True)
-class PageRow:
-    res_id: str
-    content: bytes
-    keys: tuple[Any, ...]  # the keyset position of this row (for cursors)
 
 
 class _Compiler:
@@ -350,20 +338,3 @@ async def announce_change(conn: AsyncConnection, dialect: str) -> None:
     else:
         await conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
                            .values(n=t.change_counter.c.n + 1))
-
-
-async def reindex_all(db: Database, indexer: Callable[[dict[str, Any]], IndexRows],
-                      resource_types: Sequence[str] | None = None, *, batch: int = 500) -> int:
-    """Rebuild every live resource's index rows with ``indexer``; one transaction per batch."""
-    done = 0
-    after: tuple[str, str] | None = None
-    while True:
-        async with db.unit_of_work() as uow:
-            rows = await current_batch(uow.connection, resource_types, after, batch)
-            for rtype, rid, content in rows:
-                await uow.resources.replace_index(rtype, rid, indexer(orjson.loads(content)))
-            await announce_change(uow.connection, uow.dialect)  # no resource row changed
-        done += len(rows)
-        if len(rows) < batch:
-            return done
-        after = (rows[-1][0], rows[-1][1])

@@ -11,6 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eolc_fhir.storage.repository import ResourceRepository
+from eolc_fhir.storage.search_repo import SearchRepository
+from eolc_fhir.storage.security_repo import SecurityRepository
+from eolc_fhir.storage.subscription_repo import SubscriptionRepository
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -24,6 +27,8 @@ _holding_write: contextvars.ContextVar[bool] = contextvars.ContextVar("eolc_writ
 class UnitOfWork:
     """``async with db.unit_of_work() as uow``: everything inside commits together.
 
+    The typed repositories (``uow.resources``, ``uow.search``, ``uow.security``,
+    ``uow.subscriptions``) are made on first use and share its transaction.
     Repositories never commit; the unit of work does, once, when the block
     exits cleanly, and rolls back on any exception. Callbacks registered with
     ``after_commit`` run only once the commit has succeeded.
@@ -39,17 +44,45 @@ class UnitOfWork:
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
         self.wrote_resources = False  # through ``resources``: a resource or its index rows
+        self._resources: ResourceRepository | None = None
+        self._search: SearchRepository | None = None
+        self._security: SecurityRepository | None = None
+        self._subscriptions: SubscriptionRepository | None = None
 
     @property
     def connection(self) -> AsyncConnection:
+        """For storage/ and its tests only: services use the repositories."""
         assert self._conn is not None, "unit of work not entered"
         return self._conn
 
     @property
     def resources(self) -> ResourceRepository:
-        repository = ResourceRepository(self.connection, self.dialect)
-        repository.on_write = self._resource_written
-        return repository
+        """Current rows, history and index rows."""
+        if self._resources is None:
+            self._resources = ResourceRepository(self.connection, self.dialect)
+            self._resources.on_write = self._resource_written
+        return self._resources
+
+    @property
+    def search(self) -> SearchRepository:
+        """Searches, includes and result snapshots."""
+        if self._search is None:
+            self._search = SearchRepository(self.connection, self.dialect)
+        return self._search
+
+    @property
+    def security(self) -> SecurityRepository:
+        """Clients, signing keys, assertion ids, resource origins and consent."""
+        if self._security is None:
+            self._security = SecurityRepository(self.connection, self.dialect)
+        return self._security
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository:
+        """Subscription state and the event outbox."""
+        if self._subscriptions is None:
+            self._subscriptions = SubscriptionRepository(self.connection, self.dialect)
+        return self._subscriptions
 
     def _resource_written(self) -> None:
         self.wrote_resources = True
@@ -112,6 +145,7 @@ class UnitOfWork:
         finally:
             await conn.close()
             self._conn = None
+            self._resources = self._search = self._security = self._subscriptions = None
             self._release()
         if exc_type is None:
             for callback in self._after_commit:

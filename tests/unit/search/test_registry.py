@@ -10,6 +10,7 @@ import pytest
 from eolc_fhir.config import DEFAULT_PROFILES_DIR
 from eolc_fhir.fhir.models import model_class
 from eolc_fhir.search import SearchRegistry
+from eolc_fhir.search.matcher import matches
 from tests.builders import make_care_plan, make_patient_full, make_register_flag_full
 
 REGISTRY = SearchRegistry.load(DEFAULT_PROFILES_DIR)
@@ -66,11 +67,11 @@ def test_capability_params() -> None:
 
 def test_matches_for_subscription_filters() -> None:
     flag = make_register_flag_full(id="f", status="active")
-    assert REGISTRY.matches(flag, "Flag", [("patient", "Patient/eolc-patient-1")])
-    assert not REGISTRY.matches(flag, "Flag", [("patient", "Patient/other")])
-    assert REGISTRY.matches(flag, "Flag", [("code", "http://snomed.info/sct|526631000000108"),
-                                           ("status", "active")])
-    assert not REGISTRY.matches(flag, "CarePlan", [("status", "active")])
+    assert matches(REGISTRY, flag, "Flag", [("patient", "Patient/eolc-patient-1")])
+    assert not matches(REGISTRY, flag, "Flag", [("patient", "Patient/other")])
+    assert matches(REGISTRY, flag, "Flag", [("code", "http://snomed.info/sct|526631000000108"),
+                                            ("status", "active")])
+    assert not matches(REGISTRY, flag, "CarePlan", [("status", "active")])
 
 
 def test_capability_includes() -> None:

@@ -41,7 +41,7 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
                     *, assigned: str | None = None) -> Result:
     request = entry["request"]
     method = request["method"]
-    for guard in ctx.extras.get("entry_guards", ()):  # security: per-entry authorization
+    for guard in ctx.hooks.entry_guards:  # security: per-entry authorization
         await guard(ctx, uow, method, request["url"])
     path, query = _split(request["url"])
     resource = entry.get("resource")

@@ -10,35 +10,20 @@ resource, its history row, its index rows and whatever the write hooks append
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from eolc_fhir.fhir.errors import Gone, PreconditionFailed
 from eolc_fhir.fhir.instant import now_us, to_instant
 from eolc_fhir.fhir.parse import dump
-from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.context import BatchWriteHook, Change, ServerContext, WriteHook
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Change", "WriteHook", "BatchWriteHook", "store_version", "store_new_versions",
            "store_deletion", "check_if_match", "new_id", "index_rows", "version_of_etag"]
 
-
-@dataclass(frozen=True)
-class Change:
-    """What a committed write changed; handed to every write hook."""
-
-    interaction: str  # create | update | delete
-    stored: StoredResource
-    resource: dict[str, Any] | None  # None for a deletion
-    previous: StoredResource | None
-
-
-WriteHook = Callable[[ServerContext, UnitOfWork, Change], Awaitable[None]]
-# The same work for several changes at once, in their order, with the same stored result
-# as the WriteHook called once per change (registered in ctx.extras["batch_write_hooks"]).
-BatchWriteHook = Callable[[ServerContext, UnitOfWork, Sequence[Change]], Awaitable[None]]
+# Change, WriteHook and BatchWriteHook live with the hooks in services/context.py.
 
 
 def new_id() -> str:
@@ -117,8 +102,8 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     rows = list(index) if index is not None else [index_rows(ctx, r) for r in resources]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
     changes = [Change("create", s, r, None) for s, r in zip(stored, resources, strict=True)]
-    batch_hooks: dict[Any, BatchWriteHook] = ctx.extras.get("batch_write_hooks", {})
-    for hook in ctx.extras.get("write_hooks", ()):
+    batch_hooks: dict[WriteHook, BatchWriteHook] = ctx.hooks.batch_write_hooks
+    for hook in ctx.hooks.write_hooks:
         batch = batch_hooks.get(hook)
         if batch is not None:
             await batch(ctx, uow, changes)
@@ -148,7 +133,7 @@ async def store_deletion(ctx: ServerContext, uow: UnitOfWork,
 
 
 async def _run_hooks(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
-    for hook in ctx.extras.get("write_hooks", ()):
+    for hook in ctx.hooks.write_hooks:
         await hook(ctx, uow, change)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from eolc_fhir.search import Controls, Include
-from eolc_fhir.storage.search_sql import Rows, fetch_current, include_keys, revinclude_keys
+from eolc_fhir.storage.search_repo import IncludeLookups
 
 __all__ = ["gather_includes", "MAX_ITERATIONS", "MAX_INCLUDED"]
 
@@ -14,7 +14,7 @@ MAX_INCLUDED = 5000
 Key = tuple[str, str]
 
 
-async def gather_includes(run: Rows, controls: Controls,
+async def gather_includes(lookups: IncludeLookups, controls: Controls,
                           matches: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
     """Resources the page's matches pull in, each once, never repeating a match."""
     if not controls.includes and not controls.revincludes:
@@ -27,16 +27,16 @@ async def gather_includes(run: Rows, controls: Controls,
         rev = [s for s in controls.revincludes if round_no == 0 or s.iterate]
         if not (specs or rev) or not frontier:
             break
-        keys = await _round(run, specs, rev, frontier)
+        keys = await _round(lookups, specs, rev, frontier)
         new = [k for k in keys if k not in seen][: MAX_INCLUDED - len(out)]
         seen.update(new)
-        found = await fetch_current(run, new)
+        found = await lookups.fetch_current(new)
         out.extend(found)
         frontier = [(rtype, rid) for rtype, rid, _ in found]
     return out
 
 
-async def _round(run: Rows, specs: list[Include], rev: list[Include],
+async def _round(lookups: IncludeLookups, specs: list[Include], rev: list[Include],
                  frontier: list[Key]) -> list[Key]:
     by_type: dict[str, list[str]] = defaultdict(list)
     for rtype, rid in frontier:
@@ -47,11 +47,12 @@ async def _round(run: Rows, specs: list[Include], rev: list[Include],
         for source in sources:
             if source in by_type:
                 param = None if spec.param == "*" else spec.param
-                keys += await include_keys(run, source, by_type[source], param, spec.target_type)
+                keys += await lookups.include_keys(source, by_type[source], param,
+                                                   spec.target_type)
     for spec in rev:
         param = None if spec.param == "*" else spec.param
         for target_type, ids in by_type.items():
             if spec.target_type and spec.target_type != target_type:
                 continue
-            keys += await revinclude_keys(run, spec.source_type, param, target_type, ids)
+            keys += await lookups.revinclude_keys(spec.source_type, param, target_type, ids)
     return sorted(set(keys))

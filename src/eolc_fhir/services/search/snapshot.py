@@ -15,8 +15,7 @@ from eolc_fhir.fhir.errors import Gone
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.search import ParsedSearch
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.storage.search_snapshots import save_snapshot, snapshot_slice, sorted_ids
-from eolc_fhir.storage.search_sql import PageRow, fetch_current, rows_of
+from eolc_fhir.storage.model import PageRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["wants_snapshot", "take_snapshot", "snapshot_page", "SNAPSHOT_MAX", "KEEP_US"]
@@ -31,21 +30,21 @@ def wants_snapshot(parsed: ParsedSearch) -> bool:
 
 async def take_snapshot(ctx: ServerContext, uow: UnitOfWork, parsed: ParsedSearch) -> str | None:
     """Record the order of the whole result (as ``uow`` sees it); None when too large."""
-    ids = await sorted_ids(uow.connection, uow.dialect, parsed.query, SNAPSHOT_MAX + 1)
+    ids = await uow.search.sorted_ids(parsed.query, SNAPSHOT_MAX + 1)
     if len(ids) > SNAPSHOT_MAX:
         return None
     snapshot_id = str(uuid.uuid4())
     async with ctx.db.unit_of_work() as writer:
-        await save_snapshot(writer.connection, snapshot_id, parsed.query.resource_type, ids,
-                            now_us(), KEEP_US)
+        await writer.search.save_snapshot(snapshot_id, parsed.query.resource_type, ids,
+                                          now_us(), KEEP_US)
     return snapshot_id
 
 
 async def snapshot_page(uow: UnitOfWork, snapshot_id: str, offset: int,
                         count: int) -> tuple[list[PageRow], bool]:
     """The page at ``offset``: current versions, in the recorded order (deleted ones drop out)."""
-    keys = await snapshot_slice(uow.connection, snapshot_id, offset, count + 1)
+    keys = await uow.search.snapshot_slice(snapshot_id, offset, count + 1)
     if keys is None:
         raise Gone("the pages of this search have expired; run the search again")
-    found = await fetch_current(rows_of(uow.connection), keys[:count])
+    found = await uow.search.fetch_current(keys[:count])
     return [PageRow(rid, content, ()) for _, rid, content in found], len(keys) > count

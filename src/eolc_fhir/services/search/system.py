@@ -11,12 +11,7 @@ from eolc_fhir.search import SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.includes import gather_includes
-from eolc_fhir.storage.search_sql import (
-    count_matches,
-    prefer_custom_plans,
-    rows_of,
-    search_page,
-)
+from eolc_fhir.services.search.paging import decode_cursor, encode_cursor, paging_url
 
 __all__ = ["run_system_search"]
 
@@ -37,8 +32,6 @@ def _types(params: list[tuple[str, str]]) -> list[str]:
 async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
                             params: list[tuple[str, str]], *, lenient: bool,
                             base_url: str) -> bytes:
-    from eolc_fhir.services.search.query import _paging_url, decode_cursor, encode_cursor
-
     types = _types(params)
     if any(k.split(":")[0] == "_sort" for k, _ in params):
         raise InvalidRequest("_sort is not supported in system search", code="not-supported")
@@ -47,31 +40,32 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
                              page_size=size) for t in types}
     first = plans[types[0]]
     controls = first.controls
-    links = [("self", _paging_url(base_url, first.used))]
+    links = [("self", paging_url(base_url, first.used))]
     cursor = decode_cursor(controls.cursor)[0] if controls.cursor else None
     rows: list[tuple[str, str, bytes]] = []
     total = 0
     async with ctx.db.unit_of_work(write=False) as uow:
-        await prefer_custom_plans(uow.connection, uow.dialect, first.query)
+        search = uow.search
+        await search.prefer_custom_plans(first.query)
         for rtype in types:
             query = plans[rtype].query
             if controls.total in ("accurate", "estimate") or controls.summary == "count":
-                total += await count_matches(uow.connection, uow.dialect, query)
+                total += await search.count(query)
             if controls.summary == "count" or len(rows) > controls.count:
                 continue
             if cursor is not None and rtype < cursor[0]:
                 continue
             after = [cursor[1]] if cursor is not None and rtype == cursor[0] else None
-            page, _ = await search_page(uow.connection, uow.dialect, query,
-                                        count=controls.count + 1 - len(rows), cursor=after)
+            page, _ = await search.page(query, count=controls.count + 1 - len(rows),
+                                        cursor=after)
             rows += [(rtype, r.res_id, r.content) for r in page]
         more = len(rows) > controls.count
         rows = rows[: controls.count]
-        included = await gather_includes(rows_of(uow.connection), controls, rows)
+        included = await gather_includes(search, controls, rows)
     if more:
         nxt = encode_cursor((rows[-1][0], rows[-1][1]), backward=False)
         plain = [(k, v) for k, v in first.used if k != "_cursor"]
-        links.append(("next", _paging_url(base_url, [*plain, ("_cursor", nxt)])))
+        links.append(("next", paging_url(base_url, [*plain, ("_cursor", nxt)])))
     entries = [_entry(base_url, t, i, c, "match", controls) for t, i, c in rows]
     entries += [_entry(base_url, t, i, c, "include", controls) for t, i, c in included]
     counted = controls.total in ("accurate", "estimate") or controls.summary == "count"

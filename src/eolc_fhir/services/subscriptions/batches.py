@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eolc_fhir.services.subscriptions.status import notified_events
-from eolc_fhir.storage.subscription_repo import Ack, StateRow, SubscriptionRepository
+from eolc_fhir.storage.subscription_repo import Ack, StateRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.notification import NotifiedEvent
 from eolc_fhir.subscriptions.spec import SubscriptionSpec
@@ -41,7 +41,7 @@ async def lease_with_first_events(
         now_us: int, lease_until_us: int, limit: int) -> list[tuple[StateRow, Batch | None]]:
     """Lease up to ``limit`` due subscriptions; each with its first Batch, or None when
     it still owes its handshake (which goes first)."""
-    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    repo = uow.subscriptions
     rows = await repo.claim_due(owner, now_us, lease_until_us, limit)
     specs = {r.sub_id: spec_of(r.sub_id, r.spec) for r in rows if r.last_sent_us != 0}
     found = await repo.next_events([(r.sub_id, r.delivered_number, specs[r.sub_id].max_count)
@@ -57,7 +57,7 @@ async def lease_with_first_events(
 async def acknowledge(uow: UnitOfWork, owner: str, acks: Sequence[PendingAck],
                       lease_until_us: int) -> list[Batch | None]:
     """Every ack, each subscription's next Batch; None where the lease was lost."""
-    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    repo = uow.subscriptions
     found = await repo.next_events([(a.sub_id, a.delivered, a.spec.max_count) for a in acks])
     totals = await repo.ack_many(owner, [
         Ack(a.sub_id, a.delivered, a.sent_us, lease_until_us if found[a.sub_id] else 0)

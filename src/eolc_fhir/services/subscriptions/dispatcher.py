@@ -41,7 +41,7 @@ from eolc_fhir.services.subscriptions.group_commit import GroupCommit
 from eolc_fhir.services.subscriptions.outbox import SubscriptionEngine, base_url
 from eolc_fhir.services.subscriptions.status import notified_events, write_resource_status
 from eolc_fhir.storage.repository import ConcurrentWriteError
-from eolc_fhir.storage.subscription_repo import StateRow, SubscriptionRepository, listen
+from eolc_fhir.storage.subscription_repo import StateRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import retry_delay
 from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
@@ -90,7 +90,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         # SQLite writers that contend for its lock back off in sleeps of up to 100 ms:
         # one dispatcher transaction at a time never contends with itself.
-        self._db = asyncio.Semaphore(1 if ctx.db.dialect == "sqlite" else _DB_SLOTS)
+        self._db = asyncio.Semaphore(1 if ctx.db.embedded else _DB_SLOTS)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._acks: GroupCommit[PendingAck, Batch | None] = GroupCommit(self._ack_group)
         self._db_tasks: set[asyncio.Future[Any]] = set()
@@ -107,12 +107,12 @@ class Dispatcher:
         await self._client.start()
         self._acks.start()
         db = self.ctx.db
-        if db.dialect == "sqlite":
+        if db.embedded:
             # SQLite has one dispatcher: leases left by a killed process are void.
             await self._write(lambda repo: repo.release_all(None))
         else:
             try:
-                self._unlisten = await listen(db.url, self.wake)
+                self._unlisten = await db.listen_for_events(self.wake)
             except Exception:  # polling still delivers; log why wake-ups are slower
                 log.exception("LISTEN failed; the dispatcher falls back to polling")
         self.engine.dispatcher = self
@@ -155,7 +155,7 @@ class Dispatcher:
 
     async def _write(self, work: Any) -> Any:
         return await self._write_uow(
-            lambda uow: work(SubscriptionRepository(uow.connection, uow.dialect)))
+            lambda uow: work(uow.subscriptions))
 
     async def _write_uow(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async def step() -> T:
@@ -191,7 +191,7 @@ class Dispatcher:
     async def _claim(self) -> tuple[list[tuple[StateRow, Batch | None]], int]:
         """Lease due subscriptions and read their first events, in one transaction."""
         room = self.ctx.settings.delivery_concurrency - len(self._workers)
-        if self.ctx.db.dialect != "sqlite":
+        if not self.ctx.db.embedded:  # dispatchers in other processes share the due work
             room = min(_PG_CLAIM_BATCH, room)
         if room <= 0:
             return [], 0
@@ -204,7 +204,7 @@ class Dispatcher:
     async def _idle_timeout(self) -> float:
         async def step() -> int | None:
             async with self.ctx.db.unit_of_work(write=False) as uow:
-                return await SubscriptionRepository(uow.connection, uow.dialect).next_due_us()
+                return await uow.subscriptions.next_due_us()
 
         due = await self._guarded(step)
         if due is None:
@@ -311,7 +311,7 @@ class Dispatcher:
             async with self.ctx.db.unit_of_work(write=True) as uow:
                 if status_change is not None:
                     await write_resource_status(self.ctx, uow, sub_id, *status_change)
-                repo = SubscriptionRepository(uow.connection, uow.dialect)
+                repo = uow.subscriptions
                 changes = {**values, "lease_until_us": now_us() + self._lease_us}
                 result = await before(uow, changes)
                 total = await repo.update_leased(sub_id, self.owner, **changes)
@@ -352,7 +352,7 @@ class Dispatcher:
 
         async def next_batch(uow: Any, changes: dict[str, Any]) -> Batch:
             # In the same transaction as the ack: the next batch, or the lease given back.
-            repo = SubscriptionRepository(uow.connection, uow.dialect)
+            repo = uow.subscriptions
             rows = await repo.events_after(sub_id, delivered, spec.max_count)
             batch = Batch(await notified_events(uow, rows, spec.content), 0)
             if not batch.events:

@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 
 from eolc_fhir.fhir.errors import FhirError, ProfileViolation
+from eolc_fhir.search.matcher import query_matches
+from eolc_fhir.search.parse import parse_search
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.spec import Filter
@@ -42,15 +44,6 @@ class Matcher:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self._plans: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
-        try:  # the fast path: parse once, extract once per change
-            from eolc_fhir.search.matcher import query_matches
-            from eolc_fhir.search.parse import parse_search
-        except ImportError:  # pragma: no cover - search without those modules
-            self._query_matches = None
-            self._parse = None
-        else:
-            self._query_matches = query_matches
-            self._parse = parse_search
 
     def fires(self, topic: Topic, interaction: str, rtype: str,
               versions: Sequence[dict[str, Any]]) -> bool:
@@ -75,9 +68,8 @@ class Matcher:
     def _plan(self, rtype: str, params: tuple[tuple[str, str], ...]) -> Any:
         key = (rtype, params)
         plan = self._plans.get(key)
-        if plan is None:
-            assert self._parse is not None
-            plan = self._parse(self.ctx.search, rtype, list(params)).query
+        if plan is None:  # parsed once; the resource is indexed once per change
+            plan = parse_search(self.ctx.search, rtype, list(params)).query
             if len(self._plans) > _PLAN_CACHE_LIMIT:
                 self._plans.clear()
             self._plans[key] = plan
@@ -90,13 +82,11 @@ class Matcher:
         search = self.ctx.search
         if search is None:
             return _fallback_match(resource, params)
-        if self._query_matches is None:
-            return bool(search.matches(resource, rtype, list(params)))
         plan = self._plan(rtype, params)
         rows = rows_cache.get(id(resource))
         if rows is None:
             rows = rows_cache[id(resource)] = search.extract(resource)
-        return bool(self._query_matches(plan, resource, rows))
+        return bool(query_matches(plan, resource, rows))
 
     async def filters_match(self, uow: UnitOfWork, topic: Topic, filters: Sequence[Filter],
                             rtype: str, versions: Sequence[dict[str, Any]],

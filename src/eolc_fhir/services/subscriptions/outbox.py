@@ -20,7 +20,6 @@ from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import Change
 from eolc_fhir.services.subscriptions.matching import Matcher
-from eolc_fhir.storage.subscription_repo import SubscriptionRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.endpoints import check_endpoint
 from eolc_fhir.subscriptions.spec import (
@@ -86,9 +85,9 @@ def base_url(ctx: ServerContext) -> str:
 def install(ctx: ServerContext) -> SubscriptionEngine:
     engine = SubscriptionEngine(ctx)
     ctx.subscriptions = engine
-    ctx.extras.setdefault("write_hooks", []).append(on_write)
-    ctx.extras.setdefault("batch_write_hooks", {})[on_write] = on_write_batch
-    ctx.extras.setdefault("capability_contributors", []).append(
+    ctx.hooks.write_hooks.append(on_write)
+    ctx.hooks.batch_write_hooks[on_write] = on_write_batch
+    ctx.hooks.capability_contributors.append(
         lambda rtype, entry: _advertise(engine, rtype, entry))
     return engine
 
@@ -130,7 +129,7 @@ async def _subscription_changed(ctx: ServerContext, engine: SubscriptionEngine,
                                 uow: UnitOfWork, change: Change) -> None:
     if SYSTEM_WRITE.get():
         return
-    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    repo = uow.subscriptions
     sub_id = change.stored.id
     if change.resource is None:
         await repo.remove(sub_id)
@@ -185,15 +184,14 @@ async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[
         if change.stored.resource_type not in engine.by_type:
             continue
         if live is None:
-            repo = SubscriptionRepository(uow.connection, uow.dialect)
-            live = await repo.live_for_topics(sorted(engine.topics))
+            live = await uow.subscriptions.live_for_topics(sorted(engine.topics))
         if not live:
             continue  # nobody subscribed: no topic needs evaluating
         versions = _versions(change)
         fired = _fired(engine, change, versions)
         subs = [s for s in live if s[1] in fired]
         if await _append_matching(engine, uow, change, versions, subs) and not woken:
-            await SubscriptionRepository(uow.connection, uow.dialect).notify()
+            await uow.subscriptions.notify()
             uow.after_commit(engine.wake)
             woken = True
 
@@ -214,7 +212,7 @@ async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWor
     fired = _fired(engine, change, versions)
     if not fired:
         return
-    repo = SubscriptionRepository(uow.connection, uow.dialect)
+    repo = uow.subscriptions
     subs = await repo.live_for_topics(sorted(fired))
     if await _append_matching(engine, uow, change, versions, subs):
         await repo.notify()
@@ -238,7 +236,7 @@ async def _append_matching(engine: SubscriptionEngine, uow: UnitOfWork, change: 
             matched.append(sub_id)
     if not matched:
         return False
-    await SubscriptionRepository(uow.connection, uow.dialect).append_events(
+    await uow.subscriptions.append_events(
         matched, interaction=change.interaction, focus_type=rtype, focus_id=change.stored.id,
         focus_version=change.stored.version, created_us=change.stored.last_updated_us)
     return True

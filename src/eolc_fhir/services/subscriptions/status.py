@@ -13,7 +13,7 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.subscriptions.outbox import OWNER, SYSTEM_WRITE, SubscriptionEngine
 from eolc_fhir.storage.repository import ConcurrentWriteError
-from eolc_fhir.storage.subscription_repo import EventRow, StateRow, SubscriptionRepository
+from eolc_fhir.storage.subscription_repo import EventRow, StateRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.notification import (
     NotifiedEvent,
@@ -40,7 +40,7 @@ async def subscription_status(ctx: ServerContext, base: str, sub_id: str | None 
                               ids: list[str] | None = None) -> bytes:
     """``Subscription/[id]/$status`` (one) or ``Subscription/$status`` (the caller's)."""
     async with ctx.db.unit_of_work(write=False) as uow:
-        repo = SubscriptionRepository(uow.connection, uow.dialect)
+        repo = uow.subscriptions
         rows = await repo.list([sub_id] if sub_id is not None else ids, owner=OWNER.get())
     if sub_id is not None and not rows:
         raise NotFound(f"Subscription/{sub_id} is not known")
@@ -52,7 +52,7 @@ async def notified_events(uow: UnitOfWork, events: list[EventRow],
     """Events with their focus versions' stored JSON when the content level needs it."""
     contents: dict[tuple[str, str, int], bytes | None] = {}
     if content == "full-resource":
-        repo = SubscriptionRepository(uow.connection, uow.dialect)
+        repo = uow.subscriptions
         contents = await repo.focus_contents(
             [(e.focus_type, e.focus_id, e.focus_version) for e in events])
     return [NotifiedEvent(e.event_number, e.created_us, e.interaction, e.focus_type, e.focus_id,
@@ -75,7 +75,7 @@ async def subscription_events(ctx: ServerContext, base: str, sub_id: str,
     until = _number(query.get("eventsUntilNumber"), "eventsUntilNumber")
     engine: SubscriptionEngine = ctx.subscriptions
     async with ctx.db.unit_of_work(write=False) as uow:
-        repo = SubscriptionRepository(uow.connection, uow.dialect)
+        repo = uow.subscriptions
         rows = await repo.list([sub_id], owner=OWNER.get())
         if not rows:
             raise NotFound(f"Subscription/{sub_id} is not known")

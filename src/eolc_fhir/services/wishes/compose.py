@@ -23,7 +23,7 @@ from eolc_fhir.services.wishes.parts import (
     div,
     ref,
 )
-from eolc_fhir.storage.compartment import Row
+from eolc_fhir.storage.model import Row
 
 __all__ = ["compose"]
 

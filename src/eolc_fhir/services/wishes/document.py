@@ -71,10 +71,10 @@ from eolc_fhir.services.wishes.compose import compose
 from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
 from eolc_fhir.services.wishes.sections import build_sections, current_episode
 from eolc_fhir.services.wishes.visibility import visible_rows
-from eolc_fhir.storage.compartment import PatientReader, Row
+from eolc_fhir.storage.model import Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
-           "reader", "FORMAT_VERSION", "WISHES_TYPES", "DOCUMENT_TYPES", "install", "OPERATIONS",
+           "FORMAT_VERSION", "WISHES_TYPES", "DOCUMENT_TYPES", "install", "OPERATIONS",
            "DocumentCache", "document_cache"]
 
 FORMAT_VERSION = "1"
@@ -88,15 +88,6 @@ WISHES_TYPES = ("Flag", "CarePlan", "Observation", "Consent", "RelatedPerson",
 DOCUMENT_TYPES = ("Composition", "Patient", *WISHES_TYPES, "Organization", "Practitioner",
                   "PractitionerRole", "Device", "DetectedIssue")
 
-
-
-def reader(ctx: ServerContext) -> PatientReader:
-    """The process's PatientReader, made on first use and kept in ctx.extras."""
-    found: PatientReader | None = ctx.extras.get("patient_reader")
-    if found is None or found.db is not ctx.db:
-        found = PatientReader(ctx.db)
-        ctx.extras["patient_reader"] = found
-    return found
 
 
 def parse_nhs_identifier(identifier: str | None) -> str:
@@ -120,7 +111,7 @@ async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, ba
     number = parse_nhs_identifier(identifier)
 
     async def fetch() -> list[Row]:
-        return await reader(ctx).fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
+        return await ctx.db.compartment.fetch(WISHES_TYPES, identifier=(NHS_NUMBER_SYSTEM, number),
                                        contacts=True)
 
     return await _wishes(ctx, ("nhs-number", number, base_url), fetch, if_none_match,
@@ -130,7 +121,8 @@ async def wishes_by_identifier(ctx: ServerContext, identifier: str | None, *, ba
 async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: str,
                              if_none_match: str | None = None) -> WishesAnswer:
     async def fetch() -> list[Row]:
-        return await reader(ctx).fetch(WISHES_TYPES, patient_ids=[patient_id], contacts=True)
+        return await ctx.db.compartment.fetch(WISHES_TYPES, patient_ids=[patient_id],
+                                              contacts=True)
 
     return await _wishes(ctx, ("id", patient_id, base_url), fetch, if_none_match,
                          f"Patient/{patient_id} is not known")
@@ -164,7 +156,7 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
             found.by_type.setdefault(row.resource_type, []).append(resource)
         found.others[(row.resource_type, row.id)] = resource
     missing = _contact_keys(found, patients)  # e.g. a care team with no subject
-    extra = await reader(ctx).get_many(missing) if missing else []
+    extra = await ctx.db.compartment.get_many(missing) if missing else []
     for row in extra:
         found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
     etag = _etag([*rows, *extra], today)
@@ -187,11 +179,10 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
 
 
 def document_cache(ctx: ServerContext) -> DocumentCache:
-    """The process's document cache, made on first use and kept in ctx.extras."""
-    cache: DocumentCache | None = ctx.extras.get("wishes_cache")
-    if cache is None:
-        cache = ctx.extras["wishes_cache"] = DocumentCache(
-            ctx.settings.wishes_cache_mb * 1024 * 1024)
+    """The process's document cache, made on first use and kept in ctx.wishes_cache."""
+    cache = ctx.wishes_cache
+    if not isinstance(cache, DocumentCache):
+        cache = ctx.wishes_cache = DocumentCache(ctx.settings.wishes_cache_mb * 1024 * 1024)
     return cache
 
 
@@ -229,6 +220,6 @@ def _capability(resource_type: str, entry: dict[str, Any]) -> None:
 
 def install(ctx: ServerContext) -> None:
     """Declare $wishes and $everything in the CapabilityStatement (called at start-up)."""
-    contributors = ctx.extras.setdefault("capability_contributors", [])
+    contributors = ctx.hooks.capability_contributors
     if _capability not in contributors:
         contributors.append(_capability)

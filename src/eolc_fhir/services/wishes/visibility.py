@@ -18,8 +18,7 @@ from eolc_fhir.security.compartment import is_consent_to_share
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.security.visibility import hidden, needs_origin
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.storage.compartment import Row
-from eolc_fhir.storage.security_repo import SecurityRepository
+from eolc_fhir.storage.model import Row
 
 __all__ = ["visible_rows"]
 
@@ -43,7 +42,7 @@ async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], 
     if not keys:
         return rows, False
     async with ctx.db.unit_of_work(write=False) as uow:
-        origins = await SecurityRepository(uow.connection, uow.dialect).origins(keys)
+        origins = await uow.security.origins(keys)
     wanted = set(keys)
     return [r for r in rows if (r.resource_type, r.id) not in wanted
             or not hidden(principal, r.resource_type, origins.get((r.resource_type, r.id)),
