@@ -1,6 +1,6 @@
 """Lean paths for the hottest requests: read by id, search by type, Patient/$wishes.
 
-PERF-FLOOR.md: FastAPI's routing and dependency solving cost about as much
+docs/performance.md: FastAPI's routing and dependency solving cost about as much
 as a bare Starlette request, and aiosqlite several times a direct lookup.
 This ASGI middleware answers the three requests crews and EHRs make most
 straight from the services, in front of FastAPI:
