@@ -1,6 +1,6 @@
 """The bare baseline: Starlette + stdlib sqlite3 returning stored JSON bytes by key.
 
-This is the first row of PERF-FLOOR.md. The database file comes from
+The floor every benchmark is measured against (docs/performance.md). The database file comes from
 BENCH_BASELINE_DB. POST stores the body as received (no parsing) under a new key.
 """
 

@@ -1,4 +1,4 @@
-"""Synthetic resources for load scenarios (about 2 KB each, like PERF-FLOOR's reads)."""
+"""Synthetic resources for load scenarios (about 2 KB each, like the reads the floor measured)."""
 
 from __future__ import annotations
 

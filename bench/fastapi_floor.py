@@ -1,4 +1,4 @@
-"""Optional reference target: FastAPI + stdlib sqlite3 returning stored bytes (PERF-FLOOR row 2).
+"""Optional reference target: FastAPI + stdlib sqlite3 returning stored bytes.
 
 It shows what FastAPI's routing alone costs next to bare Starlette, i.e. the ceiling a
 FastAPI route can reach. Same database layout as ``bench.baseline_app``.

@@ -36,7 +36,7 @@ LARGE_ACP = "EolcAdvanceCarePlan (large)"
 
 
 def large_care_plan() -> dict[str, Any]:
-    """A ~3.8 KB ACP, the size PERF-FLOOR.md measured the R4B model on."""
+    """A ~3.8 KB ACP, the size the R4B model was first measured on (docs/performance.md)."""
     plan = make_care_plan_full()
     detail = plan["activity"][0]["detail"]
     plan["activity"] += [

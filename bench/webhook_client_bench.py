@@ -2,7 +2,7 @@
 
     python -m bench.webhook_client_bench [--receivers 100] [--seconds 3]
 
-The question it answers (PERF-FLOOR.md, "Webhook delivery"): can the dispatcher's
+The question it answers (docs/performance.md, the webhook client): can the dispatcher's
 HTTP client carry more than 1,000 POSTs/s with many subscribers in flight? Each
 in-flight slot posts a ~2.7 KB notification-sized body to the receivers in turn
 (the receivers run in their own process, bench.subscription_receivers), through

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import orjson
 import pytest
 
 from tests.builders_basic import patient
+from tests.data import FHIR_R4_EXAMPLES
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 
@@ -132,8 +131,7 @@ async def test_unknown_route_and_method_are_outcomes(client: httpx.AsyncClient) 
     assert resp.status_code == 400 and resp.json()["resourceType"] == "OperationOutcome"
 
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "shared" / "examples" / "fhir-r4")
-                  .glob("*.json"))
+EXAMPLES = sorted(FHIR_R4_EXAMPLES.glob("*.json"))
 
 
 @pytest.mark.engines("sqlite")

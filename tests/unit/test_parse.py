@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from eolc_fhir.fhir._model_check import fhirpath, issue_code, model_issues
 from eolc_fhir.fhir.errors import InvalidRequest, Issue
 from eolc_fhir.fhir.parse import check_resource, dump, parse_json, parse_resource
+from tests.data import FHIR_R4_EXAMPLES
 
-EXAMPLES = sorted((Path(__file__).parents[3] / "shared" / "examples" / "fhir-r4").glob("*.json"))
+EXAMPLES = sorted(FHIR_R4_EXAMPLES.glob("*.json"))
 NS = 'xmlns="http://www.w3.org/1999/xhtml"'
 
 

@@ -1,8 +1,8 @@
 """The lean front door: the hottest requests answered before FastAPI's routing.
 
-PERF-FLOOR: FastAPI's routing and dependency solving cost about as much as a
-bare Starlette request. This ASGI middleware is a second, thinner front door
-onto the same pipeline as the routes, for three requests:
+docs/performance.md: FastAPI's routing and dependency solving cost about as much
+as a bare Starlette request. This ASGI middleware is a second, thinner front
+door onto the same pipeline as the routes, for three requests:
 
 - ``GET [type]/[id]``                  -> ``services.resources.crud.read``
 - ``GET [type]?params``                -> ``services.search.query.search_type``

@@ -1,17 +1,18 @@
-"""``eolc-fhir clients add|list|remove``, ``eolc-fhir keys rotate`` and ``eolc-fhir token``."""
+"""``eolc-fhir clients add|list|remove``, ``keys rotate|generate`` and ``eolc-fhir token``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from eolc_fhir.config import Settings
-from eolc_fhir.security.clients import ClientError, new_client
+from eolc_fhir.security.clients import CLIENT_ALGORITHMS, ClientError, new_client
 from eolc_fhir.security.keys import rotate_keys
 from eolc_fhir.security.roles import ROLES
 from eolc_fhir.storage import migrate
@@ -90,9 +91,54 @@ def _clients(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "generate":
+        return _generate(args)
     kid = _with_db(args, rotate_keys)
     print(f"new signing key {kid}; running servers pick it up on their next start "
           "(tokens signed with the previous key stay valid until they expire)")
+    return 0
+
+
+def _create_new(path: Path, data: bytes, mode: int) -> None:
+    """Write a file that must not exist yet (O_EXCL: never replace someone's key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """A client system's key pair: the private key as PEM, the public key as a JWKS."""
+    from eolc_fhir.security.client_side import new_private_key, public_jwks
+
+    folder = Path(args.out_dir)
+    private_path = folder / f"{args.name}.private.pem"
+    jwks_path = folder / f"{args.name}.jwks.json"
+    taken = [str(p) for p in ([jwks_path] if args.stdout else [private_path, jwks_path])
+             if p.exists()]
+    if taken:
+        print(f"error: refusing to overwrite {', '.join(taken)}", file=sys.stderr)
+        return 1
+    key = new_private_key("RSA" if args.alg == "RS384" else "EC")
+    pem = key.as_pem(private=True)
+    # With --stdout the PEM is the only thing on stdout (for a pipe); the rest goes to stderr.
+    say = sys.stderr if args.stdout else sys.stdout
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _create_new(jwks_path, (json.dumps(public_jwks(key), indent=2) + "\n").encode(), 0o644)
+        if not args.stdout:
+            _create_new(private_path, pem, 0o600)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.stdout:
+        sys.stdout.write(pem.decode())
+        sys.stdout.flush()
+    else:
+        print(f"wrote {private_path} (private key, PEM, mode 0600: keep it secret, "
+              "it never leaves the client system)", file=say)
+    print(f"wrote {jwks_path} (public JWKS, {args.alg}, kid {key.kid})", file=say)
+    print(f"register it: eolc-fhir clients add --client-id ID --name NAME --ods CODE "
+          f"--role ROLE --jwks-file {jwks_path}", file=say)
     return 0
 
 
@@ -131,12 +177,23 @@ def _client_parsers(sub: Any, add_db: Callable[[argparse.ArgumentParser], None])
 def register_commands(sub: Any, add_db: Callable[[argparse.ArgumentParser], None]
                       ) -> dict[str, Handler]:
     _client_parsers(sub, add_db)
-    keys = sub.add_parser("keys", help="the server's token signing keys")
-    keys.add_argument("keys_command", choices=["rotate"])
-    add_db(keys)
+    keys = sub.add_parser("keys", help="the server's token signing keys; client key pairs")
+    verbs = keys.add_subparsers(dest="keys_command", required=True)
+    add_db(verbs.add_parser("rotate", help="make a new token signing key for this server"))
+    generate = verbs.add_parser("generate", help="make a key pair for a client system: "
+                                "private key (PEM) and public JWKS files")
+    generate.add_argument("--alg", choices=CLIENT_ALGORITHMS[::-1], default="ES384",
+                          help="signing algorithm of the client assertions (default ES384)")
+    generate.add_argument("--out-dir", default=".", help="folder for the two files "
+                          "(default: the current one); existing files are never replaced")
+    generate.add_argument("--name", default="client", help="file name prefix, e.g. the "
+                          "client id: NAME.private.pem and NAME.jwks.json (default: client)")
+    generate.add_argument("--stdout", action="store_true", help="print the private key to "
+                          "standard output instead of writing NAME.private.pem")
     token = sub.add_parser("token", help="get an access token (SMART Backend Services)")
     token.add_argument("--client-id", required=True)
-    token.add_argument("--key-file", required=True, help="the client's private JWK (JSON)")
+    token.add_argument("--key-file", required=True,
+                       help="the client's private key: a JWK (JSON) or PEM file")
     token.add_argument("--url", default="http://127.0.0.1:8080", help="the server's base URL")
     token.add_argument("--scope", action="append", help="scope to ask for (repeatable)")
     token.add_argument("--json", action="store_true", help="print the whole token response")

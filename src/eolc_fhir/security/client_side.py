@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwk, jwt
+from joserfc.errors import JoseError
 
 from eolc_fhir.security.assertion import ASSERTION_TYPE
 
@@ -25,10 +26,15 @@ PrivateKey = jwk.RSAKey | jwk.ECKey
 
 
 def new_private_key(kind: str = "EC") -> PrivateKey:
-    kid = uuid.uuid4().hex
+    """A client key: EC P-384 for ES384, or RSA 2048 for RS384. Its kid is its RFC 7638
+    thumbprint, so the same key read back from a PEM file (which holds no kid) keeps it."""
+    key: PrivateKey
     if kind == "RSA":
-        return jwk.RSAKey.generate_key(2048, parameters={"kid": kid, "alg": "RS384"})
-    return jwk.ECKey.generate_key("P-384", parameters={"kid": kid, "alg": "ES384"})
+        key = jwk.RSAKey.generate_key(2048, parameters={"alg": "RS384", "use": "sig"})
+    else:
+        key = jwk.ECKey.generate_key("P-384", parameters={"alg": "ES384", "use": "sig"})
+    key.ensure_kid()
+    return key
 
 
 def public_jwks(key: PrivateKey) -> dict[str, Any]:
@@ -44,10 +50,25 @@ def write_key_file(path: Path, key: PrivateKey) -> None:
 
 
 def read_key_file(path: Path) -> PrivateKey:
-    data = json.loads(path.read_text())
-    if data.get("kty") == "RSA":
-        return jwk.RSAKey.import_key(data)
-    return jwk.ECKey.import_key(data)
+    """A private key from a JWK (JSON) or PEM file; ValueError when it is neither."""
+    text = path.read_text()
+    if not text.lstrip().startswith("-----BEGIN"):
+        data = json.loads(text)
+        if data.get("kty") == "RSA":
+            return jwk.RSAKey.import_key(data)
+        return jwk.ECKey.import_key(data)
+    key: PrivateKey
+    try:
+        key = jwk.RSAKey.import_key(text)
+    except (JoseError, ValueError):  # ValueError: PEM that cryptography cannot read
+        try:
+            key = jwk.ECKey.import_key(text)
+        except (JoseError, ValueError):
+            raise ValueError(f"{path} holds no RSA or EC key") from None
+    if not key.is_private:
+        raise ValueError(f"{path} holds a public key; the private key is needed to sign")
+    key.ensure_kid()  # the thumbprint, as new_private_key gave it
+    return key
 
 
 def make_assertion(client_id: str, key: PrivateKey, token_url: str,

@@ -17,7 +17,7 @@ from eolc_fhir.storage.security_repo import KeyRecord
 
 __all__ = ["SigningKeys", "load_keys", "rotate_keys", "KEY_ALGORITHM"]
 
-KEY_ALGORITHM = "RS384"  # RSA verifies in about half the time of ECDSA (PERF-FLOOR.md)
+KEY_ALGORITHM = "RS384"  # RSA verifies in about half the time of ECDSA (docs/performance.md)
 _KEEP = 2  # the current key and the one before it
 
 

@@ -47,7 +47,7 @@ _READER = {"r": READ_ALL_BUT_AUDIT, "s": READ_ALL_BUT_AUDIT, "c": SUBSCRIPTIONS,
            "u": SUBSCRIPTIONS, "d": NOTHING}
 _CLINICIAN = {"r": READ_ALL_BUT_AUDIT, "s": READ_ALL_BUT_AUDIT, "c": CLINICAL,
               "u": CLINICAL, "d": NOTHING}
-# Hospices run coordinated-care episodes too (DOMAIN.md: managingOrganization).
+# Hospices run coordinated-care episodes too (docs/clinical-content.md: managingOrganization).
 _HOSPICE = {**_CLINICIAN, "c": TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE}),
             "u": TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE})}
 _COORDINATION = {"r": EVERYTHING, "s": EVERYTHING,

@@ -1,7 +1,7 @@
 """Access tokens: issued by /auth/token, signed with the server's key, verified once.
 
 A verified token is cached by its exact string until it expires, because
-verifying an RSA signature costs 70-140 microseconds (PERF-FLOOR.md) and a
+verifying an RSA signature costs 70-140 microseconds (docs/performance.md) and a
 client sends the same token for minutes.
 """
 

@@ -5,7 +5,7 @@ lookup itself. A query whose tests are all equalities has a *shape* (the plan
 with its values taken out): its SQL is compiled once and later runs of the
 same shape only bind the new values. On a SQLite file the statement runs on a
 read-only ``sqlite3`` connection on the event loop (tens of microseconds,
-PERF-FLOOR.md); on PostgreSQL through the Database's asyncpg read pool
+docs/performance.md); on PostgreSQL through the Database's asyncpg read pool
 (``storage/pg_reader.py``), or inside a caller's unit of work as driver SQL.
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ from eolc_fhir.subscriptions.endpoints import (
 from eolc_fhir.subscriptions.notification import NotifiedEvent, notification_bundle
 from eolc_fhir.subscriptions.spec import read_spec, spec_from_json, spec_to_json
 from eolc_fhir.subscriptions.topics import load_topics
+from tests.data import BACKPORT_EXAMPLES
 from tests.unit.subscriptions.support import subscription
 
-EXAMPLES = Path("/work/shared/examples/subscriptions-backport")
 TOPICS = load_topics(DEFAULT_PROFILES_DIR)
 T = "https://eolc.example.org/fhir/SubscriptionTopic/"
 
@@ -122,7 +121,7 @@ def _shape(value: Any) -> Any:
 ])
 def test_bundles_have_the_shape_of_the_ig_examples(example: str, kind: str,
                                                    content: str) -> None:
-    expected = json.loads((EXAMPLES / example).read_text())
+    expected = json.loads((BACKPORT_EXAMPLES / example).read_text())
     focus_id = "86009987-eabe-42bf-8c02-b112b18cb616"
     events = [NotifiedEvent(1, 1_700_000_000_000_000, "create", "Encounter", focus_id)]
     ours = notification_bundle(

@@ -16,7 +16,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def nhs_number_is_valid(number: str) -> bool:
-    """Reference implementation of the modulus-11 rule in DOMAIN.md."""
+    """Reference implementation of the modulus-11 rule in docs/clinical-content.md."""
     if len(number) != 10 or not (number.isascii() and number.isdigit()):
         return False
     check = 11 - sum(int(d) * w for d, w in zip(number[:9], range(10, 1, -1), strict=True)) % 11

@@ -2,7 +2,7 @@
 
 The delivery path uses aiohttp, not httpx: with 100 subscribers in flight on this
 2-core machine, httpx carried 495-1,300 POSTs/s and aiohttp 6,500-15,000
-(``python -m bench.webhook_client_bench``; PERF-FLOOR.md has the same shape). The
+(``python -m bench.webhook_client_bench``; docs/performance.md). The
 API's own clients and tests keep httpx.
 """
 

@@ -5,7 +5,7 @@ eolc-concepts#end-of-life-emergency-summary, subject, date, author = this
 service as a Device, title naming the person), then every resource its
 sections reference, then the Device and one DetectedIssue per warning.
 
-Sections, in DOMAIN.md's order of urgency. Each section.code carries our own
+Sections, in order of urgency (docs/clinical-content.md). Each section.code carries our own
 code (``…/CodeSystem/eolc-wishes-section``, unique per section, for machines)
 and the UK Core record heading that fits it best
 (``https://fhir.hl7.org.uk/CodeSystem/UKCore-RecordStandardHeadings``):

@@ -1,7 +1,7 @@
 """The sections of the $wishes document: what to show, its plain-text narrative, warnings.
 
 Pure functions over already-decoded resources (no I/O). ``build_sections``
-returns the sections in DOMAIN.md's order of urgency (the warnings section
+returns the sections in order of urgency, docs/clinical-content.md (the warnings section
 is added by ``services.wishes`` in front), the warnings found, and the keys
 of the resources the sections reference.
 """
