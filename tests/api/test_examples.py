@@ -105,10 +105,7 @@ class TestTheSubscriptionFollowsThePerson:
 
     @pytest.mark.parametrize("patient_filter", [
         None,  # as shipped: Patient?patient=eolc-example-patient
-        pytest.param("Patient?patient=Patient/eolc-example-patient", marks=pytest.mark.xfail(
-            reason="known bug: patient-wishes maps its patient filter to _id, so the "
-            "Patient/[id] form its description names is accepted but never matches",
-            raises=AssertionError, strict=True)),
+        "Patient?patient=Patient/eolc-example-patient",  # the form the topic describes
     ])
     async def test_notified(self, client: httpx.AsyncClient, receiver: Receiver,
                             patient_filter: str | None) -> None:

@@ -96,6 +96,13 @@ def _split_filter(text: str, topic: Topic) -> tuple[str | None, list[tuple[str, 
     return (rtype if dot else None), [(param if dot else name, value)]
 
 
+def _ids(value: str, rtype: str) -> str:
+    """A filter the topic maps to ``_id`` (``patient`` on patient-wishes) may name the
+    resource as its description says, ``Patient/[id]``, or by the bare id: both match."""
+    prefix = f"{rtype}/"
+    return ",".join(v.removeprefix(prefix) for v in value.split(","))
+
+
 def _filter(text: str, topic: Topic) -> Filter:
     rtype, pairs = _split_filter(text, topic)
     if not pairs:
@@ -113,6 +120,8 @@ def _filter(text: str, topic: Topic) -> Filter:
                        "Subscription.criteria")
         found_type = allowed.resource_type
         modifier = name[len(base):]
+        if allowed.search_param == "_id":
+            value = _ids(value, found_type)
         out.append((allowed.search_param + modifier, value))
     assert found_type is not None
     return Filter(found_type, tuple(out))
