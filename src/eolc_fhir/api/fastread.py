@@ -30,6 +30,7 @@ from eolc_fhir.api.deps import base_url_for
 from eolc_fhir.api.responses import REVALIDATE, choose_media_type, wants_lenient
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import FhirError
+from eolc_fhir.fhir.ids import ID_PATTERN
 from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.security.principal import current_principal
@@ -40,7 +41,7 @@ from eolc_fhir.services.wishes import document as wishes_service
 
 __all__ = ["FastReadMiddleware"]
 
-_READ = re.compile(r"^/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$")
+_READ = re.compile(rf"^/([A-Z][A-Za-z]{{1,63}})/({ID_PATTERN})$")
 _TYPE = re.compile(r"^/([A-Z][A-Za-z]{1,63})$")
 _WISHES = "/Patient/$wishes"
 _FULL_STACK_PARAMS = ("_format", "_pretty")  # the route's response shaping handles these
