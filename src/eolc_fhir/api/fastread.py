@@ -14,9 +14,11 @@ straight from the services, in front of FastAPI:
 Anything else, and every answer that is not a plain 200 (unknown ids, 404,
 410, 400 for a bad parameter, conditional requests, ``_format``/``_pretty``),
 is handed to the full stack, which gives the same answers with its
-OperationOutcomes. When authentication is on, the guard the security layer
-registers (``ctx.extras["fast_guard"]``) must admit the request exactly as
-the route's authorisation would; without a guard the lean paths stay off.
+OperationOutcomes; a database that cannot answer (``ServiceUnavailable``)
+leaves as an exception, which the security middleware answers with its 503.
+When authentication is on, the guard the security layer registers
+(``ctx.extras["fast_guard"]``) must admit the request exactly as the route's
+authorisation would; without a guard the lean paths stay off.
 The security middleware around this one still filters Bundles and audits.
 """
 
@@ -29,7 +31,7 @@ from urllib.parse import parse_qsl
 from eolc_fhir.api.deps import base_url_for
 from eolc_fhir.api.responses import REVALIDATE, choose_media_type, wants_lenient
 from eolc_fhir.api.scope import Scope, header
-from eolc_fhir.fhir.errors import FhirError
+from eolc_fhir.fhir.errors import FhirError, ServiceUnavailable
 from eolc_fhir.fhir.ids import ID_PATTERN
 from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.fhir.models import is_resource_type
@@ -109,6 +111,8 @@ async def _search(ctx: ServerContext, scope: Scope, send: Any, rtype: str,
     try:
         body = await search_service.search_type(ctx, rtype, params, lenient=lenient,
                                                 base_url=base_url_for(ctx.settings, scope))
+    except ServiceUnavailable:
+        raise  # 503 from the security middleware; the route would wait for the same database
     except FhirError:
         return False  # the route answers with the OperationOutcome
     await _send(send, scope, body, [])
@@ -125,6 +129,8 @@ async def _wishes(ctx: ServerContext, scope: Scope, send: Any,
         await hooks.check(ctx, call)
         answer = await wishes_service.wishes_by_identifier(
             ctx, params[0][1], base_url=base_url_for(ctx.settings, scope))
+    except ServiceUnavailable:
+        raise
     except FhirError:
         return False  # refused, 400 or 404: the route answers and audits
     assert answer.body is not None, "no If-None-Match on this path"

@@ -9,7 +9,8 @@ on the event loop (an indexed lookup takes well under a millisecond; a hop
 through aiosqlite's thread costs more than the query; several statements
 share one read transaction). On PostgreSQL it uses the Database's asyncpg
 read pool (autocommit: one statement is one snapshot). The SQL is the same
-text for both (named parameters, numbered for asyncpg).
+text for both (named parameters, numbered for asyncpg). A locked or
+unreachable database raises ``ServiceUnavailable``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.pg_reader import dollar_params
 
 __all__ = ["Row", "PatientReader"]
@@ -123,7 +125,8 @@ class PatientReader:
     async def _run_each(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         fast = self.db.sqlite_reader()
         if fast is not None:
-            return _run_fast(fast, statements)
+            with translated():
+                return _run_fast(fast, statements)
         pg = self.db.pg
         assert pg is not None, "PostgreSQL has a read pool"
         out = []
