@@ -1,8 +1,11 @@
 """Content negotiation and body limits, as ASGI middleware in front of the routes.
 
 Refusals happen before any route runs: XML asked for → 406, XML or another
-media type sent → 415, a body over the limit → 413. Each is an
-OperationOutcome like every other error.
+media type sent → 415 (a form body too, except where a form is the protocol:
+``POST [type]/_search`` and the token endpoint), a body over the limit → 413.
+Each is an OperationOutcome like every other error. PATCH bodies are not
+looked at: PATCH is not supported, and the router says so (405) whatever
+the body.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ __all__ = ["NegotiationMiddleware"]
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _BODY_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 _FORM = "application/x-www-form-urlencoded"
+_FORM_PREFIXES = ("/auth/",)
+
+
+def _takes_form(scope: Scope) -> bool:
+    """A form body is the protocol of search by POST and of the OAuth token endpoint."""
+    path: str = scope["path"]
+    return path.endswith("/_search") or path.startswith(_FORM_PREFIXES)
 
 
 def _accepts_json(accept: str) -> bool:
@@ -61,11 +71,12 @@ class NegotiationMiddleware:
         length = header(scope, b"content-length") or ""
         if length.isdigit() and int(length) > self.max_body_bytes:
             return PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes")
-        if scope["method"] in ("POST", "PUT", "PATCH"):
+        if scope["method"] in ("POST", "PUT"):
             ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-            if ctype and ctype not in _BODY_TYPES and ctype != _FORM:
+            if ctype and ctype not in _BODY_TYPES and not (ctype == _FORM and _takes_form(scope)):
                 return UnsupportedMediaType(
-                    f"Content-Type '{ctype}' is not supported; send application/fhir+json")
+                    f"Content-Type '{ctype}' is not supported here: send the resource as "
+                    "application/fhir+json (e.g. curl -H 'Content-Type: application/fhir+json')")
         return None
 
     def _limited(self, receive: Any) -> Any:
