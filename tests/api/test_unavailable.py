@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -21,7 +22,9 @@ from tests._pg import PgServer, run_sync, start_pg_server
 from tests.api.conftest import FHIR
 from tests.api.test_lean_paths import _lean
 from tests.api.test_wishes import NUMBER, PID, QUERY, _record
+from tests.builders import make_patient
 from tests.builders_basic import patient
+from tests.security_support import SecureApp
 
 LEAN_GETS = [f"/Patient/{PID}", f"/Patient?identifier={QUERY['identifier']}",
              f"/Patient/$wishes?identifier={QUERY['identifier']}"]
@@ -191,3 +194,38 @@ async def test_pg_connections_terminated_is_503_not_500(client: httpx.AsyncClien
     assert write.status_code == 201
     for path in LEAN_GETS:
         assert (await _eventually(client, "GET", path)).status_code == 200
+
+
+@pytest.mark.pg
+async def test_pg_stopped_with_authentication_on_is_503_then_recovers(
+        own_pg: PgServer, tmp_path: Any) -> None:
+    settings = Settings(database_url=own_pg.url(), base_url="http://test",
+                        db_connect_timeout_seconds=2, run_dispatcher=False,
+                        audit_flush_interval=0.2, demo_keys_dir=tmp_path / "keys")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            secure = SecureApp(http, app)
+            gp = await secure.headers("gp")
+            await _record_as(http, gp)
+            for path in LEAN_GETS:
+                assert (await http.get(path, headers=gp)).status_code == 200, path
+
+            own_pg.halt()
+            for path in [*LEAN_GETS, f"/Patient/{PID}/_history"]:
+                assert_unavailable(await http.get(path, headers=gp))
+            assert_unavailable(await http.post("/Patient", json=patient(), headers=gp))
+
+            own_pg.resume()
+            for path in LEAN_GETS:
+                resp = await _eventually(http, "GET", path, headers=gp)
+                assert resp.status_code == 200, (path, resp.text)
+            await secure.flush_audits()  # the audits queued during the outage are written
+
+
+async def _record_as(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """The person of tests.api.test_wishes (the Patient only), written by a GP."""
+    resp = await http.put(f"/Patient/{PID}", content=orjson.dumps({**make_patient(), "id": PID}),
+                          headers=headers)
+    assert resp.status_code == 201, resp.text
