@@ -79,3 +79,22 @@ def test_other_failures_stay_what_they_are() -> None:
     with pytest.raises(ServiceUnavailable) as caught, translated():
         raise ConnectionResetError()
     assert isinstance(caught.value.__cause__, ConnectionResetError)
+
+
+async def test_a_503_from_inside_a_unit_of_work_leaves_it_as_it_is(tmp_path: Path) -> None:
+    from eolc_fhir.storage.database import Database
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+    try:
+        original = ServiceUnavailable("the read pool is down")  # as translated() raises it
+        original.__cause__ = ConnectionRefusedError()
+        with pytest.raises(ServiceUnavailable) as caught:
+            async with db.unit_of_work(write=False):
+                raise original
+        assert caught.value is original
+        with pytest.raises(ServiceUnavailable) as caught:
+            async with db.unit_of_work(write=False):
+                raise ConnectionResetError()  # a driver failure inside the block
+        assert isinstance(caught.value.__cause__, ConnectionResetError)
+    finally:
+        await db.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.repository import ResourceRepository
 
@@ -125,7 +126,7 @@ class UnitOfWork:
             self._conn = None
             self._release()
         if exc is not None:
-            error = unavailable(exc)
+            error = None if isinstance(exc, ServiceUnavailable) else unavailable(exc)
             if error is not None:  # after the rollback: the block's failure, as a 503
                 raise error from exc
             return
