@@ -122,6 +122,14 @@ class PgServer:
         # FORCE ends connections a test forgot to close, so the drop cannot hang.
         run_sync(lambda: self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (``resume`` starts it again): an outage."""
+        self._pg_ctl_stop("fast")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port and data."""
+        _start(self)
+
     def stop(self) -> None:
         """Stop the server and delete its folder; safe to call more than once."""
         if self._stopped:

@@ -20,6 +20,7 @@ from eolc_fhir.api import (
     search,
     subscriptions,
     system,
+    unknown_operations,
 )
 from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
@@ -40,10 +41,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(rest.early_router, dependencies=_GUARDED)
-    # Feature routes before the generic REST routes, whose patterns would catch them.
-    for router in (operations.router, conformance.router, search.router,
-                   subscriptions.router):
+    # Feature routes before the generic REST routes, whose patterns would catch them;
+    # every operation's route before unknown_operations, which answers for the others.
+    for router in (operations.router, conformance.router, subscriptions.router):
         app.include_router(router, dependencies=_GUARDED)
+    app.include_router(unknown_operations.router)  # refuses before any data is touched
+    app.include_router(search.router, dependencies=_GUARDED)
     # last: its /{type}/{id} patterns catch everything
     app.include_router(rest.router, dependencies=_GUARDED)
 

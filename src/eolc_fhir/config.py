@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_read_pool_size: int = Field(default=4, description="PostgreSQL: connections of the "
                                    "read pool for the lean lookups (by id, NHS number, $wishes)")
+    db_busy_timeout_seconds: float = Field(
+        default=30.0, description="SQLite: how long a statement waits for another "
+        "connection's lock before the request is answered 503 with Retry-After")
+    db_connect_timeout_seconds: float = Field(
+        default=10.0, description="PostgreSQL: how long opening a connection may take "
+        "before the request is answered 503 with Retry-After")
     wishes_cache_mb: int = Field(default=48, description="memory for the $wishes documents "
                                  "asked for most recently (0 = keep none)")
     log_level: str = "info"

@@ -35,3 +35,26 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
     assert cli.main(["openapi"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["info"]["title"] == "eolc-fhir" and "/{resource_type}" in doc["paths"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_token_without_a_server_says_so_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from eolc_fhir.security.client_side import new_private_key, write_key_file
+
+    key = tmp_path / "client.jwk.json"
+    write_key_file(key, new_private_key())
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert cli.main(["token", "--client-id", "demo-gp", "--key-file", str(key),
+                     "--url", url]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("error: cannot reach " + url)
+    assert "Traceback" not in err and "is the server running?" in err

@@ -30,4 +30,6 @@ async def test_unexpected_error_is_a_500_outcome_without_its_text(
     assert body["issue"][0]["code"] == "exception"
     assert "9912003888" not in resp.text
     assert "ValueError" in caplog.text and "boom" in caplog.text  # type and where
+    assert "test_internal_errors.py" in caplog.text and "(message withheld)" in caplog.text
+    assert "GET /boom" in caplog.text  # which request
     assert "9912003888" not in caplog.text and "Mrs Example" not in caplog.text

@@ -6,7 +6,6 @@ which costs more than the dependency itself on every request.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -14,13 +13,13 @@ from fastapi import Depends, Path, Request
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
+from eolc_fhir.fhir.ids import is_valid_id
 from eolc_fhir.fhir.models import is_resource_type, resource_types
 from eolc_fhir.services.context import ServerContext
 
 __all__ = ["Ctx", "BaseUrl", "ResourceType", "ResourceId", "get_ctx", "base_url_of",
            "base_url_for", "RESOURCE_TYPE_PATTERN"]
 
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 RESOURCE_TYPE_PATTERN = "^(" + "|".join(sorted(resource_types())) + ")$"
 
 
@@ -60,7 +59,7 @@ async def _resource_type(resource_type: Annotated[str, Path()]) -> str:
 
 
 async def _resource_id(resource_id: Annotated[str, Path()]) -> str:
-    if not _ID.match(resource_id):
+    if not is_valid_id(resource_id):
         raise InvalidRequest(f"'{resource_id}' is not a valid FHIR id", expression="id")
     return resource_id
 

@@ -1,9 +1,16 @@
-"""Every non-2xx response is an OperationOutcome: one place maps errors to them."""
+"""Every non-2xx response is an OperationOutcome: one place maps errors to them.
+
+The status and issue code of every answer come from ``fhir.errors`` (the
+one mapping). An unexpected exception becomes a 500 that says nothing of its
+cause; the log gets its traceback (types and frames) without any exception's
+message, which may quote patient data.
+"""
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -11,19 +18,23 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
-from eolc_fhir.fhir.errors import FhirError, Issue
+from eolc_fhir.fhir.errors import (
+    FhirError,
+    InternalError,
+    InvalidRequest,
+    Issue,
+    error_for_status,
+)
 from eolc_fhir.fhir.outcome import operation_outcome
 
-__all__ = ["install_error_handlers", "outcome_response"]
+__all__ = ["install_error_handlers", "outcome_response", "error_response", "crash_response",
+           "crash_report", "allowed_methods", "INTERNAL_ERROR_TEXT"]
 
 log = logging.getLogger("eolc_fhir.api")
-
-_STATUS_CODES = {
-    400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-    406: "not-supported", 409: "conflict", 410: "deleted", 412: "conflict", 413: "too-costly",
-    415: "not-supported", 422: "processing", 429: "throttled",
-}
+INTERNAL_ERROR_TEXT = "internal server error; the incident has been logged"
+_CHAIN_LIMIT = 8
 
 
 def outcome_response(status: int, issues: list[Issue],
@@ -33,25 +44,106 @@ def outcome_response(status: int, issues: list[Issue],
                     headers=headers)
 
 
+def error_response(error: FhirError) -> Response:
+    return outcome_response(error.status, error.issues, error.headers)
+
+
+def crash_response(exc: BaseException, where: str) -> Response:
+    """The answer to an exception that escaped: its own OperationOutcome for a FhirError
+    (e.g. 503 when the database is unavailable), else a logged 500."""
+    if isinstance(exc, FhirError):
+        return error_response(exc)
+    log.error("internal error in %s: %s", where, crash_report(exc))
+    return error_response(InternalError(INTERNAL_ERROR_TEXT))
+
+
+def crash_report(exc: BaseException) -> str:
+    """``exc``'s traceback on one line, without any message: for each exception of the
+    chain (causes and contexts) its type and frames (file, line, function). Messages,
+    source lines and locals may quote patient data, so none of them is included."""
+    chain: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    link = ""
+    while item is not None and id(item) not in seen and len(chain) < _CHAIN_LIMIT:
+        seen.add(id(item))
+        chain.append((item, link))
+        if item.__cause__ is not None:
+            item, link = item.__cause__, "which was the direct cause of"
+        elif item.__context__ is not None and not item.__suppress_context__:
+            item, link = item.__context__, "raised while handling"
+        else:
+            item = None
+    parts = []
+    for item, link_to_next in reversed(chain):
+        frames = " > ".join(f"{f.filename}:{f.lineno} in {f.name}"
+                            for f in traceback.extract_tb(item.__traceback__))
+        parts.append(f"{_kind(item)} (message withheld); traceback (most recent call last): "
+                     f"{frames or '-'}")
+        if link_to_next:
+            parts.append(link_to_next)
+    return " | ".join(parts)
+
+
+def _kind(exc: BaseException) -> str:
+    """The exception's qualified type and its driver codes (never its text)."""
+    cls = type(exc)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else \
+        f"{cls.__module__}.{cls.__qualname__}"
+    codes = [f"{attr}={getattr(exc, attr)}" for attr in ("errno", "sqlite_errorname", "sqlstate")
+             if getattr(exc, attr, None) is not None]
+    return f"{name} [{', '.join(codes)}]" if codes else name
+
+
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
-    return outcome_response(exc.status, exc.issues, exc.headers)
+    return error_response(exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "exception")
     text = str(exc.detail) if exc.detail else "request failed"
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         text = "no such endpoint: " + text if text != "Not Found" else "no such endpoint"
-    headers = dict(exc.headers or {})
-    return outcome_response(exc.status_code, [Issue("error", code, text)], headers)
+    elif exc.status_code == 405:
+        text, headers["Allow"] = _not_allowed(request)
+    return error_response(error_for_status(exc.status_code, text, headers))
+
+
+def allowed_methods(request: Request,
+                    keep: Callable[[BaseRoute], bool] = lambda _route: True) -> set[str]:
+    """Every method that some route (of those ``keep`` accepts) takes on this path."""
+    allowed: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        if keep(route) and route.matches(request.scope)[0] != Match.NONE:
+            allowed |= set(getattr(route, "methods", None) or ())
+    return allowed
+
+
+def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's include_router
+        if included is not None:
+            yield from _leaf_routes(included.routes)
+        else:
+            yield route
+
+
+def _not_allowed(request: Request) -> tuple[str, str]:
+    """What a 405 says, and its Allow: every method of the path (Starlette's own Allow
+    names only the first matching route's)."""
+    allow = ", ".join(sorted(allowed_methods(request)))
+    if request.method == "PATCH":
+        return (f"PATCH is not supported by this server: send the whole resource with PUT "
+                f"(allowed here: {allow})"), allow
+    return f"{request.method} is not allowed on {request.url.path} (allowed: {allow})", allow
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     issues = [Issue("error", "invalid", _describe(err), (_where(err),)) for err in exc.errors()]
-    return outcome_response(400, issues)
+    return error_response(InvalidRequest(issues=issues))
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -63,13 +155,8 @@ def _where(err: dict[str, Any]) -> str:
     return ".".join(loc) or "request"
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
-    # Where it happened, but not the exception's text: that may quote patient data.
-    frames = traceback.extract_tb(exc.__traceback__, limit=-8)
-    where = " <- ".join(f"{f.filename}:{f.lineno} {f.name}" for f in reversed(frames))
-    log.error("internal error: %s at %s", type(exc).__name__, where)
-    issue = Issue("fatal", "exception", "internal server error; the incident has been logged")
-    return outcome_response(500, [issue])
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return crash_response(exc, f"{request.method} {request.url.path}")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -25,12 +25,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from eolc_fhir.api.deps import base_url_for
-from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.errors import error_response
 from eolc_fhir.api.guard import authorize
 from eolc_fhir.api.operations import wishes_headers
 from eolc_fhir.api.responses import choose_media_type, send_body, version_headers, wants_lenient
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir.errors import FhirError
+from eolc_fhir.fhir.ids import ID_PATTERN
 from eolc_fhir.fhir.interactions import Target
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
@@ -40,7 +41,7 @@ from eolc_fhir.services.wishes import document as wishes_service
 
 __all__ = ["FastReadMiddleware"]
 
-_READ = re.compile(r"^/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$")
+_READ = re.compile(rf"^/([A-Z][A-Za-z]{{1,63}})/({ID_PATTERN})$")
 _TYPE = re.compile(r"^/([A-Z][A-Za-z]{1,63})$")
 _WISHES = "/Patient/$wishes"
 _FULL_STACK_PARAMS = ("_format", "_pretty")  # the route's response shaping handles these
@@ -96,7 +97,7 @@ async def _serve(ctx: ServerContext, scope: Scope, receive: Any, send: Any, targ
         await authorize(ctx, target)
         body, headers = await produce()
     except FhirError as error:  # rendered as the routes' error handler renders it
-        await outcome_response(error.status, error.issues, error.headers)(scope, receive, send)
+        await error_response(error)(scope, receive, send)
         return
     await send_body(send, choose_media_type("", header(scope, b"accept") or ""), body, headers)
 

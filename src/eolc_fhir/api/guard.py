@@ -21,11 +21,12 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.responses import Response
 
-from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.errors import crash_response, error_response
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.errors import Issue
+from eolc_fhir.fhir.errors import FhirError, error_for_status
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
 from eolc_fhir.fhir.models import is_resource_type
@@ -86,9 +87,30 @@ class SecurityMiddleware:
         ctx = getattr(scope["app"].state, "ctx", None)
         state: SecurityState | None = getattr(ctx, "security", None)
         if state is None or _is_public(scope["path"]):
-            await self.app(scope, receive, _with_headers(send, extra))
+            await _answering_crashes(self.app, scope, receive, _with_headers(send, extra),
+                                     request_id)
             return
         await _Exchange(self.app, state, scope, request_id, extra).run(receive, send)
+
+
+async def _answering_crashes(app: Any, scope: Scope, receive: Any, send: Any,
+                             request_id: str) -> None:
+    """Run the app; an exception that escapes it is answered (and logged without its
+    message) here, so the server never logs it with its text."""
+    started = False
+
+    async def tracking(message: dict[str, Any]) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking)
+    except Exception as exc:
+        start, body = _crash_outcome(exc, request_id)
+        if not started:
+            await send(start)
+            await send({"type": "http.response.body", "body": body[0]})
 
 
 def _with_headers(send: Any, extra: list[Any], cache: bytes = b"no-store") -> Any:
@@ -123,17 +145,20 @@ class _Exchange:
         self.body: list[bytes] = []
 
     async def run(self, receive: Any, send: Any) -> None:
-        refusal = await self._authenticate()
+        try:
+            refusal = await self._authenticate()
+        except FhirError as error:  # e.g. 503: the database cannot check the token now
+            refusal = _error_outcome(error)
         if refusal is not None:
             await self._finish(send, refusal)
             return
         token = current.set(self.rc)
         try:
             await self.app(self.scope, receive, self._capture)
-        except Exception as exc:  # the app already answered 500; log the type only
-            log.error("request %s failed: %s", self.rc.request_id, type(exc).__name__)
+        except Exception as exc:  # nothing above us answers or logs it
+            outcome = _crash_outcome(exc, self.rc.request_id)
             if self.start is None:
-                self.start, self.body = _outcome(500, "internal server error")
+                self.start, self.body = outcome
         finally:
             current.reset(token)
         await self._finish(send, None)
@@ -177,10 +202,8 @@ class _Exchange:
                                         await self.state.withdrawn_patients(), self._origins):
                 body = orjson.dumps(parsed)
         except Exception as exc:  # fail closed: no Bundle leaves unfiltered
-            log.error("request %s: filtering failed: %s", self.rc.request_id,
-                      type(exc).__name__)
-            self.start, self.body = _outcome(500, "internal server error")
-            status, body, parsed = 500, self.body[0], None
+            self.start, self.body = _crash_outcome(exc, f"{self.rc.request_id} (filtering)")
+            status, body, parsed = int(self.start["status"]), self.body[0], None
         # Committed writes were audited with them; a Bundle's own request is always
         # audited too (its reads, and its failure when the transaction rolled back).
         if not self.rc.audited_in_transaction or self.rc.interaction in BUNDLE_INTERACTIONS:
@@ -226,14 +249,26 @@ class _Exchange:
 
 def _outcome(status: int, text: str, challenge: str | None = None,
              retry_after: int | None = None) -> tuple[dict[str, Any], list[bytes]]:
-    code = {401: "login", 429: "throttled"}.get(status, "exception")
-    response = outcome_response(status, [Issue("error", code, text)])
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    headers = {}
     if challenge:
-        headers.append((b"www-authenticate", challenge.encode()))
+        headers["WWW-Authenticate"] = challenge
     if retry_after is not None:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    start = {"type": "http.response.start", "status": status, "headers": headers}
+        headers["Retry-After"] = str(retry_after)
+    return _error_outcome(error_for_status(status, text, headers))
+
+
+def _error_outcome(error: FhirError) -> tuple[dict[str, Any], list[bytes]]:
+    return _as_messages(error_response(error))
+
+
+def _crash_outcome(exc: BaseException, where: str) -> tuple[dict[str, Any], list[bytes]]:
+    """A FhirError's own answer, or a logged 500 (traceback without messages)."""
+    return _as_messages(crash_response(exc, f"request {where}"))
+
+
+def _as_messages(response: Response) -> tuple[dict[str, Any], list[bytes]]:
+    start = {"type": "http.response.start", "status": response.status_code,
+             "headers": list(response.raw_headers)}
     return start, [bytes(response.body)]
 
 

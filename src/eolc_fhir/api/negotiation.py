@@ -1,8 +1,11 @@
 """Content negotiation and body limits, as ASGI middleware in front of the routes.
 
 Refusals happen before any route runs: XML asked for → 406, XML or another
-media type sent → 415, a body over the limit → 413. Each is an
-OperationOutcome like every other error.
+media type sent → 415 (a form body too, except where a form is the protocol:
+``POST [type]/_search`` and the token endpoint), a body over the limit → 413.
+Each is an OperationOutcome like every other error. PATCH bodies are not
+looked at: PATCH is not supported, and the router says so (405) whatever
+the body.
 """
 
 from __future__ import annotations
@@ -10,15 +13,27 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.errors import error_response
 from eolc_fhir.api.scope import Scope, header
-from eolc_fhir.fhir.errors import Issue, PayloadTooLarge
+from eolc_fhir.fhir.errors import (
+    FhirError,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 __all__ = ["NegotiationMiddleware"]
 
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 _BODY_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 _FORM = "application/x-www-form-urlencoded"
+_FORM_PREFIXES = ("/auth/",)
+
+
+def _takes_form(scope: Scope) -> bool:
+    """A form body is the protocol of search by POST and of the OAuth token endpoint."""
+    path: str = scope["path"]
+    return path.endswith("/_search") or path.startswith(_FORM_PREFIXES)
 
 
 def _accepts_json(accept: str) -> bool:
@@ -40,27 +55,28 @@ class NegotiationMiddleware:
             return
         refusal = self._refusal(scope)
         if refusal is not None:
-            status, text = refusal
-            code = {406: "not-supported", 413: "too-costly", 415: "not-supported"}[status]
-            await outcome_response(status, [Issue("error", code, text)])(scope, receive, send)
+            await error_response(refusal)(scope, receive, send)
             return
         await self.app(scope, self._limited(receive), send)
 
-    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+    def _refusal(self, scope: Scope) -> FhirError | None:
         query = scope.get("query_string", b"").decode("latin-1")
         fmt = dict(parse_qsl(query)).get("_format")
         if fmt is not None and fmt.lower() not in _JSON_FORMATS:
-            return 406, f"_format '{fmt}' is not supported: this server speaks FHIR JSON only"
+            return NotAcceptable(
+                f"_format '{fmt}' is not supported: this server speaks FHIR JSON only")
         accept = header(scope, b"accept") or ""
         if accept and fmt is None and not _accepts_json(accept):
-            return 406, f"cannot produce '{accept}': this server speaks FHIR JSON only"
+            return NotAcceptable(f"cannot produce '{accept}': this server speaks FHIR JSON only")
         length = header(scope, b"content-length") or ""
         if length.isdigit() and int(length) > self.max_body_bytes:
-            return 413, f"the request body is larger than {self.max_body_bytes} bytes"
-        if scope["method"] in ("POST", "PUT", "PATCH"):
+            return PayloadTooLarge(f"the request body is larger than {self.max_body_bytes} bytes")
+        if scope["method"] in ("POST", "PUT"):
             ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-            if ctype and ctype not in _BODY_TYPES and ctype != _FORM:
-                return 415, f"Content-Type '{ctype}' is not supported; send application/fhir+json"
+            if ctype and ctype not in _BODY_TYPES and not (ctype == _FORM and _takes_form(scope)):
+                return UnsupportedMediaType(
+                    f"Content-Type '{ctype}' is not supported here: send the resource as "
+                    "application/fhir+json (e.g. curl -H 'Content-Type: application/fhir+json')")
         return None
 
     def _limited(self, receive: Any) -> Any:

@@ -8,9 +8,9 @@ from starlette.responses import JSONResponse, Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx
 from eolc_fhir.api.docs import fhir_responses
-from eolc_fhir.api.errors import outcome_response
+from eolc_fhir.api.errors import error_response
 from eolc_fhir.api.responses import bundle_response
-from eolc_fhir.fhir.errors import Issue
+from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.services.capability import capability_statement
 from eolc_fhir.services.health import readiness
 
@@ -33,5 +33,5 @@ async def healthz() -> Response:
 async def readyz(ctx: Ctx) -> Response:
     ready, detail = await readiness(ctx)
     if not ready:
-        return outcome_response(503, [Issue("error", "transient", detail)])
+        return error_response(ServiceUnavailable(detail))
     return JSONResponse({"status": "ready", "detail": detail})

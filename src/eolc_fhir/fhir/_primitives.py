@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from eolc_fhir.fhir.ids import ID_RE
 from eolc_fhir.fhir.xhtml import check_div
 
 __all__ = ["PRIMITIVE_TYPES", "WRONG_JSON_TYPE", "check_primitive", "json_kind"]
@@ -29,7 +30,6 @@ _DATETIME_RE = re.compile(rf"{_YEAR}(-{_MONTH}(-{_DAY}(T{_TIME}{_ZONE})?)?)?")
 _INSTANT_RE = re.compile(rf"{_YEAR}-{_MONTH}-{_DAY}T{_TIME}{_ZONE}")
 _TIME_RE = re.compile(_TIME)
 _CODE_RE = re.compile(r"[^\s]+(\s[^\s]+)*")
-_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _OID_RE = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
 _UUID_RE = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _BASE64_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
@@ -175,7 +175,7 @@ PRIMITIVE_TYPES: dict[str, Checker] = {
     "string": _string_problem,
     "markdown": _string_problem,
     "code": _pattern(_CODE_RE, "code (no leading, trailing or repeated whitespace)"),
-    "id": _pattern(_ID_RE, "id (1-64 of A-Z a-z 0-9 - .)"),
+    "id": _pattern(ID_RE, "id (1-64 of A-Z a-z 0-9 - .)"),
     "oid": _pattern(_OID_RE, "oid (urn:oid:...)"),
     "uuid": _pattern(_UUID_RE, "uuid (urn:uuid:... in lower case)"),
     "uri": _no_whitespace("uri"),

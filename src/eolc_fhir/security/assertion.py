@@ -9,7 +9,6 @@ signature, ``aud`` other than the token endpoint, a missing or past ``exp``,
 from __future__ import annotations
 
 import base64
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +17,7 @@ import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from eolc_fhir.fhir.ids import is_valid_id
 from eolc_fhir.security.clients import CLIENT_ALGORITHMS, JwksCache
 from eolc_fhir.security.oauth import OAuthError
 from eolc_fhir.storage.security_repo import ClientRecord
@@ -27,7 +27,6 @@ __all__ = ["check_assertion", "claimed_client", "MAX_LIFETIME", "ASSERTION_TYPE"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_LIFETIME = 300  # seconds: SMART says exp no more than five minutes in the future
 _SKEW = 5  # seconds of clock difference we forgive
-_LOGGABLE = re.compile(r"^[A-Za-z0-9.\-]{1,64}$")
 
 FindClient = Callable[[str], Awaitable[ClientRecord | None]]
 UseJti = Callable[[str, str, int], Awaitable[bool]]  # (client_id, jti, exp) -> fresh?
@@ -116,4 +115,4 @@ def claimed_client(assertion: str) -> str:
     except OAuthError:
         return "-"
     # Unverified text from the caller: only something shaped like a client id is logged.
-    return iss if isinstance(iss, str) and _LOGGABLE.match(iss) else "-"
+    return iss if isinstance(iss, str) and is_valid_id(iss) else "-"

@@ -81,16 +81,43 @@ def make_assertion(client_id: str, key: PrivateKey, token_url: str,
 
 
 def request_token(base_url: str, client_id: str, key: PrivateKey, scope: str) -> dict[str, Any]:
-    """Discover the token endpoint, send a fresh assertion, return the token response."""
-    with httpx.Client(timeout=10.0) as http:
-        config = http.get(f"{base_url.rstrip('/')}/.well-known/smart-configuration").json()
-        token_url = config["token_endpoint"]
-        response = http.post(token_url, data={
-            "grant_type": "client_credentials", "scope": scope,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": make_assertion(client_id, key, token_url),
-        })
-    answer: dict[str, Any] = response.json()
+    """Discover the token endpoint, send a fresh assertion, return the token response.
+
+    RuntimeError, in one line, when the server cannot be reached or does not answer
+    like an eolc-fhir server.
+    """
+    discovery = f"{base_url.rstrip('/')}/.well-known/smart-configuration"
+    try:
+        with httpx.Client(timeout=10.0) as http:
+            token_url = _token_endpoint(http.get(discovery), discovery)
+            response = http.post(token_url, data={
+                "grant_type": "client_credentials", "scope": scope,
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": make_assertion(client_id, key, token_url),
+            })
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise RuntimeError(f"cannot reach {base_url} ({type(exc).__name__}: {exc}); "
+                           "is the server running? (--url)") from None
+    answer = _json_object(response, token_url)
     if response.status_code != 200:
         raise RuntimeError(f"{answer.get('error')}: {answer.get('error_description')}")
     return answer
+
+
+def _token_endpoint(response: httpx.Response, url: str) -> str:
+    endpoint = _json_object(response, url).get("token_endpoint")
+    if response.status_code != 200 or not isinstance(endpoint, str):
+        raise RuntimeError(f"{url} answered {response.status_code} without a token_endpoint: "
+                           "is --url the base URL of an eolc-fhir server?")
+    return endpoint
+
+
+def _json_object(response: httpx.Response, url: str) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{url} answered {response.status_code} with something other than "
+                           "JSON: is --url the base URL of an eolc-fhir server?")
+    return value

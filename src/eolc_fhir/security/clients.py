@@ -10,6 +10,7 @@ from typing import Any
 
 from joserfc import jwk
 
+from eolc_fhir.fhir.ids import is_valid_id
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.security.roles import ROLES, default_scopes
 from eolc_fhir.security.scopes import ScopeError, parse_scopes
@@ -18,7 +19,6 @@ from eolc_fhir.storage.security_repo import ClientRecord
 __all__ = ["new_client", "key_set", "JwksCache", "ClientError", "CLIENT_ALGORITHMS"]
 
 CLIENT_ALGORITHMS = ("RS384", "ES384")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9.\-]{1,64}$")  # a FHIR id: it names Device/<id> in audits
 _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
 _PRIVATE_PARTS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 
@@ -44,7 +44,7 @@ def _check_jwks(document: dict[str, Any]) -> None:
 def new_client(*, client_id: str, name: str, ods: str, role: str, scopes: str | None,
                jwks: dict[str, Any] | None, jwks_uri: str | None) -> ClientRecord:
     """A checked registration, ready to store; ClientError says what is wrong."""
-    if not _CLIENT_ID.match(client_id):
+    if not is_valid_id(client_id):  # it names Device/<id> in audits
         raise ClientError("client_id: 1-64 letters, digits, '.' or '-' (a FHIR id)")
     if not _ODS.match(ods):
         raise ClientError(f"'{ods}' is not an ODS code")

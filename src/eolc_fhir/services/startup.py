@@ -8,6 +8,7 @@ from eolc_fhir.config import Settings
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.subscriptions import ownership
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 from eolc_fhir.validation import ProfileSet
@@ -25,7 +26,9 @@ def _install_operations(ctx: ServerContext) -> None:
 
 async def build_context(settings: Settings) -> ServerContext:
     db = Database(settings.database_url, pool_size=settings.db_pool_size,
-                  read_pool_size=settings.db_read_pool_size)
+                  read_pool_size=settings.db_read_pool_size,
+                  busy_timeout=settings.db_busy_timeout_seconds,
+                  connect_timeout=settings.db_connect_timeout_seconds)
     try:
         return await _build(settings, db)
     except BaseException:
@@ -44,22 +47,30 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
     ctx.search = SearchRegistry.load(settings.profiles_dir)
     ctx.validator = ProfileSet.load(settings.profiles_dir)
     _install_operations(ctx)
-    if await migrate.is_current(db):
+    current = await migrate.is_current(db)
+    if current:
         await conformance.publish(ctx)
     else:  # /readyz says so; nothing can be stored before `eolc-fhir migrate`
         log.warning("database schema is not current: run `eolc-fhir migrate`")
-    await _start_subscriptions(ctx)
+    _install_subscriptions(ctx)
     await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
     if settings.insecure_dev:
         log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
+    elif current:  # before the dispatcher's first delivery
+        await ownership.switch_off_ownerless(ctx)
+    await _start_dispatcher(ctx)
     return ctx
 
 
-async def _start_subscriptions(ctx: ServerContext) -> None:
-    """Topics and the outbox write hook always; the dispatcher unless told not to."""
+def _install_subscriptions(ctx: ServerContext) -> None:
+    """Topics and the outbox write hook, always."""
     from eolc_fhir.services.subscriptions import outbox as subscriptions
 
     subscriptions.install(ctx)
+
+
+async def _start_dispatcher(ctx: ServerContext) -> None:
+    """The subscription dispatcher, unless told not to."""
     if ctx.settings.run_dispatcher:
         from eolc_fhir.services.subscriptions.dispatcher import Dispatcher
 

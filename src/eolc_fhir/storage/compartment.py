@@ -8,8 +8,11 @@ manager), in ONE statement. On a SQLite file it runs on a read-only ``sqlite3`` 
 on the event loop (an indexed lookup takes well under a millisecond; a hop
 through aiosqlite's thread costs more than the query; several statements
 share one read transaction). On PostgreSQL it uses the Database's asyncpg
-read pool (autocommit: one statement is one snapshot). The SQL is the same
-text for both (named parameters, numbered for asyncpg).
+read pool (autocommit: one statement is one snapshot). An in-memory SQLite
+database lives in the engine's one connection, which no second connection can
+see: there the statements run in a read unit of work. The SQL is the same
+text for all (named parameters, numbered for asyncpg). A locked or
+unreachable database raises ``ServiceUnavailable``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.model import Row
 from eolc_fhir.storage.pg_reader import dollar_params
 from eolc_fhir.storage.read_sources import ReadSources
@@ -111,14 +115,23 @@ class PatientReader:
     async def _run_each(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
         fast = self.db.sqlite_reader()
         if fast is not None:
-            return _run_fast(fast, statements)
+            with translated():
+                return _run_fast(fast, statements)
         pg = self.db.pg
-        assert pg is not None, "PostgreSQL has a read pool"
+        if pg is None:  # in-memory SQLite
+            return await self._run_in_unit_of_work(statements)
         out = []
         for sql, params in statements:  # autocommit: one statement is one snapshot
             text, args = dollar_params(sql, params)
             out.append([_row(r) for r in await pg.fetch(text, args)])
         return out
+
+
+    async def _run_in_unit_of_work(self, statements: list[tuple[str, dict[str, Any]]]
+                                   ) -> list[list[Row]]:
+        async with self.db.unit_of_work(write=False) as uow:  # one snapshot for all
+            return [[_row(r) for r in await uow.connection.exec_driver_sql(sql, params)]
+                    for sql, params in statements]
 
 
 def _run_fast(conn: sqlite3.Connection,

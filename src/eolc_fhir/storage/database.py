@@ -19,8 +19,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
+from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.model import CurrentRow, IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
@@ -35,8 +37,13 @@ Dialect = Literal["sqlite", "postgresql"]
 class Database:
     """One per process: owns the engine and hands out units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, read_pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, read_pool_size: int = 4,
+                 busy_timeout: float = 30.0, connect_timeout: float = 10.0) -> None:
+        """``busy_timeout``: how long a SQLite statement waits for another connection's
+        lock; ``connect_timeout``: how long opening a PostgreSQL connection may take.
+        Past either, the request is answered 503 (storage/errors.py)."""
         self.url = url
+        self._busy_timeout = busy_timeout
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
@@ -50,21 +57,22 @@ class Database:
         self._compartment: PatientReader | None = None
         self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
         if self.dialect == "sqlite":
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
+            self.engine: AsyncEngine = create_async_engine(
+                url, connect_args={"timeout": busy_timeout})
             self._sqlite_path = parsed.database or ":memory:"
-            _tune_sqlite(self.engine)
+            _tune_sqlite(self.engine, busy_timeout)
         else:
             # Custom plans always: a generic plan for a multi-clause search was 10x slower.
             settings = {"plan_cache_mode": "force_custom_plan"}
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
-                connect_args={"server_settings": settings},
+                connect_args={"server_settings": settings, "timeout": connect_timeout},
             )
             # The read pool runs single-shape lookups (by key, one equality, a person's
             # record) again and again: PostgreSQL's default may keep a generic plan and
             # save ~1 ms of planning per call (measured on the $wishes statement). No JIT:
             # compiling a query costs far more than these lookups take.
-            self.pg = PgReader(url, size=read_pool_size,
+            self.pg = PgReader(url, size=read_pool_size, connect_timeout=connect_timeout,
                                server_settings={"plan_cache_mode": "auto", "jit": "off"})
 
     @property
@@ -90,35 +98,39 @@ class Database:
 
         A primary-key or index lookup in sqlite3 takes tens of microseconds, far less than
         a hop through aiosqlite's thread. Autocommit: each statement sees the newest
-        committed data. None on PostgreSQL or an in-memory SQLite; closed with the Database.
+        committed data. None on PostgreSQL or an in-memory SQLite (a second connection would
+        see another, empty database); closed with the Database. ServiceUnavailable when the
+        file cannot be opened or is locked.
         """
         if self._sqlite_path is None or self._sqlite_path == ":memory:":
             return None
         if self._fast is None:
-            conn = sqlite3.connect(f"file:{self._sqlite_path}?mode=ro", uri=True,
-                                   check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA query_only=ON")
+            with translated():
+                conn = sqlite3.connect(f"file:{self._sqlite_path}?mode=ro", uri=True,
+                                       check_same_thread=False, isolation_level=None,
+                                       timeout=self._busy_timeout)
+                conn.execute("PRAGMA query_only=ON")
             self._fast = conn
         return self._fast
 
     def fast_read(self, resource_type: str, resource_id: str) -> tuple[Any, ...] | None:
         """Current (version, last_updated_us, deleted, content) by key, on ``sqlite_reader``.
 
-        Returns None when the row is absent; raises LookupError when no fast path exists.
+        Returns None when the row is absent; raises LookupError when no fast path exists,
+        ServiceUnavailable when the database is locked or cannot be opened (the full path
+        would only wait for the same lock again).
         """
         try:
             reader = self.sqlite_reader()
-        except sqlite3.Error as exc:
-            raise LookupError("fast path unavailable") from exc
-        if reader is None:
-            raise LookupError("no fast path")
-        try:
-            row = reader.execute(
-                "SELECT version, last_updated_us, deleted, content FROM resources "
-                "WHERE res_type = ? AND res_id = ?",
-                (resource_type, resource_id),
-            ).fetchone()
-        except sqlite3.Error as exc:  # busy, missing file...: the full path will answer
+            if reader is None:
+                raise LookupError("no fast path")
+            with translated():
+                row = reader.execute(
+                    "SELECT version, last_updated_us, deleted, content FROM resources "
+                    "WHERE res_type = ? AND res_id = ?",
+                    (resource_type, resource_id),
+                ).fetchone()
+        except sqlite3.Error as exc:  # anything else: the full path will answer
             raise LookupError("fast path unavailable") from exc
         return row  # type: ignore[no-any-return]
 
@@ -140,7 +152,7 @@ class Database:
             if reader is None:
                 return None
             row = reader.execute("SELECT n FROM change_counter WHERE id = 1").fetchone()
-        except sqlite3.Error:
+        except (sqlite3.Error, ServiceUnavailable):
             return None
         return None if row is None else (int(row[0]), 0)
 
@@ -225,7 +237,9 @@ class Database:
         await self.engine.dispose()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
+    busy_ms = int(busy_timeout * 1000)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver (SQLAlchemy's documented recipe).
@@ -233,7 +247,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

@@ -20,7 +20,9 @@ callers keeping derived answers (the $wishes documents) know when to check
 them again. While the listening connection is down, ``changes()`` is None.
 
 The pool belongs to the event loop that first used it; used from another
-loop (tests run several), it is replaced.
+loop (tests run several), it is replaced. A lookup that cannot reach the
+server, or whose connection dropped, raises ``ServiceUnavailable``; the pool
+reconnects on a later lookup.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from eolc_fhir.storage.errors import translated
 
 __all__ = ["PgReader", "dollar_params", "CHANGES_CHANNEL"]
 
@@ -67,11 +71,13 @@ async def _no_reset(_connection: asyncpg.Connection) -> None:
 class PgReader:
     """A few autocommit asyncpg connections for read-only statements."""
 
-    def __init__(self, url: str, *, size: int, server_settings: Mapping[str, str]) -> None:
+    def __init__(self, url: str, *, size: int, server_settings: Mapping[str, str],
+                 connect_timeout: float = 10.0) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(
             hide_password=False)
         self._size = max(1, size)
         self._settings = dict(server_settings)
+        self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -93,7 +99,7 @@ class PgReader:
                 self._pool = await asyncpg.create_pool(
                     self._dsn, min_size=1, max_size=self._size,
                     server_settings=self._settings, statement_cache_size=512,
-                    reset=_no_reset)
+                    reset=_no_reset, timeout=self._connect_timeout)
             if self._listening is None:
                 self._listening = asyncio.create_task(self._listen())
         return self._pool
@@ -128,13 +134,15 @@ class PgReader:
         self._listening = None
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[asyncpg.Record]:
-        pool = await self._get()
-        rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
+        with translated():
+            pool = await self._get()
+            rows: list[asyncpg.Record] = await pool.fetch(sql, *args)
         return rows
 
     async def fetchrow(self, sql: str, args: Sequence[Any] = ()) -> asyncpg.Record | None:
-        pool = await self._get()
-        row: asyncpg.Record | None = await pool.fetchrow(sql, *args)
+        with translated():
+            pool = await self._get()
+            row: asyncpg.Record | None = await pool.fetchrow(sql, *args)
         return row
 
     def _abandon(self) -> None:

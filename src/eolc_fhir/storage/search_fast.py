@@ -7,6 +7,7 @@ same shape only bind the new values. On a SQLite file the statement runs on a
 read-only ``sqlite3`` connection on the event loop (tens of microseconds,
 docs/performance.md); on PostgreSQL through the Database's asyncpg read pool
 (``storage/pg_reader.py``), or inside a caller's unit of work as driver SQL.
+Each path raises ``ServiceUnavailable`` when the database is locked or unreachable.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.model import PageRow
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.query import (
@@ -162,7 +164,8 @@ class SqliteReader:
         if prepared is None:
             return None
         sql, params = prepared
-        return _rows(self._connection().execute(sql, params).fetchall(), count)
+        with translated():  # locked: 503, as on the full path
+            return _rows(self._connection().execute(sql, params).fetchall(), count)
 
     def _connection(self) -> sqlite3.Connection:
         conn = self.db.sqlite_reader()
@@ -171,7 +174,9 @@ class SqliteReader:
 
     async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
         """Run a (small, indexed) statement on the loop; a ``Rows`` for include lookups."""
-        return self._connection().execute(*_positional(stmt, self.prepared.dialect)).fetchall()
+        with translated():
+            return self._connection().execute(
+                *_positional(stmt, self.prepared.dialect)).fetchall()
 
 
 class PgSearchReader:

@@ -92,6 +92,11 @@ class SubscriptionRepository:
                 sub_id=sub_id, owner=owner, created_us=now_us, last_event_number=0,
                 delivered_number=0, lease_until_us=0, **values))
 
+    async def switch_off(self, sub_id: str, reason: str) -> None:
+        """Status ``off`` (no more events or deliveries), ``reason`` as its last error."""
+        await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(
+            status="off", last_error=reason, lease_owner=None, lease_until_us=0))
+
     async def remove(self, sub_id: str) -> None:
         await self.conn.execute(delete(ev).where(ev.c.sub_id == sub_id))
         await self.conn.execute(delete(st).where(st.c.sub_id == sub_id))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from eolc_fhir.fhir.errors import ServiceUnavailable
+from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.search_repo import SearchRepository
 from eolc_fhir.storage.security_repo import SecurityRepository
@@ -31,7 +33,9 @@ class UnitOfWork:
     ``uow.subscriptions``) are made on first use and share its transaction.
     Repositories never commit; the unit of work does, once, when the block
     exits cleanly, and rolls back on any exception. Callbacks registered with
-    ``after_commit`` run only once the commit has succeeded.
+    ``after_commit`` run only once the commit has succeeded. A database that is
+    unreachable, locked or whose connection dropped (on entry, inside the block
+    or at commit) leaves as ``ServiceUnavailable`` (storage/errors.py).
     """
 
     def __init__(self, engine: AsyncEngine, dialect: str, *, write: bool,
@@ -110,7 +114,8 @@ class UnitOfWork:
             await self._write_lock.acquire()
             self._token = _holding_write.set(True)
         try:
-            return await self._begin()
+            with translated():
+                return await self._begin()
         except BaseException:
             self._release()
             raise
@@ -124,9 +129,13 @@ class UnitOfWork:
 
     async def _begin(self) -> UnitOfWork:
         conn = await self._engine.connect()
-        if self.write:
-            conn = await conn.execution_options(eolc_write=True)
-        await conn.begin()
+        try:
+            if self.write:
+                conn = await conn.execution_options(eolc_write=True)
+            await conn.begin()  # SQLite writers: BEGIN IMMEDIATE, which may find it locked
+        except BaseException:
+            await conn.close()  # back to the pool, not leaked
+            raise
         self._conn = conn
         return self
 
@@ -138,17 +147,24 @@ class UnitOfWork:
     ) -> None:
         conn = self.connection
         try:
-            if exc_type is None:
-                await conn.commit()
-            else:
-                await conn.rollback()
+            with translated():
+                try:
+                    if exc_type is None:
+                        await conn.commit()
+                    else:
+                        await conn.rollback()
+                finally:
+                    await conn.close()
         finally:
-            await conn.close()
             self._conn = None
             self._resources = self._search = self._security = self._subscriptions = None
             self._release()
-        if exc_type is None:
-            for callback in self._after_commit:
-                result = callback()
-                if result is not None:
-                    await result
+        if exc is not None:
+            error = None if isinstance(exc, ServiceUnavailable) else unavailable(exc)
+            if error is not None:  # after the rollback: the block's failure, as a 503
+                raise error from exc
+            return
+        for callback in self._after_commit:
+            result = callback()
+            if result is not None:
+                await result
