@@ -12,7 +12,7 @@ from eolc_fhir.api.docs import fhir_body, fhir_responses
 from eolc_fhir.api.responses import bundle_response, prefer_return, resource_response
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.services.resources import crud, history
-from eolc_fhir.services.resources.intake import check_profiles, read_body
+from eolc_fhir.services.resources.intake import read_body
 from eolc_fhir.services.resources.transaction import process_bundle
 from eolc_fhir.services.resources.writes import version_of_etag
 
@@ -30,7 +30,7 @@ async def batch_or_transaction(request: Request, ctx: Ctx, base: BaseUrl) -> Res
     bundle = read_body(ctx, await request.body(), "Bundle")
     minimal = prefer_return(request) == "minimal"
     return bundle_response(request, await process_bundle(ctx, bundle, base_url=base,
-                                                         minimal=minimal))
+                                                         minimal=minimal, base_check="done"))
 
 
 @early_router.get("/_history", responses=fhir_responses(200), summary="history-system")
@@ -54,9 +54,7 @@ async def history_type(request: Request, ctx: Ctx, base: BaseUrl,
 async def create(request: Request, ctx: Ctx, base: BaseUrl, resource_type: ResourceType,
                  if_none_exist: OptHeader = None) -> Response:
     resource = read_body(ctx, await request.body(), resource_type)
-    warnings = check_profiles(ctx, resource)
-    result = await crud.create(ctx, resource, if_none_exist)
-    result.warnings = warnings
+    result = await crud.create(ctx, resource, if_none_exist, base_check="done")
     return resource_response(request, result, base)
 
 
@@ -68,9 +66,7 @@ async def conditional_update(request: Request, ctx: Ctx, base: BaseUrl,
     if not query:
         raise InvalidRequest("a conditional update needs search parameters in the URL")
     resource = read_body(ctx, await request.body(), resource_type)
-    warnings = check_profiles(ctx, resource)
-    result = await crud.conditional_update(ctx, resource, query, if_match)
-    result.warnings = warnings
+    result = await crud.conditional_update(ctx, resource, query, if_match, base_check="done")
     return resource_response(request, result, base)
 
 
@@ -102,9 +98,7 @@ async def update(request: Request, ctx: Ctx, base: BaseUrl, resource_type: Resou
     if "id" not in resource:
         raise InvalidRequest("the resource must carry the id of the URL", code="required",
                              expression=f"{resource_type}.id")
-    warnings = check_profiles(ctx, resource)
-    result = await crud.update(ctx, resource, resource_id, if_match)
-    result.warnings = warnings
+    result = await crud.update(ctx, resource, resource_id, if_match, base_check="done")
     return resource_response(request, result, base)
 
 

@@ -1,12 +1,13 @@
 """Load a synthetic region through the service layer: every resource validated and indexed.
 
-Resources are built and validated in batches (base rules with the R4B model,
-then the profiles: the same two stages as a REST create), and their search
-index rows extracted, optionally in worker processes because both are
-CPU-bound, and then written by the
-one write path for many new resources (``store_new_versions``), a batch of
-people per unit of work: the same rows, history, index rows and write-hook
-effects as ``store_version`` one by one, with a few statements per batch.
+Resources are built and admitted in batches (the write path's validator door,
+admission.py: base rules with the R4B model, then the profiles, the same two
+stages as a REST create), and their search index rows extracted, optionally in
+worker processes because both are CPU-bound, and then written by the one write
+path for many new resources (``store_new_versions``, which takes them as
+admitted), a batch of people per unit of work: the same rows, history, index
+rows and write-hook effects as ``store_version`` one by one, with a few
+statements per batch.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from typing import Any
 
 from eolc_fhir.demo.people import NhsNumbers, person_resources
 from eolc_fhir.demo.region import build_region
-from eolc_fhir.fhir.errors import ProfileViolation
-from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.resources.admission import Admitted, admit
 from eolc_fhir.services.resources.writes import store_new_versions
 from eolc_fhir.storage.model import IndexRows
 
@@ -61,21 +61,17 @@ def _registry(profiles_dir: str) -> Any:
     return SearchRegistry.load(Path(profiles_dir))
 
 
-def validate(resource: dict[str, Any], validator: Any) -> None:
-    """Both stages of intake: base (400 on failure) then profiles (422 on errors)."""
-    check_resource(resource, expected_type=resource["resourceType"])
-    if validator is not None:
-        issues = validator.validate(resource)
-        if any(i.is_error for i in issues):
-            raise ProfileViolation(issues=issues)
+def validate(resource: dict[str, Any], validator: Any) -> Admitted:
+    """Both stages: base (400 on failure) then profiles (422 on errors), as a write does."""
+    return admit(validator, resource)
 
 
-Prepared = list[tuple[dict[str, Any], IndexRows]]
+Prepared = list[tuple[Admitted, IndexRows]]
 
 
 def prepare_people(seed: int, patients: int, indexes: list[int], numbers: list[str],
                    today: date, profiles_dir: str | None, search_dir: str) -> Prepared:
-    """Build and validate people, with their index rows (in a worker process when there
+    """Build and admit people, with their index rows (in a worker process when there
     are several). The rows are the server's (``search_dir`` is the folder its registry
     was loaded from); the write then only sets meta.versionId and meta.lastUpdated, which
     no index row is made from (``_lastUpdated`` is a column of the resources table)."""
@@ -85,8 +81,7 @@ def prepare_people(seed: int, patients: int, indexes: list[int], numbers: list[s
     out: Prepared = []
     for index, number in zip(indexes, numbers, strict=True):
         for resource in person_resources(region, index, today, number):
-            validate(resource, validator)
-            out.append((resource, registry.extract(resource)))
+            out.append((validate(resource, validator), registry.extract(resource)))
     return out
 
 
@@ -97,7 +92,7 @@ async def region_loaded(ctx: ServerContext, seed: int) -> bool:
         return await uow.resources.exists_live("Organization", region.coordination_centre["id"])
 
 
-async def _store(ctx: ServerContext, resources: list[dict[str, Any]],
+async def _store(ctx: ServerContext, resources: list[dict[str, Any]] | list[Admitted],
                  index: list[IndexRows] | None = None) -> None:
     async with ctx.db.unit_of_work(write=True) as uow:
         await store_new_versions(ctx, uow, resources, method="PUT", index=index)
@@ -123,9 +118,7 @@ async def load_region(ctx: ServerContext, *, patients: int, seed: int = 1,
     day = today or date.today()
     profiles_dir = str(ctx.settings.profiles_dir) if ctx.validator is not None else None
     region = build_region(seed, patients)
-    for resource in region.resources():
-        validate(resource, ctx.validator)
-    await _store(ctx, region.resources())
+    await _store(ctx, region.resources())  # admitted by the write
     count = len(region.resources())
     work = _batches(patients, NhsNumbers(seed))
     args = (seed, patients)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from eolc_fhir.fhir.instant import to_instant
+from eolc_fhir.fhir.strings import printable
 
 __all__ = ["AuditRecord", "audit_event", "AuditQueue", "ACTIONS", "CLIENT_ID_SYSTEM"]
 
@@ -64,7 +65,7 @@ def _agents(record: AuditRecord) -> list[dict[str, Any]]:
         "requestor": True,
     }
     if record.remote:
-        agent["network"] = {"address": record.remote, "type": "2"}
+        agent["network"] = {"address": printable(record.remote), "type": "2"}
     agents = [agent]
     if record.ods:
         agents.append({
@@ -77,7 +78,7 @@ def _agents(record: AuditRecord) -> list[dict[str, Any]]:
 
 
 def _entity(reference: str, code: str, role: str, role_display: str) -> dict[str, Any]:
-    return {"what": {"reference": reference},
+    return {"what": {"reference": printable(reference)},
             "type": {"system": _ENTITY_TYPE, "code": code,
                      "display": "Person" if code == "1" else "System Object"},
             "role": {"system": _OBJECT_ROLE, "code": role, "display": role_display}}
@@ -87,9 +88,12 @@ def _entities(record: AuditRecord) -> list[dict[str, Any]]:
     found = [_entity(f"Patient/{p}", "1", "1", "Patient") for p in dict.fromkeys(record.patients)]
     found += [_entity(r, "2", "4", "Domain Resource") for r in dict.fromkeys(record.resources)]
     if record.query is not None:
-        found.append({"type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
-                      "role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"},
-                      "query": base64.b64encode(record.query.encode()).decode("ascii")})
+        query: dict[str, Any] = {
+            "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
+            "role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"}}
+        if record.query:  # a search without parameters: FHIR JSON has no empty strings
+            query["query"] = base64.b64encode(record.query.encode()).decode("ascii")
+        found.append(query)
     return found
 
 
@@ -110,8 +114,8 @@ def audit_event(record: AuditRecord, *, server_name: str = "eolc-fhir") -> dict[
                        "valueString": record.request_id}],
     }
     if record.status >= 400:
-        event["outcomeDesc"] = f"HTTP {record.status}" + (f": {record.detail}" if record.detail
-                                                          else "")
+        event["outcomeDesc"] = f"HTTP {record.status}" + (f": {printable(record.detail)}"
+                                                          if record.detail else "")
     entities = _entities(record)
     if entities:
         event["entity"] = entities

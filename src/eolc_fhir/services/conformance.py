@@ -16,7 +16,6 @@ import orjson
 
 from eolc_fhir.fhir.errors import InvalidRequest, Issue, NotFound
 from eolc_fhir.fhir.outcome import operation_outcome
-from eolc_fhir.fhir.parse import check_resource
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import crud
 from eolc_fhir.services.resources.intake import read_body
@@ -45,13 +44,13 @@ async def publish(ctx: ServerContext) -> int:
     """Store each conformance resource that is new or changed; returns how many."""
     changed = 0
     for resource in _files(ctx.settings.profiles_dir):
-        check_resource(resource)
 
         async def work(uow: UnitOfWork, resource: dict[str, Any] = resource) -> bool:
             current = await uow.resources.get_current(resource["resourceType"], resource["id"])
             if current is not None and not current.deleted and current.content is not None \
                     and _without_meta(orjson.loads(current.content)) == _without_meta(resource):
                 return False
+            # Both stages of validation run in the write path (the file is not a request).
             await crud.update_in(ctx, uow, dict(resource), resource["id"])
             return True
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 from eolc_fhir.fhir.errors import Gone, InvalidRequest, NotFound, PreconditionFailed
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.resources.admission import BaseCheck, admit
 from eolc_fhir.services.resources.writes import (
     check_if_match,
     new_id,
@@ -46,8 +47,13 @@ def query_params(query: str) -> list[tuple[str, str]]:
 
 
 async def create_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any],
-                    if_none_exist: str | None = None) -> Result:
-    """Create inside a caller's unit of work (REST create and transaction entries)."""
+                    if_none_exist: str | None = None, *,
+                    base_check: BaseCheck = "full") -> Result:
+    """Create inside a caller's unit of work (REST create).
+
+    ``base_check``: what is still owed of the base stage (admission.py); "done" when the
+    resource came from read_body.
+    """
     rtype = resource["resourceType"]
     if if_none_exist:
         await uow.lock(f"{rtype}?{if_none_exist}")
@@ -57,20 +63,27 @@ async def create_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any
                 f"If-None-Exist matched {len(ids)} resources; the criteria are not selective"
             )
         if ids:
+            # Nothing is written, but an invalid body is still refused (422), as ever.
+            warnings = admit(ctx.validator, resource, base_check=base_check).warnings
             existing = await uow.resources.get_current(rtype, ids[0])
-            return Result(200, stored=existing)
+            return Result(200, stored=existing, warnings=warnings)
     resource["id"] = new_id()
-    stored = await store_version(ctx, uow, resource, None, method="POST")
-    return Result(201, stored=stored, content_location=True)
+    written = await store_version(ctx, uow, resource, None, method="POST",
+                                  base_check=base_check)
+    return Result(201, stored=written.stored, warnings=written.warnings,
+                  content_location=True)
 
 
 async def create(ctx: ServerContext, resource: dict[str, Any],
-                 if_none_exist: str | None = None) -> Result:
-    return await retrying(ctx, lambda uow: create_in(ctx, uow, resource, if_none_exist))
+                 if_none_exist: str | None = None, *,
+                 base_check: BaseCheck = "full") -> Result:
+    return await retrying(
+        ctx, lambda uow: create_in(ctx, uow, resource, if_none_exist, base_check=base_check))
 
 
 async def update_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any],
-                    resource_id: str, if_match: str | None = None) -> Result:
+                    resource_id: str, if_match: str | None = None, *,
+                    base_check: BaseCheck = "full") -> Result:
     rtype = resource["resourceType"]
     if resource.get("id") is None:
         raise InvalidRequest("the resource must have an id for update", code="required",
@@ -82,21 +95,24 @@ async def update_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any
         )
     current = await uow.resources.get_current(rtype, resource_id, for_update=True)
     check_if_match(if_match, current)
-    stored = await store_version(ctx, uow, resource, current, method="PUT")
+    written = await store_version(ctx, uow, resource, current, method="PUT",
+                                  base_check=base_check)
     created = current is None or current.deleted
-    return Result(201 if created else 200, stored=stored, content_location=created)
+    return Result(201 if created else 200, stored=written.stored, warnings=written.warnings,
+                  content_location=created)
 
 
 async def update(ctx: ServerContext, resource: dict[str, Any], resource_id: str,
-                 if_match: str | None = None) -> Result:
+                 if_match: str | None = None, *, base_check: BaseCheck = "full") -> Result:
     # Copy per attempt: store_version writes meta into the dict.
     return await retrying(
-        ctx, lambda uow: update_in(ctx, uow, dict(resource), resource_id, if_match)
-    )
+        ctx, lambda uow: update_in(ctx, uow, dict(resource), resource_id, if_match,
+                                   base_check=base_check))
 
 
 async def conditional_update(ctx: ServerContext, resource: dict[str, Any], query: str,
-                             if_match: str | None = None) -> Result:
+                             if_match: str | None = None, *,
+                             base_check: BaseCheck = "full") -> Result:
     rtype = resource["resourceType"]
 
     async def work(uow: UnitOfWork) -> Result:
@@ -108,7 +124,8 @@ async def conditional_update(ctx: ServerContext, resource: dict[str, Any], query
         if ids and resource.get("id") not in (None, target):
             raise InvalidRequest("the resource id does not match the resource found by the "
                                  "search", expression=f"{rtype}.id")
-        return await update_in(ctx, uow, {**resource, "id": target}, target, if_match)
+        return await update_in(ctx, uow, {**resource, "id": target}, target, if_match,
+                               base_check=base_check)
 
     return await retrying(ctx, work)
 

@@ -9,7 +9,7 @@ from eolc_fhir.fhir.errors import FhirError, InvalidRequest, Issue, NotFound, Pr
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import crud
-from eolc_fhir.services.resources.intake import check_profiles
+from eolc_fhir.services.resources.admission import BaseCheck
 from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.results import Result
 from eolc_fhir.services.search.query import find_ids, search_in
@@ -38,7 +38,10 @@ async def find_for_condition(ctx: ServerContext, uow: UnitOfWork, rtype: str,
 
 
 async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], base_url: str,
-                    *, assigned: str | None = None) -> Result:
+                    *, assigned: str | None = None,
+                    base_check: BaseCheck = "full") -> Result:
+    """``base_check``: what the entry's resource still owes of the base stage (admission.py);
+    "done" when the Bundle came through read_body."""
     request = entry["request"]
     method = request["method"]
     for guard in ctx.hooks.entry_guards:  # security: per-entry authorization
@@ -49,9 +52,11 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
         raise InvalidRequest(f"a {method} entry needs a resource", code="required",
                              expression="resource")
     if method == "POST":
-        return await _post(ctx, uow, path, resource, assigned)  # type: ignore[arg-type]
+        return await _post(ctx, uow, path, resource, assigned,  # type: ignore[arg-type]
+                           base_check)
     if method == "PUT":
-        return await _put(ctx, uow, path, query, resource, request.get("ifMatch"))  # type: ignore[arg-type]
+        return await _put(ctx, uow, path, query, resource,  # type: ignore[arg-type]
+                          request.get("ifMatch"), base_check)
     if method == "DELETE":
         return await _delete(ctx, uow, path, query, request.get("ifMatch"))
     if method in ("GET", "HEAD"):
@@ -68,21 +73,22 @@ def _same_type(path: list[str], resource: dict[str, Any]) -> None:
 
 
 async def _post(ctx: ServerContext, uow: UnitOfWork, path: list[str], resource: dict[str, Any],
-                assigned: str | None) -> Result:
+                assigned: str | None, base_check: BaseCheck) -> Result:
     _same_type(path, resource)
     if len(path) != 1:
         raise InvalidRequest("POST takes a type URL such as 'Patient'", expression="request.url")
     if assigned is not None and assigned.startswith("="):
         existing = await uow.resources.get_current(path[0], assigned[1:])
         return Result(200, stored=existing)
-    warnings = check_profiles(ctx, resource)
     resource["id"] = assigned or crud.new_id()
-    stored = await store_version(ctx, uow, resource, None, method="POST")
-    return Result(201, stored=stored, warnings=warnings)
+    written = await store_version(ctx, uow, resource, None, method="POST",
+                                  base_check=base_check)
+    return Result(201, stored=written.stored, warnings=written.warnings)
 
 
 async def _put(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
-               resource: dict[str, Any], if_match: str | None) -> Result:
+               resource: dict[str, Any], if_match: str | None,
+               base_check: BaseCheck) -> Result:
     _same_type(path, resource)
     if len(path) == 1 and query:
         target = await find_for_condition(ctx, uow, path[0], query) or resource.get("id")
@@ -92,10 +98,8 @@ async def _put(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
     else:
         raise InvalidRequest("PUT takes 'Type/id' or 'Type?search'", expression="request.url")
     resource.setdefault("id", resource_id)
-    warnings = check_profiles(ctx, resource)
-    result = await crud.update_in(ctx, uow, resource, resource_id, if_match)
-    result.warnings = warnings
-    return result
+    return await crud.update_in(ctx, uow, resource, resource_id, if_match,
+                                base_check=base_check)
 
 
 async def _delete(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,

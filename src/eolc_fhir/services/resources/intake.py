@@ -1,14 +1,17 @@
-"""Turn a request body into a checked resource: base validation, then profiles."""
+"""Turn a request body into a resource that passed the base stage of validation.
+
+The profile stage is not here: it runs inside the write path (admission.py),
+which every stored resource passes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from eolc_fhir.fhir.errors import Issue, ProfileViolation
 from eolc_fhir.fhir.parse import parse_resource
 from eolc_fhir.services.context import ServerContext
 
-__all__ = ["read_body", "check_profiles"]
+__all__ = ["read_body"]
 
 
 def read_body(ctx: ServerContext, body: bytes, expected_type: str | None) -> dict[str, Any]:
@@ -20,21 +23,3 @@ def read_body(ctx: ServerContext, body: bytes, expected_type: str | None) -> dic
         max_depth=s.max_json_depth,
         max_array_length=s.max_array_length,
     )
-
-
-def check_profiles(ctx: ServerContext, resource: dict[str, Any]) -> list[Issue]:
-    """Profile stage: raise 422 on errors, return the warnings."""
-    if ctx.validator is None:
-        return []
-    meta = resource.get("meta")
-    if isinstance(meta, dict) and "lastUpdated" in meta:
-        # The write sets a new lastUpdated: rules measured from "the last change"
-        # (the ACP review date) must not use the one the client sent back.
-        meta_now = {k: v for k, v in meta.items() if k != "lastUpdated"}
-        resource = {**resource, "meta": meta_now} if meta_now else \
-            {k: v for k, v in resource.items() if k != "meta"}
-    issues: list[Issue] = ctx.validator.validate(resource)
-    errors = [i for i in issues if i.is_error]
-    if errors:
-        raise ProfileViolation(issues=issues)
-    return issues

@@ -19,6 +19,7 @@ from eolc_fhir.fhir.instant import to_instant
 from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import entries
+from eolc_fhir.services.resources.admission import BaseCheck
 from eolc_fhir.services.resources.crud import retrying
 from eolc_fhir.services.resources.writes import new_id
 from eolc_fhir.services.results import Result
@@ -36,25 +37,28 @@ class _Plan:
 
     items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     id_map: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
+    base_check: BaseCheck = "full"  # what the entries' resources owe of the base stage
 
 
 async def process_bundle(ctx: ServerContext, bundle: dict[str, Any], *, base_url: str,
-                         minimal: bool = False) -> bytes:
+                         minimal: bool = False, base_check: BaseCheck = "full") -> bytes:
+    """``base_check``: "done" when the Bundle came through read_body (its entries' resources
+    too); otherwise each written resource gets the whole base stage (admission.py)."""
     kind = bundle.get("type")
     if kind not in ("batch", "transaction"):
         raise InvalidRequest(
             f"POST / takes a batch or transaction Bundle, not '{kind}'", expression="Bundle.type"
         )
-    plan = _plan(bundle)
+    plan = _plan(bundle, base_check)
     if kind == "transaction":
         results = await retrying(ctx, lambda uow: _run_transaction(ctx, uow, plan, base_url))
         return _response("transaction-response", results, base_url, minimal)
-    results_b = [await _batch_entry(ctx, i, e, base_url) for i, e in plan.items]
+    results_b = [await _batch_entry(ctx, i, e, base_url, plan.base_check) for i, e in plan.items]
     return _response("batch-response", results_b, base_url, minimal)
 
 
-def _plan(bundle: dict[str, Any]) -> _Plan:
-    plan = _Plan()
+def _plan(bundle: dict[str, Any], base_check: BaseCheck) -> _Plan:
+    plan = _Plan(base_check=base_check)
     for index, entry in enumerate(bundle.get("entry") or []):
         request = entry.get("request")
         where = f"Bundle.entry[{index}].request"
@@ -85,7 +89,8 @@ async def _run_transaction(ctx: ServerContext, uow: UnitOfWork, plan: _Plan,
     for index, entry in ordered:
         try:
             results[index] = await entries.run_entry(ctx, uow, entry, base_url,
-                                                     assigned=resolved.get(index))
+                                                     assigned=resolved.get(index),
+                                                     base_check=plan.base_check)
         except FhirError as exc:
             raise entries.locate(exc, index) from None
     return sorted(results.items())
@@ -115,12 +120,13 @@ async def _assign(ctx: ServerContext, uow: UnitOfWork, index: int, entry: dict[s
 
 
 async def _batch_entry(ctx: ServerContext, index: int, entry: dict[str, Any],
-                       base_url: str) -> tuple[int, Result | FhirError]:
+                       base_url: str, base_check: BaseCheck) -> tuple[int, Result | FhirError]:
     async def work(uow: UnitOfWork) -> Result:
         assigned = None
         if entry["request"]["method"] == "POST" and isinstance(entry.get("resource"), dict):
             assigned = await _assign(ctx, uow, index, entry, {})
-        return await entries.run_entry(ctx, uow, entry, base_url, assigned=assigned)
+        return await entries.run_entry(ctx, uow, entry, base_url, assigned=assigned,
+                                       base_check=base_check)
 
     try:
         return index, await retrying(ctx, work)

@@ -1,29 +1,43 @@
-"""The one write path: version, meta, store, index and notify, in one transaction.
+"""The one write path: validate, version, meta, store, index and notify, in one transaction.
 
-Every create, update and delete — REST, transaction entry or demo loader —
-goes through ``store_version`` / ``store_deletion`` (or, for many brand-new
-resources at once, ``store_new_versions``) inside a unit of work, so the
-resource, its history row, its index rows and whatever the write hooks append
-(subscription events, audit, provenance) commit together.
+Every create, update and delete — REST, transaction entry, demo loader, the
+server's own Provenance, AuditEvent and Subscription status — goes through
+``store_version`` / ``store_deletion`` (or, for many brand-new resources at
+once, ``store_new_versions``) inside a unit of work, so the resource, its
+history row, its index rows and whatever the write hooks append (subscription
+events, audit, provenance) commit together. Both store functions admit every
+resource first (admission.py: the profile validator, and what is owed of the
+base stage), so nothing is stored that the validator has not passed.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from eolc_fhir.fhir.errors import Gone, PreconditionFailed
+from eolc_fhir.fhir.errors import Gone, Issue, PreconditionFailed
 from eolc_fhir.fhir.instant import now_us, to_instant
 from eolc_fhir.fhir.parse import dump
 from eolc_fhir.services.context import BatchWriteHook, Change, ServerContext, WriteHook
+from eolc_fhir.services.resources.admission import Admitted, BaseCheck, admit
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["Change", "WriteHook", "BatchWriteHook", "store_version", "store_new_versions",
-           "store_deletion", "check_if_match", "new_id", "index_rows", "version_of_etag"]
+__all__ = ["Change", "Written", "WriteHook", "BatchWriteHook", "store_version",
+           "store_new_versions", "store_deletion", "check_if_match", "new_id", "index_rows",
+           "version_of_etag"]
 
 # Change, WriteHook and BatchWriteHook live with the hooks in services/context.py.
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A version the write path stored, and the validator's warnings (for the response)."""
+
+    stored: StoredResource
+    warnings: list[Issue]
 
 
 def new_id() -> str:
@@ -50,8 +64,14 @@ async def store_version(
     previous: StoredResource | None,
     *,
     method: str,
-) -> StoredResource:
-    """Write ``resource`` as the next version after ``previous`` (None: a new resource)."""
+    base_check: BaseCheck = "full",
+) -> Written:
+    """Write ``resource`` as the next version after ``previous`` (None: a new resource).
+
+    Admitted first: the profile stage always, and what ``base_check`` says is still
+    owed of the base stage (admission.py); an error raises before anything is written.
+    """
+    warnings = admit(ctx.validator, resource, base_check=base_check).warnings
     live_previous = previous if previous is not None and not previous.deleted else None
     version = previous.version + 1 if previous is not None else 1
     stored = _versioned(resource, version, _timestamp(previous), method)
@@ -65,7 +85,7 @@ async def store_version(
     interaction = "create" if live_previous is None else "update"
     change = Change(interaction, stored, resource, live_previous)
     await _run_hooks(ctx, uow, change)
-    return stored
+    return Written(stored, warnings)
 
 
 def _versioned(resource: dict[str, Any], version: int, stamp: int,
@@ -87,21 +107,26 @@ def _versioned(resource: dict[str, Any], version: int, stamp: int,
 
 
 async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
-                             resources: Sequence[dict[str, Any]], *, method: str,
-                             index: Sequence[IndexRows] | None = None) -> list[StoredResource]:
-    """``store_version(ctx, uow, r, None, method=method)`` for each of many NEW resources.
+                             resources: Sequence[dict[str, Any] | Admitted], *, method: str,
+                             index: Sequence[IndexRows] | None = None,
+                             base_check: BaseCheck = "full") -> list[Written]:
+    """``store_version(ctx, uow, r, None, method=..., base_check=...)`` for many NEW resources.
 
     Same rows, same order, same hook effects; the rows go in one multi-row insert
     per table, then the hooks see all the changes (batch hooks at once, others one
     by one), so a load costs a few statements per batch instead of ~10 per resource.
-    ``index``: the resources' ``index_rows``, when already extracted elsewhere (the
-    demo loader's worker processes); meta.versionId and meta.lastUpdated set here are
-    not indexed.
+    Every dict is admitted first (all before anything is written); an ``Admitted``
+    was admitted where it was made (the demo loader's worker processes, the audit
+    flusher's slices). ``index``: the resources' ``index_rows``, when already
+    extracted elsewhere; meta.versionId and meta.lastUpdated set here are not indexed.
     """
-    stored = [_versioned(r, 1, _timestamp(None), method) for r in resources]
-    rows = list(index) if index is not None else [index_rows(ctx, r) for r in resources]
+    admitted = [r if isinstance(r, Admitted) else
+                admit(ctx.validator, r, base_check=base_check) for r in resources]
+    new = [a.resource for a in admitted]
+    stored = [_versioned(r, 1, _timestamp(None), method) for r in new]
+    rows = list(index) if index is not None else [index_rows(ctx, r) for r in new]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
-    changes = [Change("create", s, r, None) for s, r in zip(stored, resources, strict=True)]
+    changes = [Change("create", s, r, None) for s, r in zip(stored, new, strict=True)]
     batch_hooks: dict[WriteHook, BatchWriteHook] = ctx.hooks.batch_write_hooks
     for hook in ctx.hooks.write_hooks:
         batch = batch_hooks.get(hook)
@@ -110,7 +135,7 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
             continue
         for change in changes:
             await hook(ctx, uow, change)
-    return stored
+    return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
 
 
 async def store_deletion(ctx: ServerContext, uow: UnitOfWork,

@@ -9,6 +9,7 @@ import orjson
 
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.fhir.strings import printable
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.subscriptions.outbox import OWNER, SYSTEM_WRITE, SubscriptionEngine
@@ -102,6 +103,7 @@ async def write_resource_status(ctx: ServerContext, uow: UnitOfWork, sub_id: str
     if current is None or current.deleted or current.content is None:
         return
     resource = orjson.loads(current.content)
+    error = printable(error) if error else error  # a receiver's failure text: keep it valid
     if resource.get("status") == status and resource.get("error") == error:
         return
     resource["status"] = status
@@ -111,7 +113,8 @@ async def write_resource_status(ctx: ServerContext, uow: UnitOfWork, sub_id: str
         resource.pop("error", None)
     token = SYSTEM_WRITE.set(True)
     try:
-        await store_version(ctx, uow, resource, current, method="PUT")
+        # The stored version passed the validator; the strict walk covers what we changed.
+        await store_version(ctx, uow, resource, current, method="PUT", base_check="structure")
     except ConcurrentWriteError:
         log.info("subscription %s changed while its status was written; retrying", sub_id)
         raise
