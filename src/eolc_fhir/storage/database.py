@@ -31,6 +31,8 @@ from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Database", "Dialect"]
 
+_new_row = tuple.__new__
+
 Dialect = Literal["sqlite", "postgresql"]
 
 
@@ -168,8 +170,11 @@ class Database:
                 "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
         if row is None:
             return None
-        content = row[3]
-        return CurrentRow(row[0], row[1], bool(row[2]), b"" if content is None else content)
+        version, last_updated_us, deleted, content = row
+        if deleted:  # SQLite says 1; a deletion has no content
+            return CurrentRow(version, last_updated_us, True, b"")
+        # tuple.__new__ skips the NamedTuple's argument handling: half its cost, hot path.
+        return _new_row(CurrentRow, (version, last_updated_us, False, content))
 
     @property
     def search(self) -> LeanSearch:
