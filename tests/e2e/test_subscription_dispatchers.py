@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def start_dispatcher(url: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "eolc_fhir.cli", "dispatch", "--database-url", url],
+            [sys.executable, "-m", "eolc_fhir.cli", "dispatch", "--database-url", url,
+             "--insecure-dev"],  # as the server: a secure start switches ownerless ones off
             stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **FAST_RETRIES,
                                                         "EOLC_LOG_LEVEL": "info"})
 

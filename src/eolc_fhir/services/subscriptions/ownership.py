@@ -17,8 +17,7 @@ import logging
 
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.subscriptions.status import write_resource_status
-from eolc_fhir.storage.security_repo import SecurityRepository
-from eolc_fhir.storage.subscription_repo import LIVE, SubscriptionRepository
+from eolc_fhir.storage.subscription_repo import LIVE
 
 __all__ = ["switch_off_ownerless", "OWNERLESS_REASON"]
 
@@ -31,9 +30,9 @@ OWNERLESS_REASON = ("switched off at start: created while authentication was off
 async def switch_off_ownerless(ctx: ServerContext) -> list[str]:
     """Switch every live Subscription without an owning client off; their ids."""
     async with ctx.db.unit_of_work(write=True) as uow:
-        subscriptions = SubscriptionRepository(uow.connection, uow.dialect)
+        subscriptions = uow.subscriptions
         live = [row.sub_id for row in await subscriptions.list() if row.status in LIVE]
-        origins = await SecurityRepository(uow.connection, uow.dialect).origins(
+        origins = await uow.security.origins(
             [("Subscription", sub_id) for sub_id in live])
         ownerless = [sub_id for sub_id in live
                      if getattr(origins.get(("Subscription", sub_id)), "client_id", None) is None]
