@@ -29,7 +29,7 @@ OptHeader = Annotated[str | None, Header()]
 def wishes_headers(answer: wishes_service.WishesAnswer) -> dict[str, str]:
     """The headers of a $wishes answer, for both front doors; names its people for the audit."""
     record_patients(answer.patient_ids)
-    return {"ETag": answer.etag, "Cache-Control": REVALIDATE}
+    return {"etag": answer.etag, "cache-control": REVALIDATE}
 
 
 def _render(request: Request, answer: wishes_service.WishesAnswer) -> Response:

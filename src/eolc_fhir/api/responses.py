@@ -56,21 +56,16 @@ def _pretty(request: Request, body: bytes) -> bytes:
 
 
 def version_headers(version: int, last_updated_us: int) -> dict[str, str]:
-    """ETag and Last-Modified of a stored version."""
-    return {"ETag": f'W/"{version}"', "Last-Modified": to_http_date(last_updated_us)}
+    """ETag and Last-Modified of a stored version (names in lower case, as ASGI has them)."""
+    return {"etag": f'W/"{version}"', "last-modified": to_http_date(last_updated_us)}
 
 
 async def send_body(send: Any, media_type: str, body: bytes, headers: dict[str, str]) -> None:
-    """A 200 answer straight onto the ASGI channel (the lean door's rendering)."""
-    await send({
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [
-            (b"content-type", media_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-        ],
-    })
+    """A 200 answer straight onto the ASGI channel (the lean door's rendering); ``headers``
+    named in lower case."""
+    raw = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": 200, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 

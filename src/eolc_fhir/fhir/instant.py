@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import lru_cache
 
 __all__ = ["now_us", "to_instant", "to_http_date", "from_instant"]
 
@@ -25,7 +26,12 @@ def to_instant(us: int) -> str:
 
 
 def to_http_date(us: int) -> str:
-    return format_datetime(_dt(us).replace(microsecond=0), usegmt=True)
+    return _http_date(us // 1_000_000)
+
+
+@lru_cache(maxsize=4096)  # every read's Last-Modified; most of them name the same seconds
+def _http_date(seconds: int) -> str:
+    return format_datetime(_dt(seconds * 1_000_000), usegmt=True)
 
 
 def from_instant(value: str) -> int:

@@ -9,9 +9,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from eolc_fhir.fhir.errors import Forbidden, MethodNotAllowed
 from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.roles import AUDIT_TYPE, operation_allows, role_allows
+from eolc_fhir.security.scopes import Grants
 
 __all__ = ["authorize", "can_read", "allowed", "letter_for", "INTERACTION_LETTERS"]
 
@@ -31,9 +34,7 @@ def letter_for(interaction: str) -> str:
 
 
 def allowed(principal: Principal | None, letter: str, rtype: str) -> bool:
-    if principal is None:
-        return True
-    return principal.grants.allows(rtype, letter) and role_allows(principal.role, letter, rtype)
+    return principal is None or _reads(principal.grants, principal.role, letter, rtype)
 
 
 def can_read(principal: Principal | None, rtype: str) -> bool:
@@ -62,8 +63,19 @@ def authorize(principal: Principal | None, interaction: str, rtype: str, *,
     if principal.role and not operation_allows(principal.role, operation):
         raise Forbidden(f"the role '{principal.role}' may not use ${operation}",
                         code="forbidden")
-    unreadable = [t for t in reads if not can_read(principal, t)]
+    unreadable = _unreadable(principal.grants, principal.role, reads) if reads else ()
     if unreadable:
         raise Forbidden(f"${operation} answers with a document that includes "
                         f"{', '.join(unreadable)}, which this client may not read; a document "
                         "seen only in part could mislead, so none is sent", code="forbidden")
+
+
+@lru_cache(maxsize=256)  # a few kinds of token ask again and again
+def _unreadable(grants: Grants, role: str, types: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t for t in types if not (_reads(grants, role, "r", t) or
+                                          _reads(grants, role, "s", t)))
+
+
+def _reads(grants: Grants, role: str, letter: str, rtype: str) -> bool:
+    """The token's scope and its client's role both allow ``letter`` on ``rtype``."""
+    return grants.allows(rtype, letter) and role_allows(role, letter, rtype)

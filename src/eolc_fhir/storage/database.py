@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
-from eolc_fhir.storage.errors import translated
+from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.model import CurrentRow, IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
@@ -30,6 +30,9 @@ from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["Database", "Dialect"]
+
+_READ_CURRENT = ("SELECT version, last_updated_us, deleted, content FROM resources "
+                 "WHERE res_type = ? AND res_id = ?")
 
 _new_row = tuple.__new__
 
@@ -122,18 +125,16 @@ class Database:
         ServiceUnavailable when the database is locked or cannot be opened (the full path
         would only wait for the same lock again).
         """
-        try:
-            reader = self.sqlite_reader()
-            if reader is None:
-                raise LookupError("no fast path")
-            with translated():
-                row = reader.execute(
-                    "SELECT version, last_updated_us, deleted, content FROM resources "
-                    "WHERE res_type = ? AND res_id = ?",
-                    (resource_type, resource_id),
-                ).fetchone()
-        except sqlite3.Error as exc:  # anything else: the full path will answer
-            raise LookupError("fast path unavailable") from exc
+        reader = self._fast or self.sqlite_reader()
+        if reader is None:
+            raise LookupError("no fast path")
+        try:  # no context manager here: this runs for every lean read
+            row = reader.execute(_READ_CURRENT, (resource_type, resource_id)).fetchone()
+        except sqlite3.Error as exc:
+            error = unavailable(exc)
+            if error is not None:
+                raise error from exc
+            raise LookupError("fast path unavailable") from exc  # the full path will answer
         return row  # type: ignore[no-any-return]
 
     def change_token(self) -> tuple[int, int] | None:
