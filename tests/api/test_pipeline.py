@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from eolc_fhir.security.roles import OPERATION_ROLES, ROLES
+from tests.api.test_lean_paths import _lean
 from tests.api.test_wishes import NUMBER, PID, QUERY, _record
 from tests.builders import NHS_NUMBER_SYSTEM
 from tests.security_support import SecureApp, secure, secure_settings
@@ -32,6 +33,13 @@ _REQUESTS = [
     ("/Patient", {"identifier": f"{NHS_NUMBER_SYSTEM}|{NUMBER}"}),
     ("/Patient/$wishes", QUERY),
     (f"/Patient/{PID}/$wishes", {}),  # the route's own door, for the document checks
+]
+# Errors, answered by each door with the same OperationOutcome: (path, params, status).
+_ERRORS = [
+    ("/Patient/nobody", {}, 404),
+    ("/Patient", {"no-such-parameter": "1"}, 400),
+    ("/Patient/$wishes", {"identifier": "123"}, 400),  # not an NHS number
+    ("/Patient/$wishes", {"identifier": f"{NHS_NUMBER_SYSTEM}|9434765919"}, 404),  # nobody
 ]
 _VOLATILE = ("id", "timestamp", "link", "meta")
 
@@ -79,6 +87,12 @@ async def _assert_doors_agree(http: httpx.AsyncClient, headers: dict[str, str],
             assert lean.headers["etag"] == routed.headers["etag"]
         elif expected != 200:
             assert lean.json()["resourceType"] == "OperationOutcome"
+    for path, params, status in _ERRORS:
+        lean, routed = await _both_doors(http, path, params, headers)
+        # a caller who may not use $wishes learns that before anything about the person
+        expected = status if "$wishes" not in path or wishes_status == 200 else wishes_status
+        assert lean.status_code == routed.status_code == expected, (path, lean.text)
+        assert lean.json() == routed.json() and lean.json()["resourceType"] == "OperationOutcome"
 
 
 async def test_the_doors_agree_without_authentication(client: httpx.AsyncClient) -> None:
@@ -142,3 +156,14 @@ async def test_each_door_audits_its_wishes_with_the_person(secure: SecureApp) ->
     for event in wishes:
         refs = {e["what"]["reference"] for e in event["entity"] if "what" in e}
         assert f"Patient/{PID}" in refs, event
+
+
+async def test_the_lean_door_refuses_a_request_no_client_made(secure: SecureApp) -> None:
+    """Fail closed: with authentication on, the lean door alone (without the security
+    middleware that authenticates) answers nothing but 401."""
+    secure.http.app = secure.app  # type: ignore[attr-defined]  # what _lean drives
+    for path, query in ((f"/Patient/{PID}", ""), ("/Patient", "_id=x"),
+                        ("/Patient/$wishes", f"identifier={NHS_NUMBER_SYSTEM}|{NUMBER}")):
+        status, body, reached = await _lean(secure.http, path, query)
+        assert (status, reached) == (401, 0)
+        assert orjson.loads(body)["issue"][0]["code"] == "login"

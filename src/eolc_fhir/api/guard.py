@@ -26,7 +26,7 @@ from starlette.responses import Response
 from eolc_fhir.api.errors import crash_response, error_response
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.errors import FhirError, error_for_status
+from eolc_fhir.fhir.errors import FhirError, Unauthorized, error_for_status
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
 from eolc_fhir.fhir.models import is_resource_type
@@ -310,10 +310,13 @@ async def authorize(ctx: Any, target: Target) -> None:
     """The one authorization step, for every front door: the token's scope and role for
     the interaction, an operation's own rule (and read access to all its answer holds),
     and whether the instance is hidden from the caller. Raises Forbidden/MethodNotAllowed.
-    Without a security state (--insecure-dev) everything is allowed."""
-    rc = current.get()
-    if rc is None or ctx.security is None:
+    Without a security state (--insecure-dev) everything is allowed; with one, a request
+    that no authenticated client made is refused (fail closed)."""
+    if ctx.security is None:
         return
+    rc = current.get()
+    if rc is None or rc.principal is None:
+        raise Unauthorized("this endpoint needs a bearer access token from /auth/token")
     rc.interaction, rc.resource_type, rc.resource_id = \
         target.interaction, target.resource_type, target.resource_id
     if target.interaction in BUNDLE_INTERACTIONS:
@@ -325,7 +328,9 @@ async def authorize(ctx: Any, target: Target) -> None:
 
 async def authorize_route(request: Request) -> None:
     """Router dependency of every FHIR route: ``authorize`` the request's interaction."""
-    await authorize(request.app.state.ctx, classify(request.method, request.scope["path"]))
+    path = request.scope["path"]
+    if not _is_public(path):  # /metadata: served to anyone, no client to authorize
+        await authorize(request.app.state.ctx, classify(request.method, path))
 
 
 def record_patients(patient_ids: list[str]) -> None:
