@@ -18,14 +18,15 @@ import subprocess
 import tempfile
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
 
-__all__ = ["PgServer", "start_pg_server", "run_sync", "DEFAULT_BINDIR"]
+__all__ = ["PgServer", "start_pg_server", "running_pg_server", "run_sync", "DEFAULT_BINDIR"]
 
 DEFAULT_BINDIR = Path(os.environ.get("EOLC_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 _SERVER_SETTINGS = {
@@ -219,3 +220,13 @@ def start_pg_server(bindir: Path = DEFAULT_BINDIR, attempts: int = 3) -> PgServe
         server.stop()
         raise
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def running_pg_server() -> Iterator[PgServer]:
+    """``start_pg_server``, stopped (and its folder removed) when the block ends."""
+    server = start_pg_server()
+    try:
+        yield server
+    finally:
+        server.stop()

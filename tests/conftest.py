@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._pg import PgServer, run_sync, start_pg_server
+from tests._pg import PgServer, run_sync, running_pg_server
 
 ENGINES = ("sqlite", "postgresql")
 ENGINE_IDS = {"sqlite": "sqlite", "postgresql": "pg"}
@@ -49,11 +49,8 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """The suite's own PostgreSQL 15 server, started once and removed at the end."""
-    server = start_pg_server()
-    try:
+    with running_pg_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.database import Database
-from tests._pg import PgServer, run_sync, start_pg_server
+from tests._pg import PgServer, run_sync, running_pg_server
 from tests.api.conftest import FHIR
 from tests.api.test_lean_paths import _lean
 from tests.api.test_wishes import NUMBER, PID, QUERY, _record
@@ -119,11 +119,8 @@ async def test_sqlite_file_gone_is_503(tmp_path: Any) -> None:
 @pytest.fixture
 def own_pg() -> Iterator[PgServer]:
     """A PostgreSQL server of this test's own, which it may stop and start."""
-    server = start_pg_server()
-    try:
+    with running_pg_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -49,9 +50,6 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
         self.wrote_resources = False  # through ``resources``: a resource or its index rows
         self._resources: ResourceRepository | None = None
-        self._search: SearchRepository | None = None
-        self._security: SecurityRepository | None = None
-        self._subscriptions: SubscriptionRepository | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -67,26 +65,20 @@ class UnitOfWork:
             self._resources.on_write = self._resource_written
         return self._resources
 
-    @property
+    @cached_property
     def search(self) -> SearchRepository:
         """Searches, includes and result snapshots."""
-        if self._search is None:
-            self._search = SearchRepository(self.connection, self.dialect)
-        return self._search
+        return SearchRepository(self.connection, self.dialect)
 
-    @property
+    @cached_property
     def security(self) -> SecurityRepository:
         """Clients, signing keys, assertion ids, resource origins and consent."""
-        if self._security is None:
-            self._security = SecurityRepository(self.connection, self.dialect)
-        return self._security
+        return SecurityRepository(self.connection, self.dialect)
 
-    @property
+    @cached_property
     def subscriptions(self) -> SubscriptionRepository:
         """Subscription state and the event outbox."""
-        if self._subscriptions is None:
-            self._subscriptions = SubscriptionRepository(self.connection, self.dialect)
-        return self._subscriptions
+        return SubscriptionRepository(self.connection, self.dialect)
 
     def _resource_written(self) -> None:
         self.wrote_resources = True
