@@ -14,55 +14,30 @@ from datetime import date, timedelta
 from typing import Any
 
 from eolc_fhir.demo.region import Region, demo_id, ref
+from eolc_fhir.demo.vocabulary import (
+    BASE,
+    CONCEPTS,
+    CONSENT_SCOPE,
+    EPISODE_TYPES,
+    FAMILY,
+    GIVEN_F,
+    GIVEN_M,
+    MEDICINES,
+    NO_CHOICE,
+    PLACE_TYPE,
+    PLACES,
+    PROGNOSIS,
+    REFUSED,
+    REGISTER,
+    SCT,
+    STREETS,
+    VERIFICATION_CS,
+    VERIFICATION_EXT,
+    WHAT_MATTERS,
+)
 from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, check_digit
 
 __all__ = ["person_resources", "nhs_number", "NhsNumbers", "BASE"]
-
-BASE = "https://eolc.example.org/fhir"
-SCT = "http://snomed.info/sct"
-CONCEPTS = f"{BASE}/CodeSystem/eolc-concepts"
-PLACE_TYPE = f"{BASE}/CodeSystem/eolc-place-type"
-CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
-VERIFICATION_EXT = (
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus")
-VERIFICATION_CS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
-
-_GIVEN_F = ["Margaret", "Joan", "Patricia", "Doreen", "Ayesha", "Irene", "Mary", "Sylvia",
-            "Gwen", "Nkechi", "Beryl", "Hannah", "Rita", "Lakshmi", "Eileen", "Maureen"]
-_GIVEN_M = ["Arthur", "Harold", "Derek", "Kenneth", "Tariq", "George", "Brian", "Raymond",
-            "Desmond", "Wojciech", "Colin", "Ifeanyi", "Trevor", "Gurpreet", "Alan", "Peter"]
-_FAMILY = ["Hughes", "Smith", "Jones", "Khan", "Taylor", "Brown", "Evans", "Walker", "Wright",
-           "Robinson", "Thompson", "White", "Edwards", "Green", "Hall", "Wood", "Clarke",
-           "Mensah", "Kaur", "Nowak", "Byrne", "Adeyemi", "Fletcher", "Moss"]
-_STREETS = ["Mill Lane", "Church Road", "Orchard Close", "Station Road", "Park View",
-            "The Green", "Willow Way", "Castle Street", "Meadow Rise", "Queens Road"]
-_REGISTER = [("526631000000108", "On end of life care register"),
-             ("1403151000000103", "On palliative care register"),
-             ("414937009", "On gold standards palliative care framework")]
-_PROGNOSIS = [("511401000000102", "Last days of life"), ("955231000000109", "Last weeks of life"),
-              ("968211000000101", "Last months of life"),
-              ("767503006", "Limited life expectancy of approximately one year")]
-_PLACES = [("21", "Patient's own home"), ("30", "Hospice"), ("10", "Hospital"),
-           ("41", "Care home with nursing"), ("42", "Care home without nursing"),
-           ("22", "Other private residence")]
-_NO_CHOICE = [("517161000000101", "Preferred place of death undecided"),
-              ("766391000000108", "Preferred place of death discussion declined"),
-              ("517111000000103", "Unable to express preference for place of death")]
-_EPISODE_TYPES = [("310073009", "Palliative care service"),
-                  ("395092004", "Specialist palliative care"),
-                  ("395086005", "Community specialist palliative care"),
-                  ("444933003", "Home hospice service")]
-_WHAT_MATTERS = [
-    "Being at home with my family and my dog.", "Staying comfortable and free of pain.",
-    "Not going back into hospital if it can be avoided.",
-    "Having my daughter with me at the end.", "Hearing my music and seeing the garden.",
-    "Being able to pray with my faith leader.", "Keeping my independence as long as I can.",
-]
-_REFUSED = ["Cardiopulmonary resuscitation", "Artificial ventilation", "Artificial nutrition",
-            "Intravenous antibiotics"]
-_MEDICINES = ["Morphine sulfate 10 mg/ml injection", "Midazolam 10 mg/2 ml injection",
-              "Levomepromazine 25 mg/ml injection", "Hyoscine butylbromide 20 mg/ml injection"]
-
 
 def nhs_number(rng: random.Random) -> str:
     """A valid NHS number (modulus 11) from the 999 range used for test data."""
@@ -132,7 +107,7 @@ class _Person:
     def patient_resource(self) -> None:
         rng = self.rng
         female = rng.random() < 0.52
-        given = rng.choice(_GIVEN_F if female else _GIVEN_M)
+        given = rng.choice(GIVEN_F if female else GIVEN_M)
         age = min(104, max(18, int(rng.gauss(79, 10))))
         born = self.today - timedelta(days=age * 365 + rng.randint(0, 364))
         town = self.practice["address"][0]["city"]
@@ -145,20 +120,20 @@ class _Person:
                      "display": "Number present and verified"}]}}],
                 "system": NHS_NUMBER_SYSTEM, "value": self.number}],
             "active": True,
-            "name": [{"use": "official", "family": rng.choice(_FAMILY), "given": [given]}],
+            "name": [{"use": "official", "family": rng.choice(FAMILY), "given": [given]}],
             "telecom": [{"system": "phone", "value": f"01632 {rng.randint(960000, 960999)}",
                          "use": "home"}],
             "gender": "female" if female else "male",
             "birthDate": born.isoformat(),
-            "address": [{"line": [f"{rng.randint(1, 120)} {rng.choice(_STREETS)}"],
+            "address": [{"line": [f"{rng.randint(1, 120)} {rng.choice(STREETS)}"],
                          "city": town, "postalCode": f"RS{rng.randint(1, 9)} {rng.randint(1, 9)}"
                          f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}"}],
             "generalPractitioner": [ref(self.practice, self.practice["name"])],
         })
 
     def register_entry(self) -> None:
-        code, display = self.rng.choice(_REGISTER)
-        prognosis = self.rng.choices(_PROGNOSIS, weights=(3, 12, 45, 40))[0]
+        code, display = self.rng.choice(REGISTER)
+        prognosis = self.rng.choices(PROGNOSIS, weights=(3, 12, 45, 40))[0]
         self._add("register", {
             "resourceType": "Flag",
             "extension": [_ext("eolc-prognosis", valueCodeableConcept=_sct(*prognosis))],
@@ -259,23 +234,23 @@ class _Person:
                 "code": {"text": "Admission to hospital"}, "status": "not-started",
                 "doNotPerform": self.rng.random() < 0.6,
                 "description": "Only if symptoms cannot be managed where I am."}}],
-            "note": [{"text": self.rng.choice(_WHAT_MATTERS)}],
+            "note": [{"text": self.rng.choice(WHAT_MATTERS)}],
         })
 
     def preferred_places(self) -> None:
         first_death = self.rng.random()
         if first_death < 0.72:
             self._place("ppd:1", "preferred-place-of-death", 1,
-                        _place_value(self.rng.choices(_PLACES, weights=(50, 25, 5, 12, 4, 4))[0]))
+                        _place_value(self.rng.choices(PLACES, weights=(50, 25, 5, 12, 4, 4))[0]))
             if self.rng.random() < 0.35:
                 self._place("ppd:2", "preferred-place-of-death", 2,
-                            _place_value(self.rng.choice(_PLACES[:2])))
+                            _place_value(self.rng.choice(PLACES[:2])))
         elif first_death < 0.85:
-            code, display = self.rng.choice(_NO_CHOICE)
+            code, display = self.rng.choice(NO_CHOICE)
             self._place("ppd:1", "preferred-place-of-death", 1, _sct(code, display))
         if self.rng.random() < 0.6:
             self._place("ppc:1", "preferred-place-of-care", 1,
-                        _place_value(self.rng.choice(_PLACES[:2])))
+                        _place_value(self.rng.choice(PLACES[:2])))
 
     def _place(self, kind: str, code: str, rank: int, value: dict[str, Any]) -> None:
         self._add(kind, {
@@ -293,7 +268,7 @@ class _Person:
     def adrt(self) -> None:
         if self.rng.random() >= 0.1:
             return
-        refused = self.rng.sample(_REFUSED, self.rng.randint(1, 3))
+        refused = self.rng.sample(REFUSED, self.rng.randint(1, 3))
         life = "Cardiopulmonary resuscitation" in refused or "Artificial ventilation" in refused
         category = (("816321000000109", "Has advance decision to refuse life sustaining "
                      "treatment") if life else
@@ -317,7 +292,7 @@ class _Person:
         if self.rng.random() >= 0.25:
             return
         family = self.patient["name"][0]["family"]
-        given = self.rng.choice(_GIVEN_F + _GIVEN_M)
+        given = self.rng.choice(GIVEN_F + GIVEN_M)
         self._add("lpa", {
             "resourceType": "RelatedPerson",
             "extension": [_ext("eolc-lpa-life-sustaining-authority",
@@ -360,7 +335,7 @@ class _Person:
         self._add("episode", {
             "resourceType": "EpisodeOfCare",
             "status": status,
-            "type": [_sct(*self.rng.choice(_EPISODE_TYPES))],
+            "type": [_sct(*self.rng.choice(EPISODE_TYPES))],
             "patient": self._subject(),
             "managingOrganization": ref(managing, managing["name"]),
             "period": period,
@@ -378,7 +353,7 @@ class _Person:
             "category": [_sct("871021000000106",
                               "Prescription of palliative care anticipatory medication")],
             "medicationCodeableConcept": {"text": "; ".join(
-                self.rng.sample(_MEDICINES, self.rng.randint(2, 4)))},
+                self.rng.sample(MEDICINES, self.rng.randint(2, 4)))},
             "subject": self._subject(),
             "authoredOn": self._days_ago(1, 120).isoformat(),
             "requester": ref(self.gp.resource, self.gp.display),

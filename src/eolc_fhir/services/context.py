@@ -70,6 +70,3 @@ class ServerContext:
     dispatcher: Stoppable | None = None  # this process's subscription dispatcher, if it runs one
     audit_flusher: asyncio.Task[None] | None = None  # writes the queued read audits
     wishes_cache: object | None = None  # services.wishes' DocumentCache, made on first use
-    # Only "fast_guard", "operation_checks" and "audit_hooks" live here: the request
-    # pipeline rework removes them. Everything else has a typed field above.
-    extras: dict[str, Any] = field(default_factory=dict)
