@@ -65,6 +65,8 @@ async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
             ).status_code == 403
     assert (await secure.http.get(f"/Subscription/{sub['id']}/$status", headers=theirs)
             ).status_code == 403
+    assert (await secure.http.get(f"/Subscription/{sub['id']}/$events", headers=theirs)
+            ).status_code == 403
     statuses = (await secure.http.get("/Subscription/$status", headers=theirs)).json()
     assert not statuses.get("entry"), "others' subscription statuses are hidden"
     statuses = (await secure.http.get("/Subscription/$status", headers=mine)).json()
