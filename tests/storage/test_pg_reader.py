@@ -54,9 +54,9 @@ def test_read_pool_sees_each_committed_write_at_once(migrated_url: str) -> None:
 
     before, first, second = run_sync(scenario)
     assert before is None
-    assert first is not None and first[0] == 1
-    assert second is not None and second[0] == 2
-    assert bytes(second[3]) == b'{"resourceType":"Basic","id":"x"}'
+    assert first is not None and first.version == 1
+    assert second is not None and second.version == 2
+    assert second.content == b'{"resourceType":"Basic","id":"x"}'
 
 
 @pytest.mark.engines("postgresql")

@@ -23,7 +23,7 @@ from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
 from eolc_fhir.storage.errors import translated, unavailable
-from eolc_fhir.storage.model import CurrentRow, IndexRows, StoredResource
+from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
 from eolc_fhir.storage.subscription_repo import listen
@@ -34,7 +34,6 @@ __all__ = ["Database", "Dialect"]
 _READ_CURRENT = ("SELECT version, last_updated_us, deleted, content FROM resources "
                  "WHERE res_type = ? AND res_id = ?")
 
-_new_row = tuple.__new__
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -159,10 +158,11 @@ class Database:
             return None
         return None if row is None else (int(row[0]), 0)
 
-    async def read_current(self, resource_type: str, resource_id: str) -> CurrentRow | None:
-        """A resource's current row by key, outside any transaction (SQLite: ``fast_read``;
-        PostgreSQL: the read pool, one statement). None when absent; LookupError when
-        there is no lean path (in-memory SQLite) or it failed: use a unit of work."""
+    async def read_current(self, resource_type: str,
+                           resource_id: str) -> StoredResource | None:
+        """A resource's current version by key, outside any transaction (SQLite:
+        ``fast_read``; PostgreSQL: the read pool, one statement). None when absent;
+        LookupError when there is no lean path (in-memory SQLite) or it failed."""
         if self.pg is None:
             row = self.fast_read(resource_type, resource_id)
         else:
@@ -172,10 +172,8 @@ class Database:
         if row is None:
             return None
         version, last_updated_us, deleted, content = row
-        if deleted:  # SQLite says 1; a deletion has no content
-            return CurrentRow(version, last_updated_us, True, b"")
-        # tuple.__new__ skips the NamedTuple's argument handling: half its cost, hot path.
-        return _new_row(CurrentRow, (version, last_updated_us, False, content))
+        return StoredResource(resource_type, resource_id, version, last_updated_us,
+                              bool(deleted), None if deleted else bytes(content))
 
     @property
     def search(self) -> LeanSearch:
@@ -225,14 +223,10 @@ class Database:
         """The current version (a deletion included) of one resource, or None: by the lean
         lookup where this engine has one, else through a read unit of work."""
         try:
-            row = await self.read_current(resource_type, resource_id)
+            return await self.read_current(resource_type, resource_id)
         except LookupError:
             async with self.unit_of_work(write=False) as uow:
                 return await uow.resources.get_current(resource_type, resource_id)
-        if row is None:
-            return None
-        return StoredResource(resource_type, resource_id, row.version, row.last_updated_us,
-                              row.deleted, None if row.deleted else bytes(row.content))
 
     async def close(self) -> None:
         if self.pg is not None:

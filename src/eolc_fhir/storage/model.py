@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 __all__ = [
     "ids_by_type",
     "StoredResource",
-    "CurrentRow",
     "PageRow",
     "Row",
     "TokenRow",
@@ -38,15 +37,6 @@ class StoredResource:
     deleted: bool
     content: bytes | None  # canonical JSON; None for a deletion
     method: str = "PUT"  # POST / PUT / DELETE, for history entries
-
-
-class CurrentRow(NamedTuple):
-    """A resource's current row as the lean read by key returns it (``Database.read_current``)."""
-
-    version: int
-    last_updated_us: int
-    deleted: bool
-    content: bytes  # the stored JSON; empty for a deletion
 
 
 @dataclass(frozen=True, slots=True)
