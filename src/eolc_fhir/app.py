@@ -28,7 +28,7 @@ from eolc_fhir.config import Settings
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.startup import build_context, close_context
 
-__all__ = ["create_app", "from_environment"]
+__all__ = ["create_app", "from_environment", "worker_app"]
 
 log = logging.getLogger("eolc_fhir")
 
@@ -90,3 +90,12 @@ def create_app(settings: Settings) -> FastAPI:
 def from_environment() -> FastAPI:
     """The app with settings from EOLC_* variables: ``uvicorn --factory`` (e.g. for TLS)."""
     return create_app(Settings())
+
+
+def worker_app() -> FastAPI:
+    """One `serve --workers N` process: settings from the EOLC_* variables its parent set."""
+    from eolc_fhir.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from eolc_fhir.config import settings_from
+from eolc_fhir.config import Settings, settings_environment, settings_from
 
 __all__ = ["main", "settings_from"]
 
@@ -30,8 +30,32 @@ def _serve(args: argparse.Namespace) -> int:
     if "EOLC_TUNE_GC" not in os.environ:
         settings.tune_gc = True
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        return _serve_workers(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False, proxy_headers=True)
+    return 0
+
+
+def _serve_workers(settings: Settings) -> int:
+    """N uvicorn processes on one port. The start-up work that must happen once
+    (migrations, signing key, demo clients, published profiles) runs here first, so the
+    workers find it done; they get the settings through EOLC_* variables."""
+    import uvicorn
+
+    from eolc_fhir.services.startup import prepare_shared
+    from eolc_fhir.storage.database import Database
+
+    if Database.is_embedded_url(settings.database_url):
+        print(f"error: --workers {settings.workers} needs PostgreSQL; SQLite keeps one "
+              "process (use --workers 1)", file=sys.stderr)
+        return 2
+    asyncio.run(prepare_shared(settings))
+    # The workers need not migrate again (prepare_shared did, under the lock).
+    os.environ.update(settings_environment(settings.model_copy(update={"run_migrations": False})))
+    uvicorn.run("eolc_fhir.app:worker_app", factory=True, workers=settings.workers,
+                host=settings.host, port=settings.port, log_level=settings.log_level,
+                access_log=False, proxy_headers=True)
     return 0
 
 
@@ -88,6 +112,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     serve.add_argument("--port", type=int, help="port (env EOLC_PORT, default 8080)")
     serve.add_argument("--insecure-dev", action="store_true", default=None,
                        help="no authentication, for local play only (env EOLC_INSECURE_DEV)")
+    serve.add_argument("--workers", type=int, help="API processes on the one port (env "
+                       "EOLC_WORKERS, default 1; more than 1 needs PostgreSQL)")
     _add_db(serve)
     _add_db(sub.add_parser("migrate", help="apply database migrations"))
     _add_db(sub.add_parser("openapi", help="print the OpenAPI document"))

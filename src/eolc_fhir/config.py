@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "DEFAULT_PROFILES_DIR", "settings_from"]
+__all__ = ["Settings", "DEFAULT_PROFILES_DIR", "settings_from", "settings_environment"]
 
 def _default_profiles_dir() -> Path:
     """The checkout's profiles/ (editable install), else ./profiles (set EOLC_PROFILES_DIR)."""
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./eolc.db"
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(default=1, description="uvicorn API processes `serve` runs on the one "
+                         "port (PostgreSQL only; SQLite keeps one process)")
     insecure_dev: bool = False
     base_url: str | None = Field(
         default=None,
@@ -56,9 +59,12 @@ class Settings(BaseSettings):
                           "garbage less often (pauses hurt p99); `serve` turns it on")
     # -- security (issue 6; README "Security") --
     token_lifetime: int = Field(default=300, description="access token lifetime, seconds")
-    rate_limit_per_minute: int = Field(default=1200, description="requests per client per "
-                                       "minute (0 = no limit)")
-    rate_limit_burst: int = 200
+    rate_limit_per_minute: int = Field(default=3000, description="requests per client per "
+                                       "minute unless the client has its own (0 = no limit)")
+    rate_limit_burst: int = Field(default=300, description="requests a client may make at "
+                                  "once, per process (at most its per-minute limit)")
+    rate_limit_sync_seconds: float = Field(default=0.5, description="PostgreSQL: how often a "
+                                           "process adds its counts to the shared window")
     audit_flush_interval: float = Field(default=0.5, description="seconds between writes of "
                                         "queued read audits (the crash window)")
     demo_clients: bool = Field(default=False, description="register one demo client per role "
@@ -85,10 +91,20 @@ def settings_from(args: object) -> Settings:
     """Settings from EOLC_* variables, with command-line options (an argparse Namespace)
     taking precedence."""
     overrides: dict[str, Any] = {}
-    for name in ("database_url", "host", "port"):
+    for name in ("database_url", "host", "port", "workers"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if getattr(args, "insecure_dev", False):
         overrides["insecure_dev"] = True
     return Settings(**overrides)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The EOLC_* variables that give another process (a `serve --workers` child) these
+    settings."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"EOLC_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env

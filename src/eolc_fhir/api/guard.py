@@ -172,7 +172,7 @@ class _Exchange:
     async def _authenticate(self) -> tuple[dict[str, Any], list[bytes]] | None:
         auth = header(self.scope, b"authorization") or ""
         scheme, _, token = auth.partition(" ")
-        limiter_key = f"ip:{self.rc.remote}"
+        limiter_key, per_minute = f"ip:{self.rc.remote}", None
         if scheme.lower() != "bearer" or not token.strip():
             refusal = _outcome(401, "this endpoint needs a bearer access token from /auth/token",
                                'Bearer realm="eolc-fhir"')
@@ -180,10 +180,11 @@ class _Exchange:
             try:
                 self.rc.principal = await self.state.tokens.verify(token.strip())
                 limiter_key = self.rc.principal.client_id
+                per_minute = await self.state.rate_limit_of(limiter_key)
                 refusal = None
             except InvalidToken as exc:
                 refusal = _outcome(401, str(exc), 'Bearer realm="eolc-fhir", error="invalid_token"')
-        wait = self.state.limiter.take(limiter_key)
+        wait = self.state.limiter.take(limiter_key, per_minute)
         if wait > 0:
             return _outcome(429, "too many requests from this client; slow down",
                             retry_after=max(1, int(wait + 0.999)))

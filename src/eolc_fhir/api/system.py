@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
@@ -17,6 +19,8 @@ from eolc_fhir.services.health import readiness
 __all__ = ["router"]
 
 router = APIRouter()
+# Which process answered (with `serve --workers N`): a random name, not the pid.
+PROCESS_NAME = uuid.uuid4().hex[:12]
 
 
 @router.get("/metadata", responses=fhir_responses(200), summary="capabilities")
@@ -26,7 +30,7 @@ async def metadata(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
 
 @router.get("/healthz", summary="liveness")
 async def healthz() -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "process": PROCESS_NAME})
 
 
 @router.get("/readyz", summary="readiness: database reachable and migrations current")

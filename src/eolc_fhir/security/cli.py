@@ -1,4 +1,4 @@
-"""``eolc-fhir clients add|list|remove``, ``keys rotate|generate`` and ``eolc-fhir token``."""
+"""``eolc-fhir clients add|list|remove|set-rate-limit``, ``keys rotate|generate``, ``token``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         record = new_client(client_id=args.client_id, name=args.name, ods=args.ods,
                             role=args.role, scopes=" ".join(args.scope) if args.scope else None,
-                            jwks=jwks, jwks_uri=args.jwks_uri)
+                            jwks=jwks, jwks_uri=args.jwks_uri, rate_limit=args.rate_limit)
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,8 +58,15 @@ def _add(args: argparse.Namespace) -> int:
     if not _with_db(args, work):
         print(f"error: client '{args.client_id}' already exists", file=sys.stderr)
         return 1
-    print(f"registered {record.client_id} ({record.role}, {record.ods}) scopes: {record.scopes}")
+    print(f"registered {record.client_id} ({record.role}, {record.ods}) scopes: {record.scopes}"
+          f" rate limit: {_limit_text(record.rate_limit)}")
     return 0
+
+
+def _limit_text(per_minute: int | None) -> str:
+    if per_minute is None:
+        return "default"
+    return "none" if per_minute == 0 else f"{per_minute}/min"
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -69,7 +76,27 @@ def _list(args: argparse.Namespace) -> int:
 
     for c in _with_db(args, work):
         keys = "jwks_uri " + c.jwks_uri if c.jwks_uri else "jwks"
-        print(f"{c.client_id}\t{c.role}\t{c.ods}\t{c.name}\t{c.scopes}\t{keys}")
+        print(f"{c.client_id}\t{c.role}\t{c.ods}\t{c.name}\t{c.scopes}\t{keys}\t"
+              f"rate limit {_limit_text(c.rate_limit)}")
+    return 0
+
+
+def _set_rate_limit(args: argparse.Namespace) -> int:
+    text = args.rate_limit
+    limit = None if text == "default" else int(text) if text.isdigit() else -1
+    if limit is not None and limit < 0:
+        print("error: the rate limit is requests per minute, 0 for none", file=sys.stderr)
+        return 2
+
+    async def work(db: Database) -> bool:
+        async with db.unit_of_work(write=True) as uow:
+            return await uow.security.set_rate_limit(args.client_id, limit)
+
+    if not _with_db(args, work):
+        print(f"error: no client '{args.client_id}'", file=sys.stderr)
+        return 1
+    print(f"{args.client_id} rate limit: {_limit_text(limit)} (running servers apply it "
+          "within 30 seconds)")
     return 0
 
 
@@ -86,7 +113,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _clients(args: argparse.Namespace) -> int:
-    handlers: dict[str, Handler] = {"add": _add, "list": _list, "remove": _remove}
+    handlers: dict[str, Handler] = {"add": _add, "list": _list, "remove": _remove,
+                                    "set-rate-limit": _set_rate_limit}
     return handlers[args.clients_command](args)
 
 
@@ -168,9 +196,15 @@ def _client_parsers(sub: Any, add_db: Callable[[argparse.ArgumentParser], None])
     keys.add_argument("--jwks-uri", help="where the client publishes its JWKS")
     add.add_argument("--scope", action="append",
                      help="allowed scope (repeatable); default: the role's scopes")
+    add.add_argument("--rate-limit", type=int, metavar="N", help="requests per minute, shared "
+                     "by all the client's users (0: none); default: EOLC_RATE_LIMIT_PER_MINUTE")
+    limit = verbs.add_parser("set-rate-limit", help="change a client's requests per minute")
+    limit.add_argument("--client-id", required=True)
+    limit.add_argument("rate_limit", metavar="N|default",
+                       help="requests per minute (0: none), or 'default' for the server's")
     remove = verbs.add_parser("remove", help="remove a client system")
     remove.add_argument("--client-id", required=True)
-    for parser in (add, verbs.add_parser("list", help="list client systems"), remove):
+    for parser in (add, verbs.add_parser("list", help="list client systems"), remove, limit):
         add_db(parser)
 
 

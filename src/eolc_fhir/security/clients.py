@@ -42,7 +42,8 @@ def _check_jwks(document: dict[str, Any]) -> None:
 
 
 def new_client(*, client_id: str, name: str, ods: str, role: str, scopes: str | None,
-               jwks: dict[str, Any] | None, jwks_uri: str | None) -> ClientRecord:
+               jwks: dict[str, Any] | None, jwks_uri: str | None,
+               rate_limit: int | None = None) -> ClientRecord:
     """A checked registration, ready to store; ClientError says what is wrong."""
     if not is_valid_id(client_id):  # it names Device/<id> in audits
         raise ClientError("client_id: 1-64 letters, digits, '.' or '-' (a FHIR id)")
@@ -56,13 +57,16 @@ def new_client(*, client_id: str, name: str, ods: str, role: str, scopes: str | 
         _check_jwks(jwks)
     if jwks_uri is not None and not jwks_uri.startswith(("https://", "http://")):
         raise ClientError("jwks_uri must be an http(s) URL")
+    if rate_limit is not None and rate_limit < 0:
+        raise ClientError("rate limit: requests per minute, 0 for none")
     text = scopes or default_scopes(role)
     try:
         grants = parse_scopes(text)
     except ScopeError as exc:
         raise ClientError(str(exc)) from None
     return ClientRecord(client_id, name, ods, role, str(grants),
-                        json.dumps(jwks) if jwks is not None else None, jwks_uri, now_us())
+                        json.dumps(jwks) if jwks is not None else None, jwks_uri, now_us(),
+                        rate_limit)
 
 
 def key_set(document: dict[str, Any]) -> jwk.KeySet:

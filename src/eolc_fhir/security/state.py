@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,18 +12,22 @@ from typing import Any
 import httpx
 
 from eolc_fhir.config import Settings
+from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.security.audit import AuditQueue
 from eolc_fhir.security.clients import JwksCache
 from eolc_fhir.security.keys import load_keys
-from eolc_fhir.security.ratelimit import RateLimiter
+from eolc_fhir.security.ratelimit import WINDOW_SLOTS, RateLimiter, SharedWindow
 from eolc_fhir.security.tokens import TokenService
 from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.security_repo import ClientRecord, Origin
 
 __all__ = ["SecurityState", "start_security"]
 
+log = logging.getLogger("eolc_fhir.security")
+
 _WITHDRAWN_TTL = 2.0  # seconds another replica's consent change may take to reach us
+_LIMIT_TTL = 30.0  # seconds a client's changed rate limit may take to apply everywhere
 
 
 @dataclass
@@ -34,6 +40,25 @@ class SecurityState:
     audit: AuditQueue
     http: httpx.AsyncClient
     _withdrawn: tuple[float, frozenset[str]] = field(default=(0.0, frozenset()))
+    _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _sharing: asyncio.Task[None] | None = None
+
+    async def rate_limit_of(self, client_id: str) -> int:
+        """The client's requests per minute (its own, else the default); read from the
+        database at most every 30 s per client, and the last value kept while it fails."""
+        now = time.monotonic()
+        kept = self._limits.get(client_id)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        default = self.settings.rate_limit_per_minute
+        try:
+            async with self.db.unit_of_work(write=False) as uow:
+                _, own = await uow.security.rate_limit(client_id)
+        except FhirError:  # e.g. 503: keep limiting with what we knew
+            return kept[1] if kept is not None else default
+        limit = default if own is None else own
+        self._limits[client_id] = (now + _LIMIT_TTL, limit)
+        return limit
 
     async def find_client(self, client_id: str) -> ClientRecord | None:
         async with self.db.unit_of_work(write=False) as uow:
@@ -62,7 +87,40 @@ class SecurityState:
         """Our own write changed a consent: look again on the next request."""
         self._withdrawn = (0.0, frozenset())
 
+    def share_rate_counts(self) -> None:
+        """PostgreSQL: one count per client for every process (security/ratelimit.py)."""
+        self.limiter.shared = SharedWindow()
+        self._sharing = asyncio.create_task(self._share_forever(self.limiter.shared),
+                                            name="eolc-rate-limit-window")
+
+    async def _share_forever(self, window: SharedWindow) -> None:
+        purged = 0
+        while True:
+            await asyncio.sleep(self.settings.rate_limit_sync_seconds)
+            counts, watched, slot = window.start_sync()
+            if not counts and not watched:
+                continue
+            try:
+                async with self.db.unit_of_work(write=True) as uow:
+                    totals = await uow.security.add_to_rate_windows(counts, watched, slot,
+                                                                    WINDOW_SLOTS)
+                    if slot != purged:
+                        await uow.security.forget_rate_windows(slot - 2 * WINDOW_SLOTS)
+                        purged = slot
+            except Exception as exc:  # noqa: BLE001 - never stop: local buckets still limit
+                log.warning("rate limit counts not shared this time (%s)", type(exc).__name__)
+                window.failed_sync()
+                continue
+            window.finish_sync(totals)
+
     async def close(self) -> None:
+        task, self._sharing = self._sharing, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
         await self.http.aclose()
 
 
@@ -79,7 +137,7 @@ async def start_security(settings: Settings, db: Database) -> SecurityState:
     async def reload() -> Any:
         return await load_keys(db, create=False)
 
-    return SecurityState(
+    state = SecurityState(
         settings=settings,
         db=db,
         tokens=TokenService(keys, settings.token_lifetime, reload),
@@ -88,3 +146,6 @@ async def start_security(settings: Settings, db: Database) -> SecurityState:
         audit=AuditQueue(),
         http=http,
     )
+    if not db.embedded:
+        state.share_rate_counts()
+    return state

@@ -14,7 +14,7 @@ from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 from eolc_fhir.validation import ProfileSet
 
-__all__ = ["build_context", "close_context"]
+__all__ = ["build_context", "close_context", "prepare_shared"]
 
 log = logging.getLogger("eolc_fhir")
 
@@ -90,3 +90,11 @@ async def close_context(ctx: ServerContext) -> None:
         await dispatcher.stop()
     await security_hooks.uninstall(ctx)  # writes the last queued read audits
     await ctx.db.close()
+
+
+async def prepare_shared(settings: Settings) -> None:
+    """Once, before `serve --workers N` starts its processes: everything a start does to
+    the database (migrations, the signing key, demo clients, published profiles, ownerless
+    Subscriptions switched off), so that N processes starting at once find it done."""
+    ctx = await build_context(settings.model_copy(update={"run_dispatcher": False}))
+    await close_context(ctx)

@@ -79,6 +79,11 @@ class Database:
             self.pg = PgReader(url, size=read_pool_size, connect_timeout=connect_timeout,
                                server_settings={"plan_cache_mode": "auto", "jit": "off"})
 
+    @staticmethod
+    def is_embedded_url(url: str) -> bool:
+        """True when ``url`` names a SQLite database (one process owns it)."""
+        return make_url(url).get_backend_name() == "sqlite"
+
     @property
     def embedded(self) -> bool:
         """True for SQLite: one process owns the database and its writers take turns.

@@ -9,12 +9,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from eolc_fhir.storage.database import Database
 
 __all__ = ["upgrade", "current_revision", "head_revision", "is_current", "alembic_config"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key ("eolc" + "mig"): processes on any host that start at once
+# take turns, so each migration runs once and the others find the schema current.
+_MIGRATION_LOCK = 0x656F6C636D6967
 
 
 def alembic_config() -> Config:
@@ -36,6 +40,9 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":  # released with the transaction
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _MIGRATION_LOCK})
         await conn.run_sync(_run)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,7 @@ class ClientRecord:
     jwks: str | None
     jwks_uri: str | None
     created_us: int
+    rate_limit: int | None = None  # requests per minute; None: the default; 0: unlimited
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,43 @@ class SecurityRepository:
         c = st.security_clients
         rows = await self.conn.execute(select(c).order_by(c.c.client_id))
         return [ClientRecord(**row._mapping) for row in rows]
+
+    async def set_rate_limit(self, client_id: str, per_minute: int | None) -> bool:
+        """False when there is no such client."""
+        c = st.security_clients
+        result = await self.conn.execute(
+            update(c).where(c.c.client_id == client_id).values(rate_limit=per_minute))
+        return bool(result.rowcount)
+
+    async def rate_limit(self, client_id: str) -> tuple[bool, int | None]:
+        """(the client exists, its own limit or None)."""
+        c = st.security_clients
+        row = (await self.conn.execute(
+            select(c.c.rate_limit).where(c.c.client_id == client_id))).first()
+        return (False, None) if row is None else (True, row[0])
+
+    async def add_to_rate_windows(self, counts: dict[str, int], watched: Iterable[str],
+                                  slot: int, slots: int) -> dict[str, int]:
+        """Add this process's ``counts`` to the clients' current ``slot`` (one upsert) and
+        return each watched client's total over the last ``slots`` slots (PostgreSQL)."""
+        w = st.security_rate_windows
+        if counts:
+            stmt = pg_insert(w).values([{"client_id": k, "slot": slot, "n": n}
+                                        for k, n in sorted(counts.items())])
+            await self.conn.execute(stmt.on_conflict_do_update(
+                index_elements=[w.c.client_id, w.c.slot], set_={"n": w.c.n + stmt.excluded.n}))
+        keys = sorted(set(watched) | set(counts))
+        if not keys:
+            return {}
+        rows = await self.conn.execute(
+            select(w.c.client_id, func.sum(w.c.n)).where(w.c.client_id.in_(keys),
+                                                         w.c.slot > slot - slots)
+            .group_by(w.c.client_id))
+        return {key: int(total) for key, total in rows}
+
+    async def forget_rate_windows(self, before_slot: int) -> None:
+        w = st.security_rate_windows
+        await self.conn.execute(delete(w).where(w.c.slot < before_slot))
 
     async def remove_client(self, client_id: str) -> bool:
         c = st.security_clients

@@ -6,12 +6,12 @@ covers them; ``storage/schema.py`` imports this module.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from eolc_fhir.storage.tables import metadata
 
 __all__ = ["security_clients", "security_jti", "security_keys", "security_origin",
-           "security_consent"]
+           "security_consent", "security_rate_windows"]
 
 security_clients = Table(
     "security_clients",
@@ -24,6 +24,19 @@ security_clients = Table(
     Column("jwks", Text, nullable=True),  # a JWKS document (JSON) ...
     Column("jwks_uri", Text, nullable=True),  # ... or where to fetch it
     Column("created_us", BigInteger, nullable=False),
+    # requests per minute; NULL: the server's default; 0: unlimited (migration 0004)
+    Column("rate_limit", Integer, nullable=True),
+)
+
+# Requests counted per client and 10-second slot, added to by every server process on
+# PostgreSQL (security/ratelimit.py); UNLOGGED there (migration 0004).
+security_rate_windows = Table(
+    "security_rate_windows",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("slot", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Index(None, "slot"),
 )
 
 # Every accepted client assertion's jti, kept until the assertion expires.

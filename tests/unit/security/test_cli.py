@@ -44,3 +44,31 @@ def test_a_jwks_with_private_keys_is_refused(tmp_path: Path) -> None:
                  "--role", "gp", "--jwks-file", str(jwks),
                  "--database-url", f"sqlite+aiosqlite:///{tmp_path}/cli.db"])
     assert code == 2
+
+
+def test_a_client_rate_limit_is_set_at_registration_shown_and_changed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path}/cli.db"]
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(public_jwks(new_private_key())))
+
+    def add(client_id: str, *extra: str) -> int:
+        return main(["clients", "add", "--client-id", client_id, "--name", "n", "--ods",
+                     "RYC01", "--role", "ambulance", "--jwks-file", str(jwks), *extra, *db])
+
+    assert add("crews", "--rate-limit", "6000") == 0
+    assert add("plain") == 0
+    assert add("bad", "--rate-limit", "-1") == 2
+
+    def limits() -> dict[str, str]:
+        capsys.readouterr()
+        assert main(["clients", "list", *db]) == 0
+        return {line.split("\t")[0]: line.split("\t")[-1]
+                for line in capsys.readouterr().out.splitlines()}
+
+    assert limits() == {"crews": "rate limit 6000/min", "plain": "rate limit default"}
+    assert main(["clients", "set-rate-limit", "--client-id", "plain", "0", *db]) == 0
+    assert main(["clients", "set-rate-limit", "--client-id", "crews", "default", *db]) == 0
+    assert main(["clients", "set-rate-limit", "--client-id", "nobody", "5", *db]) == 1
+    assert main(["clients", "set-rate-limit", "--client-id", "plain", "lots", *db]) == 2
+    assert limits() == {"crews": "rate limit default", "plain": "rate limit none"}

@@ -7,7 +7,7 @@ import pytest
 from eolc_fhir.fhir.errors import Forbidden, MethodNotAllowed
 from eolc_fhir.security.policy import authorize, can_read
 from eolc_fhir.security.principal import Principal
-from eolc_fhir.security.ratelimit import RateLimiter
+from eolc_fhir.security.ratelimit import RateLimiter, SharedWindow
 from eolc_fhir.security.scopes import ScopeError, parse_scopes
 
 
@@ -89,3 +89,29 @@ def test_rate_limiter_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     for i in range(10):
         limiter.take(f"ip:{i}", now=0.5)
     assert len(limiter._buckets) <= 3
+
+
+def test_a_client_s_own_limit_replaces_the_default() -> None:
+    limiter = RateLimiter(per_minute=6000, burst=300)
+    assert [limiter.take("small", 3, now=0.0) for _ in range(4)][-1] == pytest.approx(20.0)
+    assert all(limiter.take("none", 0, now=0.0) == 0 for _ in range(1000))  # 0 = unlimited
+    assert all(limiter.take("default", now=0.0) == 0 for _ in range(300))
+    assert limiter.take("default", now=0.0) > 0
+
+
+def test_the_shared_window_counts_every_process() -> None:
+    clock = [1_000.0]
+    limiter = RateLimiter(per_minute=10, burst=10)
+    window = limiter.shared = SharedWindow(lambda: clock[0])
+    assert all(limiter.take("c", now=0.0) == 0 for _ in range(4))
+    counts, watched, slot = window.start_sync()
+    assert counts == {"c": 4} and watched == [] and slot == 100
+    assert limiter.take("c", now=0.0) == 0  # counted while the sync is under way
+    window.finish_sync({"c": 4 + 5})  # another process accepted 5 of its own
+    clock[0] = 1_003.0
+    assert limiter.take("c", now=0.0) == pytest.approx(7.0)  # until the next 10 s slot
+    assert window.used("c") == 10
+    window.start_sync()
+    window.failed_sync()  # the database was away: the counts wait for the next sync
+    assert window.pending == {"c": 1} and window.used("c") == 10
+    assert limiter.take("ip:1", now=0.0) == 0  # addresses are limited per process only

@@ -1,0 +1,48 @@
+"""per-client rate limits, and the window that processes share to enforce them
+
+Revision ID: 0004_client_rate_limit
+Revises: 0002
+Create Date: 2026-12-05 20:40:00
+
+- ``security_clients.rate_limit``: the client's requests per minute, set at
+  registration (NULL: the server's default, ``EOLC_RATE_LIMIT_PER_MINUTE``;
+  0: unlimited).
+- ``security_rate_windows``: requests counted per client and 10-second slot.
+  On PostgreSQL every server process adds its counts about twice a second
+  and reads the client's total over the last minute back, so N processes on
+  any number of hosts enforce one limit. UNLOGGED there: the counts are
+  worthless after a crash and need no WAL. SQLite (one process) leaves it
+  empty.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_client_rate_limit"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("security_clients") as batch:
+        batch.add_column(sa.Column("rate_limit", sa.Integer(), nullable=True))
+    op.create_table(
+        "security_rate_windows",
+        sa.Column("client_id", sa.String(length=128), nullable=False),
+        sa.Column("slot", sa.BigInteger(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("client_id", "slot", name=op.f("pk_security_rate_windows")),
+    )
+    op.create_index(op.f("ix_security_rate_windows_slot"), "security_rate_windows", ["slot"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE security_rate_windows SET UNLOGGED")
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_security_rate_windows_slot"), table_name="security_rate_windows")
+    op.drop_table("security_rate_windows")
+    with op.batch_alter_table("security_clients") as batch:
+        batch.drop_column("rate_limit")
