@@ -34,6 +34,10 @@ __all__ = ["Database", "Dialect"]
 _READ_CURRENT = ("SELECT version, last_updated_us, deleted, content FROM resources "
                  "WHERE res_type = ? AND res_id = ?")
 
+# Migration 0004's sequence: advanced after each committed resource write (PostgreSQL).
+_ADVANCE_CHANGES = "SELECT nextval('eolc_change_seq')"
+_READ_CHANGES = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM eolc_change_seq"
+
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -98,9 +102,14 @@ class Database:
             uow.after_commit(lambda: self._wrote(uow))
         return uow
 
-    def _wrote(self, uow: UnitOfWork) -> None:
+    async def _wrote(self, uow: UnitOfWork) -> None:
         if uow.wrote_resources:
             self._writes += 1
+            assert self.pg is not None
+            try:  # before the answer: see fenced_change_token
+                await self.pg.fetchrow(_ADVANCE_CHANGES)
+            except ServiceUnavailable:  # committed all the same; the notification follows
+                pass
 
     def sqlite_reader(self) -> sqlite3.Connection | None:
         """The process's one read-only ``sqlite3`` connection, for lookups on the event loop.
@@ -162,6 +171,21 @@ class Database:
         except (sqlite3.Error, ServiceUnavailable):
             return None
         return None if row is None else (int(row[0]), 0)
+
+    async def fenced_change_token(self) -> tuple[int, ...] | None:
+        """``change_token``, certain across processes: on PostgreSQL it also reads the
+        sequence every process advances after committing a resource write and before
+        answering (migration 0004), so a write that another process has already answered
+        changes the token even while its notification is still on the way here. One
+        round trip (PostgreSQL); on SQLite the same as ``change_token``."""
+        token = self.change_token()
+        if token is None or self.pg is None:
+            return token
+        try:
+            row = await self.pg.fetchrow(_READ_CHANGES)
+        except ServiceUnavailable:
+            return None
+        return None if row is None else (int(row[0]), *token)
 
     async def read_current(self, resource_type: str,
                            resource_id: str) -> StoredResource | None:

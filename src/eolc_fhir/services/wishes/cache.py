@@ -26,7 +26,7 @@ Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
 class KeptDocument:
     """A built document, and the change token it was last known current at."""
 
-    token: tuple[int, int] | None
+    token: tuple[int, ...] | None
     day: str
     etag: str
     body: bytes

@@ -42,8 +42,10 @@ ETag: a hash of (type, id, version) of every resource read plus today's date
 document format version; ``If-None-Match`` with it answers 304 without
 building the document. The documents asked for most recently are kept
 (``DocumentCache``, bounded in bytes): while nothing at all was committed
-since one was checked (``Database.change_token``: migration 0002's change
-signals, which ignore AuditEvents) it is served without reading;
+since one was checked (``Database.fenced_change_token``: migration 0002's
+change signals, which ignore AuditEvents, and on PostgreSQL migration 0004's
+sequence, read once per request so that a write another process answered is
+never missed) it is served without reading the record;
 otherwise the record is read again and the kept document is served only if
 its ETag is unchanged. Documents that withdrawn consent makes differ by
 caller are never kept.
@@ -131,7 +133,9 @@ async def wishes_for_patient(ctx: ServerContext, patient_id: str, *, base_url: s
 async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[list[Row]]],
                   if_none_match: str | None, not_found: str) -> WishesAnswer:
     cache = document_cache(ctx)
-    token = ctx.db.change_token()  # before reading: a write in between makes it stale
+    # Before reading: a write in between makes it stale. Fenced: a write another process
+    # has answered is seen even before its notification arrives here.
+    token = await ctx.db.fenced_change_token()
     today = datetime.now(UTC).date().isoformat()
     kept = cache.get(key)
     if kept is not None and token is not None and kept.token == token and kept.day == today:
@@ -143,7 +147,7 @@ async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[li
 
 
 async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: str | None,
-                  token: tuple[int, int] | None, today: str,
+                  token: tuple[int, ...] | None, today: str,
                   kept: KeptDocument | None) -> WishesAnswer:
     rows, shared = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]

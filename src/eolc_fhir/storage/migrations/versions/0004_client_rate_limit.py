@@ -13,6 +13,11 @@ Create Date: 2026-12-05 20:40:00
   any number of hosts enforce one limit. UNLOGGED there: the counts are
   worthless after a crash and need no WAL. SQLite (one process) leaves it
   empty.
+- PostgreSQL: the sequence ``eolc_change_seq``, which every server process
+  advances after it commits a resource write and before it answers. Migration
+  0002's notifications reach another process a little after the commit; a
+  process about to serve a kept $wishes document reads this sequence, so a
+  write another process has answered is never missed (storage/database.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ revision = "0004_client_rate_limit"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+CHANGE_SEQUENCE = "eolc_change_seq"
 
 
 def upgrade() -> None:
@@ -39,9 +46,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_security_rate_windows_slot"), "security_rate_windows", ["slot"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE security_rate_windows SET UNLOGGED")
+        op.execute(f"CREATE SEQUENCE {CHANGE_SEQUENCE}")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP SEQUENCE {CHANGE_SEQUENCE}")
     op.drop_index(op.f("ix_security_rate_windows_slot"), table_name="security_rate_windows")
     op.drop_table("security_rate_windows")
     with op.batch_alter_table("security_clients") as batch:

@@ -1,0 +1,168 @@
+"""`eolc-fhir serve --workers 2` on one PostgreSQL: both processes answer, and behave as one.
+
+Each test holds one keep-alive connection per worker process (``pinned``: a new
+connection lands on whichever process accepts it; /healthz names the process),
+so "written through one, read through the other" is certain, not likely.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from eolc_fhir.cli import main as cli
+from eolc_fhir.security.client_side import make_assertion, new_private_key, public_jwks
+from tests._pg import PgServer
+from tests.builders import (
+    NHS_NUMBER_SYSTEM,
+    PATIENT_REF,
+    VALID_NHS_NUMBERS,
+    make_care_plan,
+    make_patient,
+    make_register_flag,
+)
+from tests.e2e.conftest import ServerProcess, start_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.pg]
+
+FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+WISHES = {"identifier": f"{NHS_NUMBER_SYSTEM}|{VALID_NHS_NUMBERS[0]}"}
+
+
+@pytest.fixture
+def pg_url(_pg_template: PgServer) -> Iterator[str]:
+    name = _pg_template.create_database("eolc_template")
+    try:
+        yield _pg_template.url(name)
+    finally:
+        _pg_template.drop_database(name)
+
+
+def process_of(client: httpx.Client) -> str:
+    return str(client.get("/healthz").json()["process"])
+
+
+def pinned(server: ServerProcess, headers: dict[str, str] | None = None,
+           workers: int = 2) -> list[httpx.Client]:
+    """One client per worker process, each on a connection that process accepted."""
+    found: dict[str, httpx.Client] = {}
+    deadline = time.monotonic() + 60  # the second worker may still be loading profiles
+    while len(found) < workers:
+        assert time.monotonic() < deadline, f"only {len(found)} worker(s) answered"
+        client = httpx.Client(base_url=server.url, headers={**FHIR, **(headers or {})},
+                              timeout=20, limits=httpx.Limits(max_connections=1))
+        name = process_of(client)
+        if name in found:
+            client.close()
+            time.sleep(0.05)
+        else:
+            found[name] = client
+    return list(found.values())
+
+
+@pytest.fixture
+def two_workers(pg_url: str, tmp_path: Path) -> Iterator[list[httpx.Client]]:
+    server = start_server(pg_url, tmp_path, "--insecure-dev", "--workers", "2")
+    clients: list[httpx.Client] = []
+    try:
+        clients = pinned(server)
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+
+
+def test_two_workers_answer_on_one_port(two_workers: list[httpx.Client]) -> None:
+    a, b = two_workers
+    assert process_of(a) != process_of(b)
+    assert a.get("/readyz").status_code == b.get("/readyz").status_code == 200
+
+
+def test_a_next_link_works_whichever_worker_answers(two_workers: list[httpx.Client]) -> None:
+    a, b = two_workers
+    for i in range(5):
+        assert a.put(f"/Flag/f{i}", json={**make_register_flag(), "id": f"f{i}"}
+                     ).status_code == 201
+    page = a.get("/Flag", params={"_count": 2, "_sort": "-_lastUpdated"}).json()
+    seen = [e["resource"]["id"] for e in page["entry"]]
+    for client in (b, a):  # page 2 from the other worker, page 3 from the first again
+        nxt = next(link["url"] for link in page["link"] if link["relation"] == "next")
+        page = client.get(httpx.URL(nxt).raw_path.decode()).json()
+        seen += [e["resource"]["id"] for e in page["entry"]]
+    assert seen == [f"f{i}" for i in reversed(range(5))]
+    assert process_of(a) != process_of(b)  # still one connection to each
+
+
+def test_a_write_is_never_stale_in_the_other_worker_s_wishes(
+        two_workers: list[httpx.Client]) -> None:
+    a, b = two_workers
+    pid = PATIENT_REF["reference"].split("/")[1]
+    assert a.put(f"/Patient/{pid}", json={**make_patient(), "id": pid}).status_code == 201
+    assert a.put("/Flag/reg", json={**make_register_flag(), "id": "reg"}).status_code == 201
+    for i in range(12):
+        writer, reader = (a, b) if i % 2 == 0 else (b, a)
+        reader.get("/Patient/$wishes", params=WISHES)  # the reader keeps the old document
+        wish = f"wish number {i}"
+        plan = {**make_care_plan(note=[{"text": wish}]), "id": "acp"}
+        assert writer.put("/CarePlan/acp", json=plan).status_code in (200, 201)
+        answer = reader.get("/Patient/$wishes", params=WISHES)
+        assert answer.status_code == 200 and wish in answer.text, i
+    assert process_of(a) != process_of(b)
+
+
+def test_a_client_s_rate_limit_holds_across_workers(pg_url: str, tmp_path: Path) -> None:
+    key = new_private_key()
+    jwks = tmp_path / "crews.jwks.json"
+    jwks.write_text(json.dumps(public_jwks(key)))
+    assert cli(["clients", "add", "--client-id", "crews", "--name", "Ambulance", "--ods",
+                "RYC01", "--role", "ambulance", "--jwks-file", str(jwks), "--rate-limit", "60",
+                "--database-url", pg_url]) == 0
+    server = start_server(pg_url, tmp_path, "--workers", "2",
+                          env={"EOLC_RATE_LIMIT_SYNC_SECONDS": "0.1"})
+    clients: list[httpx.Client] = []
+    try:
+        token = httpx.post(f"{server.url}/auth/token", data={
+            "grant_type": "client_credentials", "scope": "system/Flag.rs",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": make_assertion("crews", key, f"{server.url}/auth/token")},
+        ).json()["access_token"]
+        clients = pinned(server, {"Authorization": f"Bearer {token}"})
+        refusals: list[httpx.Response] = []
+        accepted = [0, 0]
+
+        def crew(n: int) -> None:  # 40 requests/s to each worker for 3 s
+            for _ in range(120):
+                answer = clients[n].get("/Flag/none")
+                if answer.status_code == 429:
+                    refusals.append(answer)
+                else:
+                    accepted[n] += 1
+                time.sleep(0.025)
+
+        threads = [threading.Thread(target=crew, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+    # Without sharing each worker would accept 60 (120 in all). Shared, the bound is the
+    # limit plus what the other worker accepts in two sync intervals (0.2 s: ~8 here);
+    # the margin is for a busy machine delaying a sync.
+    assert 60 <= sum(accepted) <= 60 + 20, accepted
+    assert min(accepted) > 0  # both workers served the client
+    refused = refusals[0]
+    outcome: dict[str, Any] = orjson.loads(refused.content)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 10
