@@ -38,21 +38,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_workers(settings: Settings) -> int:
-    """N uvicorn processes on one port. The start-up work that must happen once
-    (migrations, signing key, demo clients, published profiles) runs here first, so the
-    workers find it done; they get the settings through EOLC_* variables."""
+    """N uvicorn processes on one port, given these settings through EOLC_* variables.
+    Their starts take turns where they write (services/startup.py), so nothing runs twice."""
     import uvicorn
 
-    from eolc_fhir.services.startup import prepare_shared
     from eolc_fhir.storage.database import Database
 
     if Database.is_embedded_url(settings.database_url):
         print(f"error: --workers {settings.workers} needs PostgreSQL; SQLite keeps one "
               "process (use --workers 1)", file=sys.stderr)
         return 2
-    asyncio.run(prepare_shared(settings))
-    # The workers need not migrate again (prepare_shared did, under the lock).
-    os.environ.update(settings_environment(settings.model_copy(update={"run_migrations": False})))
+    os.environ.update(settings_environment(settings))
     uvicorn.run("eolc_fhir.app:worker_app", factory=True, workers=settings.workers,
                 host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False, proxy_headers=True)

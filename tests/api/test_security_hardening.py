@@ -47,6 +47,18 @@ async def test_a_client_over_its_rate_gets_429(secure: SecureApp) -> None:
     assert (await secure.http.get("/Patient", headers=other)).status_code == 200
 
 
+async def test_a_client_s_own_rate_limit_replaces_the_default(secure: SecureApp) -> None:
+    crews = await secure.headers("ambulance", client_id="crews")
+    gp = await secure.headers("gp")
+    async with secure.ctx.db.unit_of_work() as uow:  # as `clients set-rate-limit` does
+        assert await uow.security.set_rate_limit("crews", 5)
+        assert await uow.security.set_rate_limit("test-gp", 0)  # 0: none
+    statuses = [(await secure.http.get("/Flag", headers=crews)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    statuses = [(await secure.http.get("/Flag", headers=gp)).status_code for _ in range(40)]
+    assert statuses == [200] * 40  # the default (burst 30) would have refused some
+
+
 async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
     from tests.unit.subscriptions.support import subscription
 

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ import orjson
 import pytest
 
 from eolc_fhir.cli import main as cli
-from eolc_fhir.security.client_side import make_assertion, new_private_key, public_jwks
+from eolc_fhir.security.client_side import (
+    PrivateKey,
+    make_assertion,
+    new_private_key,
+    public_jwks,
+)
+from eolc_fhir.security.roles import default_scopes
 from tests._pg import PgServer
 from tests.builders import (
     NHS_NUMBER_SYSTEM,
@@ -30,6 +37,7 @@ from tests.builders import (
     make_register_flag,
 )
 from tests.e2e.conftest import ServerProcess, start_server
+from tests.security_support import ODS_BY_ROLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pg]
 
@@ -37,13 +45,12 @@ FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+jso
 WISHES = {"identifier": f"{NHS_NUMBER_SYSTEM}|{VALID_NHS_NUMBERS[0]}"}
 
 
-@pytest.fixture
-def pg_url(_pg_template: PgServer) -> Iterator[str]:
-    name = _pg_template.create_database("eolc_template")
+def _database(server: PgServer) -> Iterator[str]:
+    name = server.create_database("eolc_template")
     try:
-        yield _pg_template.url(name)
+        yield server.url(name)
     finally:
-        _pg_template.drop_database(name)
+        server.drop_database(name)
 
 
 def process_of(client: httpx.Client) -> str:
@@ -68,17 +75,59 @@ def pinned(server: ServerProcess, headers: dict[str, str] | None = None,
     return list(found.values())
 
 
+@dataclass
+class Workers:
+    server: ServerProcess
+    keys: dict[str, PrivateKey]
+
+    def token(self, client_id: str, scope: str) -> str:
+        url = f"{self.server.url}/auth/token"
+        answer = httpx.post(url, data={
+            "grant_type": "client_credentials", "scope": scope,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": make_assertion(client_id, self.keys[client_id], url)})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+
+def _register(url: str, folder: Path, client_id: str, role: str, *extra: str) -> PrivateKey:
+    key = new_private_key()
+    jwks = folder / f"{client_id}.jwks.json"
+    jwks.write_text(json.dumps(public_jwks(key)))
+    assert cli(["clients", "add", "--client-id", client_id, "--name", client_id, "--ods",
+                ODS_BY_ROLE[role], "--role", role, "--jwks-file", str(jwks), *extra,
+                "--database-url", url]) == 0
+    return key
+
+
+@pytest.fixture(scope="module")
+def workers(_pg_template: PgServer, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Workers]:
+    """One server for the tests here (a start of two workers takes 10-15 s on this
+    machine): a GP system, and an ambulance service limited to 60 requests a minute."""
+    folder = tmp_path_factory.mktemp("workers")
+    for url in _database(_pg_template):
+        keys = {"gp": _register(url, folder, "gp", "gp"),
+                "crews": _register(url, folder, "crews", "ambulance", "--rate-limit", "60")}
+        server = start_server(url, folder, "--workers", "2",
+                              env={"EOLC_RATE_LIMIT_SYNC_SECONDS": "0.1"})
+        try:
+            yield Workers(server, keys)
+        finally:
+            server.stop()
+
+
 @pytest.fixture
-def two_workers(pg_url: str, tmp_path: Path) -> Iterator[list[httpx.Client]]:
-    server = start_server(pg_url, tmp_path, "--insecure-dev", "--workers", "2")
+def two_workers(workers: Workers) -> Iterator[list[httpx.Client]]:
+    """A GP system's client on each worker."""
     clients: list[httpx.Client] = []
     try:
-        clients = pinned(server)
+        token = workers.token("gp", default_scopes("gp"))
+        clients = pinned(workers.server, {"Authorization": f"Bearer {token}"})
         yield clients
     finally:
         for client in clients:
             client.close()
-        server.stop()
 
 
 def test_two_workers_answer_on_one_port(two_workers: list[httpx.Client]) -> None:
@@ -119,23 +168,10 @@ def test_a_write_is_never_stale_in_the_other_worker_s_wishes(
     assert process_of(a) != process_of(b)
 
 
-def test_a_client_s_rate_limit_holds_across_workers(pg_url: str, tmp_path: Path) -> None:
-    key = new_private_key()
-    jwks = tmp_path / "crews.jwks.json"
-    jwks.write_text(json.dumps(public_jwks(key)))
-    assert cli(["clients", "add", "--client-id", "crews", "--name", "Ambulance", "--ods",
-                "RYC01", "--role", "ambulance", "--jwks-file", str(jwks), "--rate-limit", "60",
-                "--database-url", pg_url]) == 0
-    server = start_server(pg_url, tmp_path, "--workers", "2",
-                          env={"EOLC_RATE_LIMIT_SYNC_SECONDS": "0.1"})
-    clients: list[httpx.Client] = []
+def test_a_client_s_rate_limit_holds_across_workers(workers: Workers) -> None:
+    token = workers.token("crews", "system/Flag.rs")
+    clients = pinned(workers.server, {"Authorization": f"Bearer {token}"})
     try:
-        token = httpx.post(f"{server.url}/auth/token", data={
-            "grant_type": "client_credentials", "scope": "system/Flag.rs",
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": make_assertion("crews", key, f"{server.url}/auth/token")},
-        ).json()["access_token"]
-        clients = pinned(server, {"Authorization": f"Bearer {token}"})
         refusals: list[httpx.Response] = []
         accepted = [0, 0]
 
@@ -156,7 +192,6 @@ def test_a_client_s_rate_limit_holds_across_workers(pg_url: str, tmp_path: Path)
     finally:
         for client in clients:
             client.close()
-        server.stop()
     # Without sharing each worker would accept 60 (120 in all). Shared, the bound is the
     # limit plus what the other worker accepts in two sync intervals (0.2 s: ~8 here);
     # the margin is for a busy machine delaying a sync.

@@ -14,7 +14,7 @@ from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 from eolc_fhir.validation import ProfileSet
 
-__all__ = ["build_context", "close_context", "prepare_shared"]
+__all__ = ["build_context", "close_context"]
 
 log = logging.getLogger("eolc_fhir")
 
@@ -52,17 +52,21 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
     # write held its lease that long, and another dispatcher delivered the same events).
     resource_types()
     _install_operations(ctx)
-    current = await migrate.is_current(db)
-    if current:
-        await conformance.publish(ctx)
-    else:  # /readyz says so; nothing can be stored before `eolc-fhir migrate`
-        log.warning("database schema is not current: run `eolc-fhir migrate`")
-    _install_subscriptions(ctx)
-    await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
-    if settings.insecure_dev:
-        log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
-    elif current:  # before the dispatcher's first delivery
-        await ownership.switch_off_ownerless(ctx)
+    # Processes starting at once (`serve --workers N`, replicas on other hosts) take turns
+    # here: the first publishes the profiles, makes the signing key and demo clients and
+    # switches ownerless Subscriptions off; the others find it done (PostgreSQL lock).
+    async with db.startup_lock():
+        current = await migrate.is_current(db)
+        if current:
+            await conformance.publish(ctx)
+        else:  # /readyz says so; nothing can be stored before `eolc-fhir migrate`
+            log.warning("database schema is not current: run `eolc-fhir migrate`")
+        _install_subscriptions(ctx)
+        await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
+        if settings.insecure_dev:
+            log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
+        elif current:  # before the dispatcher's first delivery
+            await ownership.switch_off_ownerless(ctx)
     await _start_dispatcher(ctx)
     return ctx
 
@@ -91,10 +95,3 @@ async def close_context(ctx: ServerContext) -> None:
     await security_hooks.uninstall(ctx)  # writes the last queued read audits
     await ctx.db.close()
 
-
-async def prepare_shared(settings: Settings) -> None:
-    """Once, before `serve --workers N` starts its processes: everything a start does to
-    the database (migrations, the signing key, demo clients, published profiles, ownerless
-    Subscriptions switched off), so that N processes starting at once find it done."""
-    ctx = await build_context(settings.model_copy(update={"run_dispatcher": False}))
-    await close_context(ctx)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -35,6 +36,7 @@ _READ_CURRENT = ("SELECT version, last_updated_us, deleted, content FROM resourc
                  "WHERE res_type = ? AND res_id = ?")
 
 # Migration 0004's sequence: advanced after each committed resource write (PostgreSQL).
+_STARTUP_LOCK = 0x656F6C6373747274  # "eolcstrt": a PostgreSQL advisory lock key
 _ADVANCE_CHANGES = "SELECT nextval('eolc_change_seq')"
 _READ_CHANGES = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM eolc_change_seq"
 
@@ -217,6 +219,24 @@ class Database:
         if self._compartment is None:
             self._compartment = PatientReader(self)
         return self._compartment
+
+    @asynccontextmanager
+    async def startup_lock(self) -> AsyncIterator[None]:
+        """Held by one starting server at a time (a PostgreSQL session advisory lock, on a
+        connection of its own); nothing on SQLite, which one process owns."""
+        if self.embedded:
+            yield
+            return
+        async with self.engine.connect() as conn:
+            with translated():
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _STARTUP_LOCK})
+                await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": _STARTUP_LOCK})
+                await conn.commit()
 
     async def listen_for_events(
             self, callback: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
