@@ -270,6 +270,9 @@ class _WithdrawnState:
     async def withdrawn_patients(self) -> frozenset[str]:
         return self.withdrawn
 
+    async def withdrawn_among(self, patient_ids: set[str]) -> frozenset[str]:
+        return self.withdrawn & patient_ids
+
 
 async def test_withdrawn_consent_hides_before_the_narrative(client: httpx.AsyncClient) -> None:
     import time

@@ -78,6 +78,13 @@ class SecurityState:
         self._withdrawn = (time.monotonic() + _WITHDRAWN_TTL, found)
         return found
 
+    async def withdrawn_among(self, patient_ids: set[str]) -> frozenset[str]:
+        """Which of these patients withdrew consent, read now (not cached)."""
+        if not patient_ids:
+            return frozenset()
+        async with self.db.unit_of_work(write=False) as uow:
+            return frozenset(await uow.security.withdrawn_patients(patient_ids))
+
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
         """Who recorded each (type, id), and whose record it is, in a transaction of its own."""
         async with self.db.unit_of_work(write=False) as uow:

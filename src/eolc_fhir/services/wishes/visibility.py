@@ -5,7 +5,8 @@ person who withdrew consent to share: only the organisation that recorded a
 resource sees it). $wishes must apply the same rule to the rows it reads,
 BEFORE writing its narratives, or the Composition would still describe what
 the Bundle no longer carries. Without a security state (``--insecure-dev``)
-or for admin, nothing is hidden.
+or for admin, nothing is hidden. On PostgreSQL the people in the document are
+looked up afresh: a withdrawal recorded through another process applies at once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], 
     if state is None:
         return rows, True
     withdrawn: frozenset[str] = await state.withdrawn_patients()
+    if not ctx.db.embedded:
+        # The set above may be 2 s old, and another process may have recorded a withdrawal
+        # since: for the people in this document, ask the database now (one indexed query;
+        # only when the record was read again, never for a kept document).
+        people = {r.id for r in rows if r.resource_type == "Patient"}
+        withdrawn = (withdrawn - people) | await state.withdrawn_among(people)
     theirs = [r.id for r in rows if r.resource_type == "Patient" and r.id in withdrawn]
     if not theirs:
         return rows, True  # the common case: one cached set lookup
