@@ -84,18 +84,22 @@ async def _load(url: str, patients: int, seed: int) -> None:
         await close_context(ctx)
 
 
-def _start_eolc(url: str, workdir: Path, *, secure: bool = False) -> Server:
-    """``--insecure-dev``, or (secure) auth on with the demo clients' keys in workdir/keys."""
+def _start_eolc(url: str, workdir: Path, *, secure: bool = False, workers: int = 1,
+                extra_env: dict[str, str] | None = None) -> Server:
+    """``--insecure-dev``, or (secure) auth on with the demo clients' keys in workdir/keys;
+    ``workers`` uvicorn processes (PostgreSQL for more than one)."""
     port = free_port()
     cli = Path(sys.executable).parent / "eolc-fhir"
-    argv = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", url]
+    argv = [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", url,
+            "--workers", str(workers)]
     env = {**os.environ, "EOLC_LOG_LEVEL": "warning"}
     if secure:
         env |= {"EOLC_DEMO_CLIENTS": "1", "EOLC_DEMO_KEYS_DIR": str(workdir / "keys"),
                 "EOLC_TOKEN_LIFETIME": "3600", "EOLC_RATE_LIMIT_PER_MINUTE": "0"}
     else:
         argv.append("--insecure-dev")
-    log_path = workdir / ("eolc-secure.log" if secure else "eolc.log")
+    env |= extra_env or {}
+    log_path = workdir / f"eolc{'-secure' if secure else ''}-{workers}w.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     return Server("eolc-fhir", process, f"http://127.0.0.1:{port}", log_path)

@@ -24,6 +24,7 @@ from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
 from eolc_fhir.storage.errors import translated, unavailable
+from eolc_fhir.storage.fence import BatchedRead
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
@@ -66,6 +67,8 @@ class Database:
         self._search: LeanSearch | None = None
         self._compartment: PatientReader | None = None
         self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
+        # Concurrent callers share one read of the sequence (one that began after they asked).
+        self._read_changes = BatchedRead(self._read_advanced)
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(
                 url, connect_args={"timeout": busy_timeout})
@@ -179,15 +182,21 @@ class Database:
         sequence every process advances after committing a resource write and before
         answering (migration 0004), so a write that another process has already answered
         changes the token even while its notification is still on the way here. One
-        round trip (PostgreSQL); on SQLite the same as ``change_token``."""
+        round trip on PostgreSQL, shared by the callers that asked meanwhile
+        (storage/fence.py); on SQLite the same as ``change_token``."""
         token = self.change_token()
         if token is None or self.pg is None:
             return token
         try:
-            row = await self.pg.fetchrow(_READ_CHANGES)
+            advanced = await self._read_changes()
         except ServiceUnavailable:
             return None
-        return None if row is None else (int(row[0]), *token)
+        return None if advanced is None else (advanced, *token)
+
+    async def _read_advanced(self) -> int | None:
+        assert self.pg is not None
+        row = await self.pg.fetchrow(_READ_CHANGES)
+        return None if row is None else int(row[0])
 
     async def read_current(self, resource_type: str,
                            resource_id: str) -> StoredResource | None:
