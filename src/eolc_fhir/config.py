@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./eolc.db"
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = Field(default=1, description="uvicorn API processes `serve` runs on the one "
-                         "port (PostgreSQL only; SQLite keeps one process)")
+    workers: int = Field(default=1, ge=1, description="uvicorn API processes `serve` runs on "
+                         "the one port (PostgreSQL only; SQLite keeps one process)")
     insecure_dev: bool = False
     base_url: str | None = Field(
         default=None,

@@ -33,7 +33,10 @@ from tests.builders import (
     PATIENT_REF,
     VALID_NHS_NUMBERS,
     make_care_plan,
+    make_consent_to_share,
+    make_cpr_flag,
     make_patient,
+    make_patient_full,
     make_register_flag,
 )
 from tests.e2e.conftest import ServerProcess, start_server
@@ -42,6 +45,7 @@ from tests.security_support import ODS_BY_ROLE
 pytestmark = [pytest.mark.e2e, pytest.mark.pg]
 
 FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+WITHDRAWAL = {"coding": [{"system": "http://snomed.info/sct", "code": "882941000000102"}]}
 WISHES = {"identifier": f"{NHS_NUMBER_SYSTEM}|{VALID_NHS_NUMBERS[0]}"}
 
 
@@ -108,7 +112,8 @@ def workers(_pg_template: PgServer, tmp_path_factory: pytest.TempPathFactory
     folder = tmp_path_factory.mktemp("workers")
     for url in _database(_pg_template):
         keys = {"gp": _register(url, folder, "gp", "gp"),
-                "crews": _register(url, folder, "crews", "ambulance", "--rate-limit", "60")}
+                "crews": _register(url, folder, "crews", "ambulance", "--rate-limit", "60"),
+                "crew-2": _register(url, folder, "crew-2", "ambulance")}
         server = start_server(url, folder, "--workers", "2",
                               env={"EOLC_RATE_LIMIT_SYNC_SECONDS": "0.1"})
         try:
@@ -201,3 +206,32 @@ def test_a_client_s_rate_limit_holds_across_workers(workers: Workers) -> None:
     outcome: dict[str, Any] = orjson.loads(refused.content)
     assert outcome["resourceType"] == "OperationOutcome"
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
+
+
+def test_a_withdrawal_through_one_worker_applies_at_once_in_the_other_s_wishes(
+        workers: Workers, two_workers: list[httpx.Client]) -> None:
+    gp = two_workers[0]
+    token = workers.token("crew-2", default_scopes("ambulance"))
+    crews = {process_of(c): c for c in pinned(workers.server,
+                                              {"Authorization": f"Bearer {token}"})}
+    crew = crews.pop(process_of(gp))  # on the GP's worker: closed below
+    other = next(iter(crews.values()))  # the other worker
+    try:
+        number, ref = VALID_NHS_NUMBERS[1], {"reference": "Patient/p-withdraws"}
+        patient = {**make_patient_full(), "id": "p-withdraws"}  # NHS number [1]
+        assert gp.put("/Patient/p-withdraws", json=patient).status_code == 201
+        assert gp.post("/Flag", json=make_cpr_flag(subject=ref)).status_code == 201
+        query = {"identifier": f"{NHS_NUMBER_SYSTEM}|{number}"}
+
+        def kinds() -> list[str]:
+            answer = other.get("/Patient/$wishes", params=query)
+            assert answer.status_code == 200, answer.text
+            return [e["resource"]["resourceType"] for e in answer.json()["entry"]]
+
+        assert "Flag" in kinds()  # shared, and now known to the other worker
+        withdrawal = make_consent_to_share(patient=ref, category=[WITHDRAWAL])
+        assert gp.post("/Consent", json=withdrawal).status_code == 201
+        assert "Flag" not in kinds()  # at once, not after the 2 s consent cache
+    finally:
+        crew.close()
+        other.close()
