@@ -92,3 +92,57 @@ async def test_transaction_with_a_base_error_in_the_middle_stores_nothing(
     expressions = [e for i in resp.json()["issue"] for e in i.get("expression", [])]
     assert any(e.startswith("Bundle.entry[7]") for e in expressions), expressions
     assert await snapshot(_db(client)) == before
+
+
+async def _concurrent_creates(client: httpx.AsyncClient,
+                              resources: list[dict[str, Any]]) -> list[httpx.Response]:
+    import asyncio
+
+    return list(await asyncio.gather(*(
+        client.post(f"/{r['resourceType']}", content=orjson.dumps(r)) for r in resources)))
+
+
+@pytest.mark.engines("sqlite")
+async def test_concurrent_creates_share_commits_and_each_gets_its_own_answer(
+        client: httpx.AsyncClient) -> None:
+    resources = [make_care_plan() for _ in range(12)]
+    resources[5] = make_care_plan(author=None)  # refused by the profile: 422, alone
+    responses = await _concurrent_creates(client, resources)
+    assert [r.status_code for r in responses] == [201] * 5 + [422] + [201] * 6
+    groups = client.app.state.ctx.create_groups  # type: ignore[attr-defined]
+    assert groups is not None and groups._group.groups < 11  # some creates did share
+    reference = await _index_rows(client, "CarePlan", responses[0].json()["id"])
+    for response in responses[:5] + responses[6:]:
+        created = response.json()
+        assert response.headers["location"].endswith(f"/CarePlan/{created['id']}/_history/1")
+        read = await client.get(f"/CarePlan/{created['id']}")
+        assert read.json() == created
+        assert await _index_rows(client, "CarePlan", created["id"]) == reference
+
+
+@pytest.mark.engines("sqlite")
+async def test_a_group_that_fails_writes_each_create_alone(client: httpx.AsyncClient) -> None:
+    """One create's write hook fails inside a group's transaction: that request alone gets
+    the error and stores nothing; the others of its group are written and answered 201."""
+    from eolc_fhir.fhir.errors import InvalidRequest
+
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    marker = "refuse-me-in-the-hook"
+
+    async def refusing(_ctx: Any, _uow: Any, change: Any) -> None:
+        if change.resource and change.resource.get("language") == marker:
+            raise InvalidRequest("refused by a test hook", expression="CarePlan.language")
+
+    ctx.hooks.write_hooks.append(refusing)
+    try:
+        resources = [make_care_plan() for _ in range(10)]
+        resources[3] = {**resources[3], "language": marker}
+        before = (await client.get("/CarePlan/_history")).json()["total"]
+        responses = await _concurrent_creates(client, resources)
+    finally:
+        ctx.hooks.write_hooks.remove(refusing)
+    statuses = [r.status_code for r in responses]
+    assert statuses == [201] * 3 + [400] + [201] * 6, statuses
+    assert responses[3].json()["issue"][0]["expression"] == ["CarePlan.language"]
+    after = (await client.get("/CarePlan/_history")).json()["total"]
+    assert after == before + 9

@@ -12,6 +12,8 @@ base stage), so nothing is stored that the validator has not passed.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,7 +111,9 @@ def _versioned(resource: dict[str, Any], version: int, stamp: int,
 async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
                              resources: Sequence[dict[str, Any] | Admitted], *, method: str,
                              index: Sequence[IndexRows] | None = None,
-                             base_check: BaseCheck = "full") -> list[Written]:
+                             base_check: BaseCheck = "full",
+                             contexts: Sequence[contextvars.Context] | None = None,
+                             ) -> list[Written]:
     """``store_version(ctx, uow, r, None, method=..., base_check=...)`` for many NEW resources.
 
     Same rows, same order, same hook effects; the rows go in one multi-row insert
@@ -119,6 +123,8 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     was admitted where it was made (the demo loader's worker processes, the audit
     flusher's slices). ``index``: the resources' ``index_rows``, when already
     extracted elsewhere; meta.versionId and meta.lastUpdated set here are not indexed.
+    ``contexts``: one per resource, when they come from different requests (group_create):
+    each change's hooks then run one by one in its own request's context.
     """
     admitted = [r if isinstance(r, Admitted) else
                 admit(ctx.validator, r, base_check=base_check) for r in resources]
@@ -127,6 +133,10 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     rows = list(index) if index is not None else [index_rows(ctx, r) for r in new]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
     changes = [Change("create", s, r, None) for s, r in zip(stored, new, strict=True)]
+    if contexts is not None:
+        for change, context in zip(changes, contexts, strict=True):
+            await asyncio.create_task(_run_hooks(ctx, uow, change), context=context)
+        return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
     batch_hooks: dict[WriteHook, BatchWriteHook] = ctx.hooks.batch_write_hooks
     for hook in ctx.hooks.write_hooks:
         batch = batch_hooks.get(hook)
