@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.admission import Admitted
 from eolc_fhir.services.resources.writes import Written, store_new_versions, store_version
-from eolc_fhir.services.subscriptions.group_commit import GroupCommit
 from eolc_fhir.storage.repository import ConcurrentWriteError
 
 __all__ = ["CreateGroups"]
@@ -33,23 +32,47 @@ _MAX_GROUP = 64  # a group's transaction holds the one writer: keep it short
 
 
 class CreateGroups:
-    """``await groups.create(admitted)``: write one admitted new resource in a group."""
+    """``await groups.create(admitted)``: write one admitted new resource in a group.
+
+    No long-lived task: the first create finding no writer at work starts one, which
+    writes group after group until nothing is queued, then ends.
+    """
 
     def __init__(self, ctx: ServerContext) -> None:
         self._ctx = ctx
-        self._group: GroupCommit[_Item, Written] = GroupCommit(self._write, max_group=_MAX_GROUP)
-        self._started = False
+        self._queue: list[tuple[_Item, asyncio.Future[Written]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.groups = 0  # transactions written so far (tests)
 
     async def create(self, admitted: Admitted) -> Written:
-        if not self._started:
-            # The flusher must not inherit the first request's context (who asked).
-            contextvars.Context().run(self._group.start)
-            self._started = True
-        return await self._group.submit((admitted, contextvars.copy_context()))
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
+        self._queue.append(((admitted, contextvars.copy_context()), future))
+        if self._writer is None or self._writer.done():
+            # An empty context: the writer must not run as the request that started it.
+            self._writer = asyncio.create_task(self._drain(), name="eolc-group-create",
+                                               context=contextvars.Context())
+        return await future
 
     async def stop(self) -> None:
-        await self._group.stop()
-        self._started = False
+        """Wait for the groups already queued (a server stops taking requests first)."""
+        if self._writer is not None:
+            await self._writer
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group = [(item, f) for item, f in self._queue[:_MAX_GROUP] if not f.done()]
+            del self._queue[:_MAX_GROUP]
+            if not group:
+                continue
+            results = await self._write([item for item, _ in group])
+            self.groups += 1
+            for (_, future), result in zip(group, results, strict=True):
+                if future.done():
+                    continue  # its request went away; the write stands, as for any commit
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
     async def _write(self, items: Sequence[_Item]) -> Sequence[Written | BaseException]:
         ctx = self._ctx
