@@ -52,7 +52,7 @@ class Settings(BaseSettings):
                                  "asked for most recently (0 = keep none)")
     log_level: str = "info"
     run_migrations: bool = True
-    group_creates: bool = Field(default=True, description="SQLite: write concurrent creates "
+    group_creates: bool = Field(default=True, description="write concurrent creates "
                                 "in one transaction each group (each still admitted, "
                                 "answered and, on failure, written alone)")
     tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "

@@ -1,7 +1,7 @@
 """Writes grouped for speed behave like writes made one by one.
 
 A transaction's consecutive plain creates go in one multi-row insert per table
-(entries.run_creates); concurrent REST creates on SQLite share one commit
+(entries.run_creates); concurrent REST creates share one commit
 (services/resources/group_commit.py). These tests fail if either stores other
 rows, loses atomicity or answers with another error than the one-by-one path.
 """
@@ -102,7 +102,6 @@ async def _concurrent_creates(client: httpx.AsyncClient,
         client.post(f"/{r['resourceType']}", content=orjson.dumps(r)) for r in resources)))
 
 
-@pytest.mark.engines("sqlite")
 async def test_concurrent_creates_share_commits_and_each_gets_its_own_answer(
         client: httpx.AsyncClient) -> None:
     resources = [make_care_plan() for _ in range(12)]
@@ -120,7 +119,6 @@ async def test_concurrent_creates_share_commits_and_each_gets_its_own_answer(
         assert await _index_rows(client, "CarePlan", created["id"]) == reference
 
 
-@pytest.mark.engines("sqlite")
 async def test_a_group_that_fails_writes_each_create_alone(client: httpx.AsyncClient) -> None:
     """One create's write hook fails inside a group's transaction: that request alone gets
     the error and stores nothing; the others of its group are written and answered 201."""

@@ -78,9 +78,9 @@ async def create_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any
 async def create(ctx: ServerContext, resource: dict[str, Any],
                  if_none_exist: str | None = None, *,
                  base_check: BaseCheck = "full") -> Result:
-    if not if_none_exist and ctx.db.embedded and ctx.settings.group_creates:
-        # SQLite: admitted here, outside the one writer's lock, then written in a group
-        # with the creates that arrive meanwhile (group_create.py).
+    if not if_none_exist and _grouped(ctx):
+        # Admitted here (on SQLite: outside the one writer's lock), then written in a
+        # group with the creates that arrive meanwhile (group_create.py).
         resource["id"] = new_id()
         admitted = admit(ctx.validator, resource, base_check=base_check)
         written = await _create_groups(ctx).create(admitted)
@@ -88,6 +88,10 @@ async def create(ctx: ServerContext, resource: dict[str, Any],
                       content_location=True)
     return await retrying(
         ctx, lambda uow: create_in(ctx, uow, resource, if_none_exist, base_check=base_check))
+
+
+def _grouped(ctx: ServerContext) -> bool:
+    return bool(ctx.settings.group_creates)
 
 
 def _create_groups(ctx: ServerContext) -> CreateGroups:

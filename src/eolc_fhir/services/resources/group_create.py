@@ -1,7 +1,8 @@
-"""Group commit of concurrent REST creates on SQLite: several requests, one transaction.
+"""Group commit of concurrent REST creates: several requests, one transaction.
 
-SQLite has one writer, and each statement of a write costs a hop to aiosqlite's
-thread; a create is ~7 statements and a commit. Creates that arrive while another
+A create is ~7 statements and a commit; on SQLite each statement costs a hop to
+aiosqlite's thread and there is one writer, on PostgreSQL each is a round trip and
+each commit a WAL flush. Creates that arrive while another
 group is being written wait, then go together: one multi-row insert per table
 (``store_new_versions``), one commit. Each request keeps what it had alone:
 
