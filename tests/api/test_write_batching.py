@@ -144,3 +144,24 @@ async def test_a_group_that_fails_writes_each_create_alone(client: httpx.AsyncCl
     assert responses[3].json()["issue"][0]["expression"] == ["CarePlan.language"]
     after = (await client.get("/CarePlan/_history")).json()["total"]
     assert after == before + 9
+
+
+def test_contexts_are_batched_only_when_they_hold_the_same_objects() -> None:
+    import contextvars
+
+    from eolc_fhir.services.resources.writes import _same_values
+
+    who: contextvars.ContextVar[object] = contextvars.ContextVar("who")
+    alice, bob = object(), object()
+
+    def with_value(value: object | None) -> contextvars.Context:
+        context = contextvars.Context()
+        if value is not None:
+            context.run(who.set, value)
+        return context
+
+    assert _same_values([with_value(None), with_value(None)])
+    assert _same_values([with_value(alice), with_value(alice)])
+    assert not _same_values([with_value(alice), with_value(bob)])
+    assert not _same_values([with_value(alice), with_value(None)])
+    assert not _same_values([with_value(None), with_value(alice)])
