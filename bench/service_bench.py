@@ -110,13 +110,15 @@ def _start_eolc(url: str, workdir: Path, *, secure: bool = False) -> Server:
     return Server("eolc-fhir", process, f"http://127.0.0.1:{port}", log_path)
 
 
-def _crew_token(server: Server, workdir: Path, client: str = "demo-ambulance") -> str:
+def _crew_token(server: Server, workdir: Path, client: str = "demo-ambulance",
+                scope: str | None = None) -> str:
     """An access token of a demo client (SMART Backend Services): by default the
-    ambulance's (reads); demo-gp's for writes."""
+    ambulance's (reads); demo-gp's with ``system/*.crus`` for writes."""
     cli = Path(sys.executable).parent / "eolc-fhir"
-    proc = subprocess.run([str(cli), "token", "--client-id", client, "--key-file",
-                           str(workdir / "keys" / f"{client}.jwk.json"), "--url",
-                           server.base_url], capture_output=True, text=True, check=True)
+    argv = [str(cli), "token", "--client-id", client, "--key-file",
+            str(workdir / "keys" / f"{client}.jwk.json"), "--url", server.base_url]
+    argv += ["--scope", scope] if scope else []
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True)
     return proc.stdout.strip()
 
 
@@ -270,7 +272,7 @@ def _measure_secure(engine: str, url: str, workdir: Path, paths: dict[str, Path]
         for connections in (1, 16):
             run("$wishes, auth on (ambulance token) + audit", "paths.lua", connections, env)
         run(READ, "paths.lua", 16, {"BENCH_PATHS": str(paths["read"]), "BENCH_TOKEN": crew})
-        gp = _crew_token(server, workdir, "demo-gp")
+        gp = _crew_token(server, workdir, "demo-gp", "system/*.crus")
         run(CREATE, "post_to.lua", 16, {"BENCH_PATH": "/CarePlan", "BENCH_TOKEN": gp,
                                         "BENCH_BODY": str(paths["create"])})
         return out
@@ -341,7 +343,10 @@ def _write(rows: list[Measurement], header: dict[str, str], notes: list[str]) ->
     (RESULTS / f"{stamp}-service.md").write_text(markdown)
     (RESULTS / f"{stamp}-service.json").write_text(json.dumps(
         {"header": header, "rows": [asdict(r) | {"rps": r.result.rps} for r in rows]}, indent=2))
-    render_png(rows, RESULTS / f"{stamp}-service.png")
+    try:
+        render_png(rows, RESULTS / f"{stamp}-service.png")
+    except ImportError:  # matplotlib is the optional `bench` extra
+        print("no plot: pip install -e '.[bench]' for matplotlib")
     print(markdown)
     print(f"written to {RESULTS}/{stamp}-service.md (+ .json, .png)")
 
