@@ -21,6 +21,7 @@ import asyncio
 import contextvars
 from collections.abc import Sequence
 
+from eolc_fhir.fhir.errors import PreconditionFailed
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.admission import Admitted
 from eolc_fhir.services.resources.writes import Written, store_new_versions, store_version
@@ -84,8 +85,8 @@ class CreateGroups:
                     contexts=[c for _, c in items])
             return written
         except Exception as exc:
-            if len(items) == 1:
-                return [exc]
+            if len(items) == 1 and not isinstance(exc, ConcurrentWriteError):
+                return [exc]  # alone already: the same write would fail the same way
         return [await self._alone(item) for item in items]
 
     async def _alone(self, item: _Item) -> Written | BaseException:
@@ -104,4 +105,4 @@ class CreateGroups:
                                                method="POST", base_check="done")
             except ConcurrentWriteError:
                 continue  # a new uuid clashing: practically never
-        raise ConcurrentWriteError(admitted.resource["id"])
+        raise PreconditionFailed("the resource kept changing; retry the request")
