@@ -43,10 +43,19 @@ from typing import Any
 
 import orjson
 
+from bench.engine_floor import asyncpg_floor, sqlite_floor
 from bench.load import LoadResult, wrk_available
 from bench.run import seed as seed_baseline
 from bench.servers import REPO, Server, free_port, start_baseline
-from bench.service_report import Measurement, render_markdown, render_png
+from bench.service_report import (
+    CREATE,
+    FLOOR,
+    READ,
+    TRANSACTION,
+    Measurement,
+    render_markdown,
+    render_png,
+)
 
 __all__ = ["main"]
 
@@ -105,12 +114,15 @@ def _start_eolc(url: str, workdir: Path, *, secure: bool = False, workers: int =
     return Server("eolc-fhir", process, f"http://127.0.0.1:{port}", log_path)
 
 
-def _crew_token(server: Server, workdir: Path) -> str:
-    """An access token of the demo ambulance client (SMART Backend Services)."""
+def _crew_token(server: Server, workdir: Path, client: str = "demo-ambulance",
+                scope: str | None = None) -> str:
+    """An access token of a demo client (SMART Backend Services): by default the
+    ambulance's (reads); demo-gp's with ``system/*.crus`` for writes."""
     cli = Path(sys.executable).parent / "eolc-fhir"
-    proc = subprocess.run([str(cli), "token", "--client-id", "demo-ambulance", "--key-file",
-                           str(workdir / "keys" / "demo-ambulance.jwk.json"), "--url",
-                           server.base_url], capture_output=True, text=True, check=True)
+    argv = [str(cli), "token", "--client-id", client, "--key-file",
+            str(workdir / "keys" / f"{client}.jwk.json"), "--url", server.base_url]
+    argv += ["--scope", scope] if scope else []
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True)
     return proc.stdout.strip()
 
 
@@ -174,14 +186,14 @@ def _measure_eolc(engine: str, server: Server, paths: dict[str, Path],
             {"BENCH_PATHS": str(paths["wishes"])})
     run("$wishes, everyone once (cache misses)", "paths.lua", 16,
         {"BENCH_PATHS": str(paths["wishes-cold"])})
-    run("read Patient by id", "paths.lua", 16, {"BENCH_PATHS": str(paths["read"])})
+    run(READ, "paths.lua", 16, {"BENCH_PATHS": str(paths["read"])})
     run("search Patient by NHS number", "paths.lua", 16,
         {"BENCH_PATHS": str(paths["search-nhs"])})
     run("search register flags by practice", "paths.lua", 16,
         {"BENCH_PATHS": str(paths["flags-by-practice"])})
-    run("validated create (CarePlan)", "post_to.lua", 16,
+    run(CREATE, "post_to.lua", 16,
         {"BENCH_PATH": "/CarePlan", "BENCH_BODY": str(paths["create"])})
-    run("transaction of 20 entries", "post_to.lua", 4,
+    run(TRANSACTION, "post_to.lua", 4,
         {"BENCH_PATH": "/", "BENCH_BODY": str(paths["transaction"])})
     return out
 
@@ -225,6 +237,11 @@ def _run_engine(engine: str, args: argparse.Namespace, work: Path, pg: list[Any]
     print(f"{engine}: loading {args.patients:,} patients", flush=True)
     asyncio.run(_load(url, args.patients, args.seed))
     paths = _inputs(workdir, args.seed, args.patients)
+    floor = (sqlite_floor(args.duration, workdir) if engine == "sqlite"
+             else asyncpg_floor(url, args.duration, 16))
+    print(f"  {engine:10} {FLOOR}: {floor.rps:8,.0f} commits/s  p50 {floor.p50_ms:6.2f}  "
+          f"p99 {floor.p99_ms:6.2f} ms", flush=True)
+    floor_row = Measurement(engine, "floor", FLOOR, 1 if engine == "sqlite" else 16, floor)
     server = _start_eolc(url, workdir)
     try:
         server.wait_ready()
@@ -234,26 +251,34 @@ def _run_engine(engine: str, args: argparse.Namespace, work: Path, pg: list[Any]
         print(f"  {engine} server peak RSS {rss:,.0f} MiB", flush=True)
     finally:
         server.stop()
-    return rows + _measure_secure(engine, url, workdir, paths, args.duration)
+    return [floor_row, *rows, *_measure_secure(engine, url, workdir, paths, args.duration)]
 
 
 def _measure_secure(engine: str, url: str, workdir: Path, paths: dict[str, Path],
                     duration: float) -> list[Measurement]:
-    """$wishes as a crew's app asks in production: token checked, response audited."""
+    """As in production: token checked, every read audited, every write with its Provenance
+    and AuditEvent. $wishes and reads with the ambulance's token, creates with the GP's."""
     server = _start_eolc(url, workdir, secure=True)
     out = []
+
+    def run(scenario: str, script: str, connections: int, env: dict[str, str]) -> None:
+        result = _wrk(server.base_url, script, connections, duration, env)
+        print(f"  {engine:10} {scenario + ', auth on':28} c={connections:<3} "
+              f"{result.rps:8,.0f} req/s  p50 {result.p50_ms:6.1f}  "
+              f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}", flush=True)
+        out.append(Measurement(engine, "eolc-fhir (auth on)", scenario, connections, result))
+
     try:
         server.wait_ready()
-        env = {"BENCH_PATHS": str(paths["wishes"]), "BENCH_TOKEN": _crew_token(server, workdir)}
+        crew = _crew_token(server, workdir)
+        env = {"BENCH_PATHS": str(paths["wishes"]), "BENCH_TOKEN": crew}
         _wrk(server.base_url, "paths.lua", 16, 2, env)  # warm
         for connections in (1, 16):
-            result = _wrk(server.base_url, "paths.lua", connections, duration, env)
-            print(f"  {engine:10} {'$wishes, auth on + audit':28} c={connections:<3} "
-                  f"{result.rps:8,.0f} req/s  p50 {result.p50_ms:6.1f}  "
-                  f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}", flush=True)
-            out.append(Measurement(engine, "eolc-fhir",
-                                   "$wishes, auth on (ambulance token) + audit", connections,
-                                   result))
+            run("$wishes, auth on (ambulance token) + audit", "paths.lua", connections, env)
+        run(READ, "paths.lua", 16, {"BENCH_PATHS": str(paths["read"]), "BENCH_TOKEN": crew})
+        gp = _crew_token(server, workdir, "demo-gp", "system/*.crus")
+        run(CREATE, "post_to.lua", 16, {"BENCH_PATH": "/CarePlan", "BENCH_TOKEN": gp,
+                                        "BENCH_BODY": str(paths["create"])})
         return out
     finally:
         server.stop()
@@ -322,7 +347,10 @@ def _write(rows: list[Measurement], header: dict[str, str], notes: list[str]) ->
     (RESULTS / f"{stamp}-service.md").write_text(markdown)
     (RESULTS / f"{stamp}-service.json").write_text(json.dumps(
         {"header": header, "rows": [asdict(r) | {"rps": r.result.rps} for r in rows]}, indent=2))
-    render_png(rows, RESULTS / f"{stamp}-service.png")
+    try:
+        render_png(rows, RESULTS / f"{stamp}-service.png")
+    except ImportError:  # matplotlib is the optional `bench` extra
+        print("no plot: pip install -e '.[bench]' for matplotlib")
     print(markdown)
     print(f"written to {RESULTS}/{stamp}-service.md (+ .json, .png)")
 

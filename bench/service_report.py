@@ -12,12 +12,16 @@ __all__ = ["Measurement", "render_markdown", "render_png", "WISHES", "P99_GOAL_M
 WISHES = "$wishes by NHS number"
 P99_GOAL_MS = 20.0  # issue 7: p99 under 20 ms at 16 clients
 THROUGHPUT_GOAL = 0.5  # and at least half the baseline's throughput
+CREATE = "validated create (CarePlan)"
+TRANSACTION = "transaction of 20 entries"
+READ = "read Patient by id"
+FLOOR = "engine floor: 2 KB row + 5 index rows, one commit each"
 
 
 @dataclass
 class Measurement:
     engine: str  # sqlite | postgresql | - (baseline)
-    target: str  # eolc-fhir | baseline
+    target: str  # eolc-fhir | eolc-fhir (auth on) | baseline | floor
     scenario: str
     connections: int
     result: LoadResult
@@ -49,13 +53,49 @@ def _verdicts(rows: list[Measurement]) -> list[str]:
     return lines
 
 
+def _find(rows: list[Measurement], engine: str, target: str,
+          scenario: str) -> LoadResult | None:
+    return next((m.result for m in rows if m.engine == engine and m.target == target
+                 and m.scenario == scenario), None)
+
+
+def _ratio(part: LoadResult | None, whole: LoadResult | None) -> str:
+    if part is None or whole is None or not whole.rps:
+        return "not measured"
+    return f"{part.rps / whole.rps:.0%}"
+
+
+def write_verdicts(rows: list[Measurement]) -> list[str]:
+    """Issue 13: creates against the engine's own floor, transactions, reads by id."""
+    lines = []
+    base = _baseline(rows, 16)
+    for engine in sorted({m.engine for m in rows if m.target == "floor"}):
+        floor = _find(rows, engine, "floor", FLOOR)
+        for target in ("eolc-fhir", "eolc-fhir (auth on)"):
+            create = _find(rows, engine, target, CREATE)
+            if create is not None:
+                lines.append(f"- {engine}, {target}: validated create at 16 clients "
+                             f"{create.rps:,.0f}/s = {_ratio(create, floor)} of the engine floor "
+                             f"({floor.rps if floor else 0:,.0f}/s; goal >= 50%)")
+            read = _find(rows, engine, target, READ)
+            if read is not None:
+                lines.append(f"- {engine}, {target}: read by id {read.rps:,.0f}/s = "
+                             f"{_ratio(read, base)} of the bare baseline (goal >= 80%)")
+        tx = _find(rows, engine, "eolc-fhir", TRANSACTION)
+        if tx is not None:
+            lines.append(f"- {engine}: transaction of 20 entries at 4 clients {tx.rps:,.1f}/s "
+                         "(goal >= 60/s on SQLite)")
+    return lines
+
+
 def render_markdown(rows: list[Measurement], header: dict[str, str], png_name: str) -> str:
     lines = ["# eolc-fhir service benchmark", ""]
     lines += [f"- {key}: {value}" for key, value in header.items()]
     lines += ["", "| engine | scenario | clients | req/s | p50 ms | p99 ms | errors |",
               "|---|---|---:|---:|---:|---:|---:|"]
     lines += [_row(m) for m in rows]
-    lines += ["", "Goals (issue 7):", "", *_verdicts(rows), "", f"![plot]({png_name})", ""]
+    lines += ["", "Goals (issue 7):", "", *_verdicts(rows)]
+    lines += ["", "Goals (issue 13):", "", *write_verdicts(rows), "", f"![plot]({png_name})", ""]
     return "\n".join(lines)
 
 

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
                                  "asked for most recently (0 = keep none)")
     log_level: str = "info"
     run_migrations: bool = True
+    group_creates: bool = Field(default=True, description="write concurrent creates "
+                                "in one transaction each group (each still admitted, "
+                                "answered and, on failure, written alone)")
     tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "
                           "garbage less often (pauses hurt p99); `serve` turns it on")
     # -- security (issue 6; README "Security") --

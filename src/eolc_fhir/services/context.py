@@ -70,3 +70,4 @@ class ServerContext:
     dispatcher: Stoppable | None = None  # this process's subscription dispatcher, if it runs one
     audit_flusher: asyncio.Task[None] | None = None  # writes the queued read audits
     wishes_cache: object | None = None  # services.wishes' DocumentCache, made on first use
+    create_groups: Any = None  # services.resources.group_create.CreateGroups (SQLite)

@@ -92,6 +92,9 @@ async def close_context(ctx: ServerContext) -> None:
     dispatcher, ctx.dispatcher = ctx.dispatcher, None
     if dispatcher is not None:
         await dispatcher.stop()
+    groups, ctx.create_groups = ctx.create_groups, None
+    if groups is not None:
+        await groups.stop()
     await security_hooks.uninstall(ctx)  # writes the last queued read audits
     await ctx.db.close()
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from eolc_fhir.fhir.errors import Gone, InvalidRequest, NotFound, PreconditionFailed
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.admission import BaseCheck, admit
+from eolc_fhir.services.resources.group_create import CreateGroups
 from eolc_fhir.services.resources.writes import (
     check_if_match,
     new_id,
@@ -77,8 +78,27 @@ async def create_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any
 async def create(ctx: ServerContext, resource: dict[str, Any],
                  if_none_exist: str | None = None, *,
                  base_check: BaseCheck = "full") -> Result:
+    if not if_none_exist and _grouped(ctx):
+        # Admitted here (on SQLite: outside the one writer's lock), then written in a
+        # group with the creates that arrive meanwhile (group_create.py).
+        resource["id"] = new_id()
+        admitted = admit(ctx.validator, resource, base_check=base_check)
+        written = await _create_groups(ctx).create(admitted)
+        return Result(201, stored=written.stored, warnings=written.warnings,
+                      content_location=True)
     return await retrying(
         ctx, lambda uow: create_in(ctx, uow, resource, if_none_exist, base_check=base_check))
+
+
+def _grouped(ctx: ServerContext) -> bool:
+    return bool(ctx.settings.group_creates)
+
+
+def _create_groups(ctx: ServerContext) -> CreateGroups:
+    if ctx.create_groups is None:
+        ctx.create_groups = CreateGroups(ctx)
+    groups: CreateGroups = ctx.create_groups
+    return groups
 
 
 async def update_in(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any],

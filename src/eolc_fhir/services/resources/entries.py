@@ -9,13 +9,18 @@ from eolc_fhir.fhir.errors import FhirError, InvalidRequest, Issue, NotFound, Pr
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import crud
-from eolc_fhir.services.resources.admission import BaseCheck
-from eolc_fhir.services.resources.writes import store_version
+from eolc_fhir.services.resources.admission import Admitted, BaseCheck, admit
+from eolc_fhir.services.resources.writes import store_new_versions, store_version
 from eolc_fhir.services.results import Result
 from eolc_fhir.services.search.query import find_ids, search_in
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["run_entry", "rewrite_references", "find_for_condition", "locate"]
+__all__ = ["run_entry", "run_creates", "plain_create", "rewrite_references",
+           "find_for_condition", "locate"]
+
+# Written one by one: a Subscription's write hook may refuse it (unknown topic, endpoint),
+# and that error must name its own entry.
+_ONE_BY_ONE = frozenset({"Subscription"})
 
 
 def _split(url: str) -> tuple[list[str], str]:
@@ -62,6 +67,48 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
     if method in ("GET", "HEAD"):
         return await _get(ctx, uow, path, query, base_url)
     raise InvalidRequest(f"{method} is not supported in a Bundle", code="not-supported")
+
+
+def plain_create(entry: dict[str, Any], assigned: str | None) -> bool:
+    """A POST entry ``run_creates`` may write together with others: a new resource (no
+    matched ifNoneExist) of a type no write hook can refuse."""
+    resource = entry.get("resource")
+    return (entry["request"]["method"] == "POST" and assigned is not None
+            and not assigned.startswith("=") and isinstance(resource, dict)
+            and resource.get("resourceType") not in _ONE_BY_ONE)
+
+
+async def run_creates(ctx: ServerContext, uow: UnitOfWork,
+                      creates: list[tuple[int, dict[str, Any], str]],
+                      base_check: BaseCheck) -> list[Result]:
+    """``run_entry`` for several ``plain_create`` entries (index, entry, assigned id).
+
+    Each is guarded, checked and admitted in order exactly as ``run_entry`` would (its
+    error located at its entry); then all are written by ``store_new_versions``: one
+    multi-row insert per table instead of ~7 statements per entry, same rows and hooks.
+    """
+    admitted: list[Admitted] = []
+    for index, entry, assigned in creates:
+        try:
+            admitted.append(await _checked_create(ctx, uow, entry, assigned, base_check))
+        except FhirError as exc:
+            raise locate(exc, index) from None
+    written = await store_new_versions(ctx, uow, admitted, method="POST")
+    return [Result(201, stored=w.stored, warnings=w.warnings) for w in written]
+
+
+async def _checked_create(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any],
+                          assigned: str, base_check: BaseCheck) -> Admitted:
+    url = entry["request"]["url"]
+    for guard in ctx.hooks.entry_guards:
+        await guard(ctx, uow, "POST", url)
+    path, _ = _split(url)
+    resource: dict[str, Any] = entry["resource"]
+    _same_type(path, resource)
+    if len(path) != 1:
+        raise InvalidRequest("POST takes a type URL such as 'Patient'", expression="request.url")
+    resource["id"] = assigned
+    return admit(ctx.validator, resource, base_check=base_check)
 
 
 def _same_type(path: list[str], resource: dict[str, Any]) -> None:

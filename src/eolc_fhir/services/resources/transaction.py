@@ -86,14 +86,33 @@ async def _run_transaction(ctx: ServerContext, uow: UnitOfWork, plan: _Plan,
         if isinstance(entry.get("resource"), dict):
             await entries.rewrite_references(ctx, uow, entry["resource"], id_map)
     results: dict[int, Result | FhirError] = {}
+    creates: list[tuple[int, dict[str, Any], str]] = []  # consecutive plain POSTs
     for index, entry in ordered:
+        assigned = resolved.get(index)
+        if entries.plain_create(entry, assigned):
+            creates.append((index, entry, assigned))  # type: ignore[arg-type]
+            continue
+        await _write_creates(ctx, uow, creates, plan.base_check, results)
         try:
             results[index] = await entries.run_entry(ctx, uow, entry, base_url,
-                                                     assigned=resolved.get(index),
+                                                     assigned=assigned,
                                                      base_check=plan.base_check)
         except FhirError as exc:
             raise entries.locate(exc, index) from None
+    await _write_creates(ctx, uow, creates, plan.base_check, results)
     return sorted(results.items())
+
+
+async def _write_creates(ctx: ServerContext, uow: UnitOfWork,
+                         creates: list[tuple[int, dict[str, Any], str]], base_check: BaseCheck,
+                         results: dict[int, Result | FhirError]) -> None:
+    """Write the creates gathered so far together (entries.run_creates), then forget them."""
+    if not creates:
+        return
+    written = await entries.run_creates(ctx, uow, creates, base_check)
+    results.update((index, result) for (index, _, _), result in zip(creates, written,
+                                                                     strict=True))
+    creates.clear()
 
 
 async def _assign(ctx: ServerContext, uow: UnitOfWork, index: int, entry: dict[str, Any],

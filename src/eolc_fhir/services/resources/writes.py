@@ -12,6 +12,8 @@ base stage), so nothing is stored that the validator has not passed.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,7 +111,9 @@ def _versioned(resource: dict[str, Any], version: int, stamp: int,
 async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
                              resources: Sequence[dict[str, Any] | Admitted], *, method: str,
                              index: Sequence[IndexRows] | None = None,
-                             base_check: BaseCheck = "full") -> list[Written]:
+                             base_check: BaseCheck = "full",
+                             contexts: Sequence[contextvars.Context] | None = None,
+                             ) -> list[Written]:
     """``store_version(ctx, uow, r, None, method=..., base_check=...)`` for many NEW resources.
 
     Same rows, same order, same hook effects; the rows go in one multi-row insert
@@ -119,6 +123,9 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     was admitted where it was made (the demo loader's worker processes, the audit
     flusher's slices). ``index``: the resources' ``index_rows``, when already
     extracted elsewhere; meta.versionId and meta.lastUpdated set here are not indexed.
+    ``contexts``: one per resource, when they come from different requests (group_create):
+    each change's hooks then run one by one in its own request's context, or, when the
+    contexts hold the same values (nothing in them tells the requests apart), batched.
     """
     admitted = [r if isinstance(r, Admitted) else
                 admit(ctx.validator, r, base_check=base_check) for r in resources]
@@ -127,6 +134,26 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     rows = list(index) if index is not None else [index_rows(ctx, r) for r in new]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
     changes = [Change("create", s, r, None) for s, r in zip(stored, new, strict=True)]
+    if contexts is None:
+        await _run_batch_hooks(ctx, uow, changes)
+    elif _same_values(contexts):  # e.g. no request context at all: nothing tells them apart
+        await asyncio.create_task(_run_batch_hooks(ctx, uow, changes), context=contexts[0])
+    else:
+        for change, context in zip(changes, contexts, strict=True):
+            await asyncio.create_task(_run_hooks(ctx, uow, change), context=context)
+    return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
+
+
+def _same_values(contexts: Sequence[contextvars.Context]) -> bool:
+    """True when every context holds the very same objects in the same variables."""
+    first = contexts[0]
+    return all(len(c) == len(first) and all(c.get(var, first) is value
+                                             for var, value in first.items())
+               for c in contexts[1:])
+
+
+async def _run_batch_hooks(ctx: ServerContext, uow: UnitOfWork,
+                           changes: Sequence[Change]) -> None:
     batch_hooks: dict[WriteHook, BatchWriteHook] = ctx.hooks.batch_write_hooks
     for hook in ctx.hooks.write_hooks:
         batch = batch_hooks.get(hook)
@@ -135,7 +162,6 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
             continue
         for change in changes:
             await hook(ctx, uow, change)
-    return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
 
 
 async def store_deletion(ctx: ServerContext, uow: UnitOfWork,
