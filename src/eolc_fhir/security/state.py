@@ -11,7 +11,7 @@ import httpx
 
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.instant import now_us
-from eolc_fhir.security.audit import AuditQueue
+from eolc_fhir.security.audit import AuditWriter
 from eolc_fhir.security.clients import JwksCache
 from eolc_fhir.security.keys import load_keys
 from eolc_fhir.security.ratelimit import RateLimiter
@@ -31,8 +31,8 @@ class SecurityState:
     tokens: TokenService
     jwks: JwksCache
     limiter: RateLimiter
-    audit: AuditQueue
     http: httpx.AsyncClient
+    audit: AuditWriter | None = None  # set at start (services/audit_trail.py)
     _withdrawn: tuple[float, frozenset[str]] = field(default=(0.0, frozenset()))
 
     async def find_client(self, client_id: str) -> ClientRecord | None:
@@ -85,6 +85,5 @@ async def start_security(settings: Settings, db: Database) -> SecurityState:
         tokens=TokenService(keys, settings.token_lifetime, reload),
         jwks=JwksCache(fetch),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        audit=AuditQueue(),
         http=http,
     )
