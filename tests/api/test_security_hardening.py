@@ -132,7 +132,9 @@ async def test_the_capability_statement_declares_smart_and_a_read_only_audit(
     assert "documentation" not in statement["rest"][0]  # no insecure-dev warning
     [audit] = [r for r in statement["rest"][0]["resource"] if r["type"] == "AuditEvent"]
     codes = {i["code"] for i in audit["interaction"]}
-    assert "read" in codes and not codes & {"create", "update", "delete"}
+    assert codes == {"read", "search-type"}
+    assert {p["name"] for p in audit["searchParam"]} == {
+        "patient", "entity", "agent", "altid", "date", "type", "subtype", "action", "outcome"}
 
 
 async def test_a_bundle_that_cannot_be_filtered_is_not_sent(secure: SecureApp,

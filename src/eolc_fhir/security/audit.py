@@ -18,7 +18,7 @@ from eolc_fhir.fhir.strings import printable
 from eolc_fhir.storage.audit_repo import ACTIONS, AuditRecord
 
 __all__ = ["AuditRecord", "AuditWriter", "audit_event", "logged_event", "ACTIONS",
-           "SUBTYPES", "CLIENT_ID_SYSTEM"]
+           "SUBTYPES", "CLIENT_ID_SYSTEM", "SEARCH_PARAMS"]
 
 CLIENT_ID_SYSTEM = "https://eolc.example.org/fhir/Id/client-id"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -30,6 +30,21 @@ _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
 SUBTYPES = {"conditional update": "update", "conditional delete": "delete",
             "search-type": "search-type", "batch / transaction": "batch"}
+
+
+# The AuditEvent search parameters the log answers (services/audit_log.py): name -> (type,
+# what it matches). The CapabilityStatement lists exactly these.
+SEARCH_PARAMS = {
+    "patient": ("reference", "a Patient among the entities"),
+    "entity": ("reference", "a resource among the entities (any version)"),
+    "agent": ("reference", "the client, Device/<client id>"),
+    "altid": ("token", "the client id"),
+    "date": ("date", "when it was recorded (eq ge le gt lt)"),
+    "type": ("token", "always rest"),
+    "subtype": ("token", "the interaction (read, search-type, operation, create, ...)"),
+    "action": ("token", "C R U D E"),
+    "outcome": ("token", "0 success, 4 refused or failed, 8 server error"),
+}
 
 
 class AuditWriter(Protocol):

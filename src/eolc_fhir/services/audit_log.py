@@ -25,7 +25,7 @@ import orjson
 
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.search.values import DateFormatError, date_range
-from eolc_fhir.security.audit import SUBTYPES, AuditRecord, logged_event
+from eolc_fhir.security.audit import SEARCH_PARAMS, SUBTYPES, AuditRecord, logged_event
 from eolc_fhir.security.principal import current
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.audit_repo import AuditQuery, ref_key
@@ -34,11 +34,6 @@ from eolc_fhir.storage.model import StoredResource
 __all__ = ["AUDIT_TYPE", "SEARCH_PARAMS", "read", "search"]
 
 AUDIT_TYPE = "AuditEvent"
-SEARCH_PARAMS = {
-    "patient": "reference", "entity": "reference", "agent": "reference", "altid": "token",
-    "date": "date", "type": "token", "subtype": "token", "action": "token",
-    "outcome": "token",
-}
 _IGNORED = ("_format", "_pretty")
 _OUTCOMES = {"0": (0, 400), "4": (400, 500), "8": (500, 1000)}
 _INTERACTIONS_OF: dict[str, list[str]] = {}
