@@ -198,13 +198,15 @@ async def test_concurrent_requests_share_audit_commits(secure: SecureApp) -> Non
 async def test_an_audit_that_cannot_be_committed_makes_the_answer_503(
         secure: SecureApp, monkeypatch: Any) -> None:
     from eolc_fhir.storage.audit_repo import AuditRepository
+    from eolc_fhir.storage.database import Database
 
     gp, plan = await _setup(secure)
 
     async def broken(self: Any, records: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(AuditRepository, "append", broken)
+    monkeypatch.setattr(Database, "append_audit", broken)  # reads' group commits
+    monkeypatch.setattr(AuditRepository, "append", broken)  # a write's own transaction
     for path in (f"/CarePlan/{plan}", f"/CarePlan?subject=Patient/{PATIENT}",
                  "/Patient/$wishes?identifier=https://fhir.nhs.uk/Id/nhs-number|9000000009"):
         response = await secure.http.get(path, headers=gp)

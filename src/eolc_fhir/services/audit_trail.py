@@ -65,8 +65,7 @@ class AuditTrail:
         await self._group.submit(record)
 
     async def _commit(self, records: Sequence[AuditRecord]) -> list[None]:
-        async with self.db.unit_of_work(write=True) as uow:
-            await uow.audit.append(records)
+        await self.db.append_audit(records)  # one short transaction on the leanest path
         return [None] * len(records)
 
     async def _purge_loop(self) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage.audit_tables import audit_log, audit_ref
 
-__all__ = ["ACTIONS", "AuditRecord", "AuditQuery", "AuditRepository", "ref_key"]
+__all__ = ["ACTIONS", "AuditRecord", "AuditQuery", "AuditRepository", "ref_key", "audit_row",
+           "audit_refs"]
 
 
 # The AuditEvent.action of each interaction (C R U D; E for the rest: searches, operations).
@@ -71,7 +72,8 @@ def _text(values: Sequence[str]) -> str | None:
     return " ".join(dict.fromkeys(values)) if values else None
 
 
-def _row(record: AuditRecord) -> dict[str, Any]:
+def audit_row(record: AuditRecord) -> dict[str, Any]:
+    """The ``audit_log`` columns of a record (all but its id)."""
     return {"recorded_us": record.recorded_us, "client_id": record.client_id,
             "role": record.role, "ods": record.ods, "user_id": record.user_id,
             "interaction": record.interaction[:32], "action": record.action,
@@ -91,7 +93,8 @@ def _record(row: Any) -> AuditRecord:
         role=m["role"], user_id=m["user_id"], action=m["action"], id=m["id"])
 
 
-def _refs(record: AuditRecord) -> list[str]:
+def audit_refs(record: AuditRecord) -> list[str]:
+    """Its ``audit_ref`` references: each patient and resource once, without versions."""
     found = [f"Patient/{p}" for p in record.patients]
     found += [ref_key(r) for r in record.resources]
     return [r for r in dict.fromkeys(found) if len(r) <= 200]
@@ -112,11 +115,11 @@ class AuditRepository:
         if not records:
             return
         stmt = insert(audit_log).returning(audit_log.c.id, sort_by_parameter_order=True)
-        result = await self.conn.execute(stmt, [_row(r) for r in records])
+        result = await self.conn.execute(stmt, [audit_row(r) for r in records])
         refs: list[dict[str, Any]] = []
         for record, (new_id,) in zip(records, result.all(), strict=True):
             record.id = int(new_id)
-            refs += [{"ref": ref, "audit_id": record.id} for ref in _refs(record)]
+            refs += [{"ref": ref, "audit_id": record.id} for ref in audit_refs(record)]
         if refs:
             await self.conn.execute(insert(audit_ref), refs)
 
