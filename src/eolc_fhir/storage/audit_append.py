@@ -66,7 +66,12 @@ class SqliteAuditAppender:
             return
         async with self._lock:
             with translated():
-                await asyncio.to_thread(self._write, records)
+                write = asyncio.ensure_future(asyncio.to_thread(self._write, records))
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    await write  # a commit cannot be stopped half-way: finish it, then go
+                    raise
 
     def _write(self, records: Sequence[AuditRecord]) -> None:
         conn = self._connection()
