@@ -341,3 +341,13 @@ async def test_the_retention_purge_removes_old_records_only(secure: SecureApp) -
     admin = await secure.headers("admin", client_id="auditor")
     gone = await secure.http.get("/AuditEvent?entity=CarePlan/x1", headers=admin)
     assert gone.json().get("entry", []) == []
+    from sqlalchemy import text
+
+    async with secure.ctx.db.unit_of_work(write=False) as uow:  # their references went too
+        refs = await uow.connection.execute(text(
+            "SELECT count(*) FROM audit_ref WHERE ref LIKE 'CarePlan/x%'"))
+        assert refs.scalar() == 0
+        kept = await uow.connection.execute(text(
+            f"SELECT count(*) FROM audit_ref WHERE ref = 'Patient/{PATIENT}' AND audit_id IN "
+            f"({', '.join(str(r.id) for r in new)})"))
+        assert kept.scalar() == 3

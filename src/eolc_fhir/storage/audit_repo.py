@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage.audit_tables import audit_log, audit_ref
@@ -169,11 +169,19 @@ class AuditRepository:
         their references); how many. Oldest first, by id: the log is append-only, so ids
         follow recording time closely."""
         t = audit_log.c
-        ids = [row[0] for row in await self.conn.execute(
-            select(t.id).where(t.recorded_us < recorded_before_us)
-            .order_by(t.id).limit(batch))]
-        if not ids:
+        rows = (await self.conn.execute(
+            select(t.id, t.patients, t.resources).where(t.recorded_us < recorded_before_us)
+            .order_by(t.id).limit(batch))).all()
+        if not rows:
             return 0
-        await self.conn.execute(delete(audit_ref).where(audit_ref.c.audit_id.in_(ids)))
-        await self.conn.execute(delete(audit_log).where(t.id.in_(ids)))
-        return len(ids)
+        keys = [{"r": ref, "a": audit_id} for audit_id, patients, resources in rows
+                for ref in audit_refs(AuditRecord("", 0, 0, None, None, "",
+                                                  patients=(patients or "").split(),
+                                                  resources=(resources or "").split()))]
+        if keys:  # by key: audit_ref has no other index
+            r = audit_ref.c
+            await self.conn.execute(
+                delete(audit_ref).where(r.ref == bindparam("r"), r.audit_id == bindparam("a")),
+                keys)
+        await self.conn.execute(delete(audit_log).where(t.id.in_([row[0] for row in rows])))
+        return len(rows)

@@ -66,8 +66,8 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=200), nullable=False),
         sa.Column("audit_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("ref", "audit_id", name=op.f("pk_audit_ref")),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_audit_ref_audit_id", "audit_ref", ["audit_id"])
     _carry_over(op.get_bind())
 
 
