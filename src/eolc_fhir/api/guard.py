@@ -216,8 +216,9 @@ class _Exchange:
             except Exception as exc:
                 log.error("request_id=%s audit record not written (%s): answered 503",
                           self.rc.request_id, type(exc).__name__)
-                self.start, self.body = _outcome(503, "the audit trail cannot be written now; "
-                                                 "try again", retry_after=2)
+                self.start, self.body = _outcome(503, "the audit trail cannot be written now, "
+                                                 "so nothing is answered: retry later",
+                                                 retry_after=2)
                 status, body = 503, self.body[0]
         headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
