@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,14 +73,6 @@ class SecureApp:
         token = await self.token(client_id, scope or _scope_for(role))
         return {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
 
-    async def flush_audits(self) -> None:
-        from eolc_fhir.services.security_hooks import flush_audits
-
-        queue = self.ctx.security.audit
-        while len(queue) or queue.in_flight:  # the server's own flusher may hold a chunk
-            if not await flush_audits(self.ctx, self.ctx.security):
-                await asyncio.sleep(0.01)
-
 
 def _scope_for(role: str) -> str:
     from eolc_fhir.security.roles import default_scopes
@@ -93,7 +84,7 @@ def _scope_for(role: str) -> str:
 @pytest.fixture
 def secure_settings(migrated_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=migrated_url, base_url="http://test",
-                    audit_flush_interval=3600, demo_keys_dir=tmp_path / "keys")
+                    demo_keys_dir=tmp_path / "keys")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The eolc-fhir command line: serve, migrate, openapi (and feature subcommands)."""
+"""The eolc-fhir command line: serve, migrate, openapi, audit purge (and feature subcommands)."""
 
 from __future__ import annotations
 
@@ -92,6 +92,29 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """``audit purge``: remove audit records older than the retention period, once."""
+    from eolc_fhir.services.audit_trail import purge_expired
+    from eolc_fhir.storage import migrate
+    from eolc_fhir.storage.database import Database
+
+    settings = settings_from(args)
+    days = args.days if args.days is not None else settings.audit_retention_days
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            await migrate.upgrade(db)
+            return await purge_expired(db, days)
+        finally:
+            await db.close()
+
+    removed = asyncio.run(run())
+    print(f"removed {removed} audit records older than {days:g} days"
+          if days > 0 else "retention is 0 (keep for ever): nothing removed")
+    return 0
+
+
 def _openapi(args: argparse.Namespace) -> int:
     from eolc_fhir.app import create_app
 
@@ -118,8 +141,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     _add_db(dispatch)
     dispatch.add_argument("--insecure-dev", action="store_true", default=None,
                           help="allow http webhook endpoints on loopback")
+    audit = sub.add_parser("audit", help="the audit log")
+    purge = audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "purge", help="remove audit records older than EOLC_AUDIT_RETENTION_DAYS (the "
+        "server also does this every EOLC_AUDIT_PURGE_INTERVAL_SECONDS)")
+    purge.add_argument("--days", type=float, help="retention in days for this run "
+                       "(default: EOLC_AUDIT_RETENTION_DAYS)")
+    _add_db(purge)
     handlers: dict[str, Handler] = {"serve": _serve, "migrate": _migrate, "openapi": _openapi,
-                                    "dispatch": _dispatch}
+                                    "dispatch": _dispatch, "audit": _audit}
     for register in _feature_commands():
         handlers.update(register(sub, _add_db))
     return parser, handlers

@@ -18,6 +18,8 @@ def _default_profiles_dir() -> Path:
 
 
 DEFAULT_PROFILES_DIR = _default_profiles_dir()
+# Audit records kept for 8 years by default (docs/security.md, "Audit retention").
+_AUDIT_RETENTION_DAYS = 8 * 365 + 2
 
 
 class Settings(BaseSettings):
@@ -68,8 +70,13 @@ class Settings(BaseSettings):
                                   "once, per process (at most its per-minute limit)")
     rate_limit_sync_seconds: float = Field(default=0.5, description="PostgreSQL: how often a "
                                            "process adds its counts to the shared window")
-    audit_flush_interval: float = Field(default=0.5, description="seconds between writes of "
-                                        "queued read audits (the crash window)")
+    audit_retention_days: float = Field(
+        default=_AUDIT_RETENTION_DAYS, description="days an audit record is kept before the "
+        "purge removes it (0 = keep for ever); docs/security.md says where the default comes "
+        "from")
+    audit_purge_interval_seconds: float = Field(default=3600.0, description="seconds between "
+                                                "runs of the audit retention purge (0 = never "
+                                                "in the server; `eolc-fhir audit purge`)")
     demo_clients: bool = Field(default=False, description="register one demo client per role "
                                "on start and write their private keys to demo_keys_dir")
     demo_keys_dir: Path = Path("./demo-keys")

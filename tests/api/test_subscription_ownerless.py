@@ -50,7 +50,7 @@ async def test_insecure_dev_subscription_is_off_after_a_secure_restart(
     assert kinds(receiver.received) == ["handshake", "event-notification"]
 
     caplog.set_level(logging.WARNING, logger="eolc_fhir.subscriptions")
-    secure_settings = Settings(database_url=migrated_url, audit_flush_interval=3600,
+    secure_settings = Settings(database_url=migrated_url,
                                demo_keys_dir=tmp_path / "keys", **FAST)
     async with running(secure_settings) as secure:
         switched = [r for r in caplog.records if "switched off" in r.getMessage()]
@@ -88,7 +88,7 @@ async def test_an_owned_subscription_keeps_delivering_after_a_secure_restart(
             await SecurityRepository(uow.connection, uow.dialect).record_origin(
                 "Subscription", sub_id, Origin("test-coordination-centre", "CC001", None),
                 created=True)
-    secure_settings = Settings(database_url=migrated_url, audit_flush_interval=3600,
+    secure_settings = Settings(database_url=migrated_url,
                                demo_keys_dir=tmp_path / "keys", **FAST)
     async with running(secure_settings) as secure:
         gp = await secure.headers("gp")

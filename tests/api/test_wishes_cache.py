@@ -4,7 +4,7 @@ While no resource was written since a document was checked (SQLite: the change
 counter its triggers keep; PostgreSQL: no change notification heard and no
 resource written by this process), it is served without reading; after any
 such commit the record is read again and the document is rebuilt only if its
-ETag changed. Queued read audits (AuditEvents) do not count.
+ETag changed. Audit records (the audit log, not resources) do not count.
 """
 
 from __future__ import annotations

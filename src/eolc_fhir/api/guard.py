@@ -3,8 +3,9 @@
 ``SecurityMiddleware`` (outermost ASGI middleware) adds the security headers
 to every response; for FHIR endpoints it verifies the bearer token (401),
 applies the per-client rate limit (429), sets the request's security context,
-hides what the caller may not see in Bundles, and queues the request's
-AuditEvent unless a write hook already recorded it in the write's transaction.
+hides what the caller may not see in Bundles, and writes the request's audit
+record (unless a write hook already wrote it in the write's transaction) before
+the answer leaves: a record that cannot be committed turns the answer into a 503.
 ``authorize`` is the one authorization step (403/405) of both front doors: the
 routes call it through the router dependency ``authorize_route``, the lean
 paths (api/fastread.py) directly. Interactions are named by
@@ -30,7 +31,7 @@ from eolc_fhir.fhir.errors import FhirError, Unauthorized, error_for_status
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
 from eolc_fhir.fhir.models import is_resource_type
-from eolc_fhir.security.audit import AuditRecord, audit_event
+from eolc_fhir.security.audit import AuditRecord
 from eolc_fhir.security.compartment import patient_of
 from eolc_fhir.security.enforce import check
 from eolc_fhir.security.principal import RequestContext, current
@@ -196,7 +197,10 @@ class _Exchange:
         assert self.start is not None
         status = int(self.start["status"])
         body = b"".join(self.body)
-        parsed = _parse(self.start, body) if status < 400 else None
+        # A $wishes document was decided whole by its operation, and its service named what
+        # it holds: nothing to filter, nothing to parse. Other answers are parsed once.
+        known = self.rc.resources is not None and self.rc.decided
+        parsed = _parse(self.start, body) if status < 400 and not known else None
         try:
             if parsed is not None and parsed.get("resourceType") == "Bundle" and \
                     await filter_bundle(parsed, self.rc.principal,
@@ -208,8 +212,15 @@ class _Exchange:
         # Committed writes were audited with them; a Bundle's own request is always
         # audited too (its reads, and its failure when the transaction rolled back).
         if not self.rc.audited_in_transaction or self.rc.interaction in BUNDLE_INTERACTIONS:
-            self._queue_audit(status, parsed, body)
-            await self.state.audit.room()  # back-pressure while the audit trail catches up
+            try:  # durable before the answer leaves: no record, no answer
+                await self._audit(status, parsed, body)
+            except Exception as exc:
+                log.error("request_id=%s audit record not written (%s): answered 503",
+                          self.rc.request_id, type(exc).__name__)
+                self.start, self.body = _outcome(503, "the audit trail cannot be written now, "
+                                                 "so nothing is answered: retry later",
+                                                 retry_after=2)
+                status, body = 503, self.body[0]
         headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         wrapped = _with_headers(send, self.extra, b"private, no-cache")
@@ -220,17 +231,25 @@ class _Exchange:
     async def _origins(self, keys: Any) -> Any:
         return await self.state.origins(keys)
 
-    def _queue_audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
+    async def _audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
+        writer = self.state.audit
+        if writer is not None:
+            await writer.write(self._record(status, parsed, body))
+
+    def _record(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> AuditRecord:
         rc = self.rc
         principal = rc.principal
         interaction = rc.interaction or classify(rc.method, rc.path).interaction
         record = AuditRecord(
             interaction=interaction, recorded_us=now_us(), status=status,
             client_id=principal.client_id if principal else None,
-            ods=principal.ods if principal else None, request_id=rc.request_id,
+            ods=principal.ods if principal else None,
+            role=principal.role if principal else None, request_id=rc.request_id,
             remote=rc.remote, query=rc.query if interaction.startswith("search") else None,
         )
-        if parsed is not None:
+        if status < 400 and rc.resources is not None:
+            record.resources.extend(rc.resources[:_ENTITY_LIMIT])
+        elif parsed is not None:
             _add_entities(record, parsed)
         elif rc.resource_type and rc.resource_id:
             record.resources.append(f"{rc.resource_type}/{rc.resource_id}")
@@ -238,7 +257,7 @@ class _Exchange:
             record.patients.extend(rc.patients)
         if status >= 400:
             record.detail = _diagnostics(body)
-        self.state.audit.put(audit_event(record))
+        return record
 
     def _log(self, status: int) -> None:
         # Ids only: the query string may carry an NHS number, so it is never logged.
@@ -334,9 +353,14 @@ async def authorize_route(request: Request) -> None:
         await authorize(request.app.state.ctx, classify(request.method, path))
 
 
-def record_patients(patient_ids: list[str]) -> None:
-    """Name the people an answer is about, for its audit record when the body does not
-    show them (a 304, an error)."""
+def record_patients(patient_ids: list[str], resources: list[str] | None = None, *,
+                    decided: bool = False) -> None:
+    """Name the people an answer is about (and, when the service knows them, the resources
+    it holds), for its audit record: then the body need not be parsed to find them.
+    ``decided``: the operation decided the answer's visibility whole (a $wishes document),
+    so the Bundle is not filtered either."""
     rc = current.get()
     if rc is not None:
         rc.patients = list(patient_ids)
+        if resources is not None:
+            rc.resources, rc.decided = list(resources), decided

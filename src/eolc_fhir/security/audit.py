@@ -1,24 +1,24 @@
-"""AuditEvent in the shape of IHE Basic Audit Log Patterns (R4), and the read-audit queue.
+"""AuditEvent in the shape of IHE Basic Audit Log Patterns (R4), built from audit records.
 
-One AuditEvent per request that touches patient data: type ``rest``, subtype
-the interaction, action C/R/U/D/E, outcome, the client (as ``Device/<id>``)
-and its organisation (ODS code), this server as the source, the patient(s)
-and resources touched, and the query of a search.
+One audit record per request (storage/audit_repo.py, table ``audit_log``); read
+back as an AuditEvent: type ``rest``, subtype the interaction, action C/R/U/D/E,
+outcome, the client (as ``Device/<id>``) and its organisation (ODS code), this
+server as the source, the patient(s) and resources touched, and the query of a
+search. ``AuditWriter`` is how the API layer hands a record over: it returns
+once the record is committed (services/audit_trail.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
+from typing import Any, Protocol
 
 from eolc_fhir.fhir.instant import to_instant
 from eolc_fhir.fhir.strings import printable
+from eolc_fhir.storage.audit_repo import ACTIONS, AuditRecord
 
-__all__ = ["AuditRecord", "audit_event", "AuditQueue", "ACTIONS", "CLIENT_ID_SYSTEM"]
+__all__ = ["AuditRecord", "AuditWriter", "audit_event", "logged_event", "ACTIONS",
+           "SUBTYPES", "CLIENT_ID_SYSTEM", "SEARCH_PARAMS"]
 
 CLIENT_ID_SYSTEM = "https://eolc.example.org/fhir/Id/client-id"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -28,27 +28,28 @@ _INTERACTION = "http://hl7.org/fhir/restful-interaction"
 _ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _DCM = "http://dicom.nema.org/resources/ontology/DCM"
-ACTIONS = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "update": "U",
-           "conditional update": "U", "patch": "U", "delete": "D", "conditional delete": "D"}
-_SUBTYPES = {"conditional update": "update", "conditional delete": "delete",
-             "search-type": "search-type", "batch / transaction": "batch"}
+SUBTYPES = {"conditional update": "update", "conditional delete": "delete",
+            "search-type": "search-type", "batch / transaction": "batch"}
 
 
-@dataclass
-class AuditRecord:
-    """The facts of one audited request."""
+# The AuditEvent search parameters the log answers (services/audit_log.py): name -> (type,
+# what it matches). The CapabilityStatement lists exactly these.
+SEARCH_PARAMS = {
+    "patient": ("reference", "a Patient among the entities"),
+    "entity": ("reference", "a resource among the entities (any version)"),
+    "agent": ("reference", "the client, Device/<client id>"),
+    "altid": ("token", "the client id"),
+    "date": ("date", "when it was recorded (eq ge le gt lt)"),
+    "type": ("token", "always rest"),
+    "subtype": ("token", "the interaction (read, search-type, operation, create, ...)"),
+    "action": ("token", "C R U D E"),
+    "outcome": ("token", "0 success, 4 refused or failed, 8 server error"),
+}
 
-    interaction: str
-    recorded_us: int
-    status: int
-    client_id: str | None
-    ods: str | None
-    request_id: str
-    remote: str | None = None
-    resources: list[str] = field(default_factory=list)  # Type/id or Type/id/_history/v
-    patients: list[str] = field(default_factory=list)  # Patient ids
-    query: str | None = None
-    detail: str | None = None  # why it failed
+
+class AuditWriter(Protocol):
+    async def write(self, record: AuditRecord) -> None:
+        """Return once ``record`` is committed; raise if it could not be."""
 
 
 def _outcome(status: int) -> str:
@@ -98,12 +99,12 @@ def _entities(record: AuditRecord) -> list[dict[str, Any]]:
 
 
 def audit_event(record: AuditRecord, *, server_name: str = "eolc-fhir") -> dict[str, Any]:
-    subtype = _SUBTYPES.get(record.interaction, record.interaction)
+    subtype = SUBTYPES.get(record.interaction, record.interaction)
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "type": _EVENT_TYPE,
         "subtype": [{"system": _INTERACTION, "code": subtype, "display": subtype}],
-        "action": ACTIONS.get(record.interaction, "E"),
+        "action": record.action,
         "recorded": to_instant(record.recorded_us),
         "outcome": _outcome(record.status),
         "agent": _agents(record),
@@ -122,67 +123,10 @@ def audit_event(record: AuditRecord, *, server_name: str = "eolc-fhir") -> dict[
     return event
 
 
-class AuditQueue:
-    """Read audits wait here until the flusher writes them in one transaction.
-
-    Whatever is queued when the process dies is lost: at most what arrived
-    since the last flush (writes are audited in their own transaction). The
-    queue is bounded: above ``high_water`` events, requests wait in ``room``
-    for the flusher to catch up (back-pressure), so a read load faster than
-    the audit trail can be written slows down instead of growing memory and
-    the amount a crash could lose.
-    """
-
-    def __init__(self, batch_size: int = 200, high_water: int = 1000) -> None:
-        # Kept as JSON bytes: ~6 KB each, where the dicts took several times that.
-        self._items: list[bytes] = []
-        self.batch_size = batch_size
-        self.high_water = high_water
-        self.wake = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-        self.stopping = False
-        self.in_flight = 0  # taken by a flush, not yet written or put back
-
-    def put(self, event: dict[str, Any]) -> None:
-        self._items.append(orjson.dumps(event))
-        if len(self._items) >= self.batch_size:
-            self.wake.set()
-        if len(self._items) >= self.high_water:
-            self._room.clear()
-
-    async def room(self) -> None:
-        """Return once the queue is below its high-water mark (at once, usually)."""
-        while not self._room.is_set() and not self.stopping:
-            self.wake.set()
-            await self._room.wait()
-
-    def take(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The oldest ``limit`` events (all by default), removed from the queue."""
-        if limit is None or limit >= len(self._items):
-            items, self._items = self._items, []
-        else:
-            items, self._items = self._items[:limit], self._items[limit:]
-        if len(self._items) < self.batch_size:
-            self.wake.clear()
-        self.in_flight += len(items)
-        return [orjson.loads(item) for item in items]
-
-    def requeue(self, events: list[dict[str, Any]]) -> None:
-        """Put back events a failed flush took, ahead of the newer ones."""
-        self.in_flight -= len(events)
-        self._items = [orjson.dumps(e) for e in events] + self._items
-
-    def written(self, count: int) -> None:
-        """The flusher committed ``count`` events it took: waiting requests may go on."""
-        self.in_flight -= count
-        if len(self._items) < self.high_water:
-            self._room.set()
-
-    def stop(self) -> None:
-        self.stopping = True
-        self.wake.set()
-        self._room.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
+def logged_event(record: AuditRecord, *, server_name: str = "eolc-fhir") -> dict[str, Any]:
+    """The AuditEvent resource of a stored record: its id is the record's place in the log."""
+    event = audit_event(record, server_name=server_name)
+    recorded = event["recorded"]
+    return {"resourceType": "AuditEvent", "id": str(record.id),
+            "meta": {"versionId": "1", "lastUpdated": recorded},
+            **{k: v for k, v in event.items() if k != "resourceType"}}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eolc_fhir.security.audit import SEARCH_PARAMS
+
 __all__ = ["add_security", "restrict_audit"]
 
 _OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 _SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
-_WRITES = {"create", "update", "delete", "patch"}
 
 
 def add_security(statement: dict[str, Any]) -> None:
@@ -25,11 +26,18 @@ def add_security(statement: dict[str, Any]) -> None:
 
 
 def restrict_audit(rtype: str, entry: dict[str, Any]) -> None:
-    """AuditEvent is written by the server alone and never changed."""
+    """AuditEvent is written by the server alone and never changed: read and search only,
+    with the parameters the audit log answers (services/audit_log.py)."""
     if rtype != "AuditEvent":
         return
-    entry["interaction"] = [i for i in entry.get("interaction", [])
-                            if i.get("code") not in _WRITES]
+    entry["interaction"] = [{"code": "read"}, {"code": "search-type"}]
+    entry["versioning"] = "no-version"
+    entry["readHistory"] = False
     for flag in ("updateCreate", "conditionalCreate", "conditionalUpdate"):
         entry[flag] = False
     entry["conditionalDelete"] = "not-supported"
+    entry["searchParam"] = [
+        {"name": name, "type": kind, "documentation": text}
+        for name, (kind, text) in SEARCH_PARAMS.items()]
+    entry.pop("searchInclude", None)
+    entry.pop("searchRevInclude", None)

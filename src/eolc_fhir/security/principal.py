@@ -47,6 +47,8 @@ class RequestContext:
     remote: str | None = None
     audited_in_transaction: bool = False  # a write hook already recorded this request
     patients: list[str] = field(default_factory=list)  # whom an answer without body is about
+    resources: list[str] | None = None  # what the answer holds, when its service said so
+    decided: bool = False  # the operation decided the answer's visibility whole
     extra: dict[str, Any] = field(default_factory=dict)
 
 

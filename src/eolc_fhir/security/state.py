@@ -14,7 +14,7 @@ import httpx
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import now_us
-from eolc_fhir.security.audit import AuditQueue
+from eolc_fhir.security.audit import AuditWriter
 from eolc_fhir.security.clients import JwksCache
 from eolc_fhir.security.keys import load_keys
 from eolc_fhir.security.ratelimit import WINDOW_SLOTS, RateLimiter, SharedWindow
@@ -37,8 +37,8 @@ class SecurityState:
     tokens: TokenService
     jwks: JwksCache
     limiter: RateLimiter
-    audit: AuditQueue
     http: httpx.AsyncClient
+    audit: AuditWriter | None = None  # set at start (services/audit_trail.py)
     _withdrawn: tuple[float, frozenset[str]] = field(default=(0.0, frozenset()))
     _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
     _sharing: asyncio.Task[None] | None = None
@@ -150,7 +150,6 @@ async def start_security(settings: Settings, db: Database) -> SecurityState:
         tokens=TokenService(keys, settings.token_lifetime, reload),
         jwks=JwksCache(fetch),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        audit=AuditQueue(),
         http=http,
     )
     if not db.embedded:

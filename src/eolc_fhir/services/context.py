@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -68,6 +67,6 @@ class ServerContext:
     security: Any = None
     hooks: Hooks = field(default_factory=Hooks)
     dispatcher: Stoppable | None = None  # this process's subscription dispatcher, if it runs one
-    audit_flusher: asyncio.Task[None] | None = None  # writes the queued read audits
+    audit_trail: Any = None  # services.audit_trail.AuditTrail, while security is on
     wishes_cache: object | None = None  # services.wishes' DocumentCache, made on first use
     create_groups: Any = None  # services.resources.group_create.CreateGroups (SQLite)

@@ -1,16 +1,15 @@
-"""The security layer's part of the write path and its read-audit flusher.
+"""The security layer's part of the write path, and the start and stop of the audit trail.
 
 A write hook (services/resources/writes.py) records, in the write's own transaction:
 who recorded the resource (for the consent rule and Subscription ownership),
 the consent-to-share state, a Provenance (unless the request sent
-``X-Provenance``) and the AuditEvent. Reads queue their AuditEvent instead;
-``flusher`` writes the queue in one transaction every
-``audit_flush_interval`` seconds and once more at shutdown.
+``X-Provenance``) and the write's audit record (a row of the audit log).
+Every other request's audit record is written by the middleware through the
+``AuditTrail`` started here (services/audit_trail.py), before its answer leaves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -18,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from eolc_fhir.fhir.errors import FhirError, Forbidden, InvalidRequest
+from eolc_fhir.fhir.errors import Forbidden, InvalidRequest
 from eolc_fhir.fhir.instant import from_instant, now_us, to_instant
-from eolc_fhir.security.audit import AuditRecord, audit_event
+from eolc_fhir.security.audit import AuditRecord
 from eolc_fhir.security.capability import add_security, restrict_audit
 from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
 from eolc_fhir.security.demo import ensure_demo_clients
@@ -29,20 +28,17 @@ from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.provenance import provenance_for
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.security.visibility import hidden
+from eolc_fhir.services.audit_trail import AuditTrail
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.resources.admission import Admitted, admit
 from eolc_fhir.services.resources.writes import (
     Change,
-    index_rows,
     new_id,
-    store_new_versions,
     store_version,
 )
-from eolc_fhir.storage.model import IndexRows
 from eolc_fhir.storage.security_repo import Origin, SecurityRepository
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["install", "uninstall", "flush_audits", "security_write_hook", "security_write_batch"]
+__all__ = ["install", "uninstall", "security_write_hook", "security_write_batch"]
 
 log = logging.getLogger("eolc_fhir.security")
 _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provenance/AuditEvent
@@ -61,7 +57,9 @@ async def install(ctx: ServerContext) -> None:
     ctx.hooks.statement_contributors.append(add_security)
     if ctx.settings.demo_clients:
         await ensure_demo_clients(ctx.settings, ctx.db)
-    ctx.audit_flusher = asyncio.create_task(_flusher(ctx, state))
+    trail = AuditTrail(ctx.db, ctx.settings)
+    trail.start()
+    state.audit = ctx.audit_trail = trail
 
 
 async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: str) -> None:
@@ -70,91 +68,11 @@ async def _entry_guard(ctx: ServerContext, uow: UnitOfWork, method: str, url: st
 
 async def uninstall(ctx: ServerContext) -> None:
     state: SecurityState | None = ctx.security
-    task, ctx.audit_flusher = ctx.audit_flusher, None
-    if state is not None and task is not None:
-        # Never cancel a flush half-way (its transaction would hold the database):
-        # ask the loop to stop, let it finish, then write whatever is left.
-        state.audit.stop()
-        await task
+    trail, ctx.audit_trail = ctx.audit_trail, None
+    if trail is not None:  # requests have all been answered: nothing waits on it
+        await trail.stop()
     if state is not None:
-        while await flush_audits(ctx, state):
-            pass
         await state.close()
-
-
-async def _flusher(ctx: ServerContext, state: SecurityState) -> None:
-    interval = ctx.settings.audit_flush_interval
-    while not state.audit.stopping:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.audit.wake.wait(), timeout=interval)
-        if state.audit.stopping:
-            return
-        try:
-            while await flush_audits(ctx, state) == _FLUSH_CHUNK:
-                pass  # a backlog: keep writing, a chunk per transaction
-        except Exception as exc:  # keep the queue's contents for the next attempt
-            log.error("writing queued audit events failed: %s", type(exc).__name__)
-
-
-_FLUSH_CHUNK = 50  # events per transaction: short holds of the event loop and of the writer
-_PREPARE_SLICE = 10  # events prepared between two yields to the event loop
-
-
-async def flush_audits(ctx: ServerContext, state: SecurityState) -> int:
-    """Write up to one chunk of queued audits in one transaction; how many were written.
-
-    Preparing an event (validating it, its index rows) costs a few hundred microseconds
-    of Python: the chunk is prepared in slices with a yield to the event loop between
-    them, so requests keep being served while a backlog is written. The write is the
-    one for many new resources (``store_new_versions``), which nothing else reacts to
-    for an AuditEvent (no topic, no Provenance, no audit of the audit).
-    """
-    events = state.audit.take(_FLUSH_CHUNK)
-    if not events:
-        state.audit.written(0)
-        return 0
-    try:
-        prepared: list[tuple[Admitted, IndexRows]] = []
-        for start in range(0, len(events), _PREPARE_SLICE):
-            for event in events[start:start + _PREPARE_SLICE]:
-                audit = _new_audit(ctx, event)
-                if audit is not None:
-                    prepared.append(audit)
-            await asyncio.sleep(0)
-        async with ctx.db.unit_of_work(write=True) as uow:
-            await store_new_versions(ctx, uow, [a for a, _ in prepared], method="POST",
-                                     index=[rows for _, rows in prepared])
-    except BaseException:
-        state.audit.requeue(events)  # the next flush tries again
-        raise
-    state.audit.written(len(events))
-    return len(events)
-
-
-def _new_audit(ctx: ServerContext, event: dict[str, Any]) -> tuple[Admitted, IndexRows] | None:
-    """A queued AuditEvent, admitted as a new resource, with its index rows; None if the
-    validator refuses it.
-
-    We built it (security.audit), so the base stage is the strict walk alone: the R4B
-    model would cost ~0.3 ms more per audited read. One that fails is left out (and
-    logged with its request id) rather than put back: it would fail every later flush
-    and hold up the whole queue behind it.
-    """
-    resource = {**event, "id": new_id()}
-    try:
-        return (admit(ctx.validator, resource, base_check="structure"),
-                index_rows(ctx, resource))
-    except FhirError as exc:
-        log.error("an audit event failed validation and was not stored: request %s, %s",
-                  _request_id(event), "; ".join(e for i in exc.issues for e in i.expression))
-        return None
-
-
-def _request_id(event: dict[str, Any]) -> str:
-    for extension in event.get("extension") or ():
-        if isinstance(extension, dict) and str(extension.get("url", "")).endswith("request-id"):
-            return str(extension.get("valueString"))
-    return "?"
 
 
 async def security_write_hook(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
@@ -312,11 +230,11 @@ async def _audit(ctx: ServerContext, uow: UnitOfWork, change: Change,
                  request: RequestContext) -> None:
     assert request.principal is not None
     patient = _patient_of_change(change)
+    principal = request.principal
     record = AuditRecord(
         interaction=change.interaction, recorded_us=now_us(), status=200,
-        client_id=request.principal.client_id, ods=request.principal.ods,
+        client_id=principal.client_id, ods=principal.ods, role=principal.role,
         request_id=request.request_id, remote=request.remote,
         resources=[_target(change)], patients=[patient] if patient else [],
     )
-    await store_version(ctx, uow, {**audit_event(record), "id": new_id()}, None, method="POST",
-                        base_check="structure")  # ours: the strict walk, no R4B model
+    await uow.audit.append([record])  # one compact row, committed with the write

@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from eolc_fhir.fhir.errors import ServiceUnavailable
+from eolc_fhir.storage.audit_append import SqliteAuditAppender, pg_append
+from eolc_fhir.storage.audit_repo import AuditRecord
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
 from eolc_fhir.storage.errors import translated, unavailable
@@ -69,6 +71,7 @@ class Database:
         self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
         # Concurrent callers share one read of the sequence (one that began after they asked).
         self._read_changes = BatchedRead(self._read_advanced)
+        self._audit_appender: SqliteAuditAppender | None = None
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(
                 url, connect_args={"timeout": busy_timeout})
@@ -215,6 +218,22 @@ class Database:
         return StoredResource(resource_type, resource_id, version, last_updated_us,
                               bool(deleted), None if deleted else bytes(content))
 
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Commit audit records in one short transaction of their own, on the engine's
+        leanest path (storage/audit_append.py); sets each record's id. ServiceUnavailable
+        when the database cannot take them now."""
+        if self.pg is not None:
+            await pg_append(self.pg, records)
+        elif self._sqlite_path not in (None, ":memory:"):
+            if self._audit_appender is None:
+                assert self._sqlite_path is not None
+                self._audit_appender = SqliteAuditAppender(self._sqlite_path, self._busy_timeout,
+                                                           self._write_lock)
+            await self._audit_appender.append(records)
+        else:  # an in-memory database: only the engine's own connection sees it
+            async with self.unit_of_work() as uow:
+                await uow.audit.append(records)
+
     @property
     def search(self) -> LeanSearch:
         """First pages of selective equality searches outside any transaction."""
@@ -292,6 +311,9 @@ class Database:
         if self._fast is not None:
             self._fast.close()
             self._fast = None
+        if self._audit_appender is not None:
+            self._audit_appender.close()
+            self._audit_appender = None
         await self.engine.dispose()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eolc_fhir.fhir.models import model_class
-from eolc_fhir.security.audit import AuditRecord, audit_event
+from eolc_fhir.security.audit import AuditRecord, audit_event, logged_event
 from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
 from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.provenance import provenance_for
@@ -35,6 +35,17 @@ def test_audit_event_is_a_valid_r4_audit_event_in_balp_shape() -> None:
     assert denied["action"] == "U" and denied["outcome"] == "4"
     assert denied["outcomeDesc"] == "HTTP 403: no"
     assert denied["agent"][0]["who"]["reference"] == "Device/anonymous"
+
+
+def test_a_logged_record_reads_as_an_audit_event_with_its_log_id() -> None:
+    record = AuditRecord("operation", 1_796_000_000_000_000, 200, "amb-1", "RYC01", "req-2",
+                         role="ambulance", patients=["p1"], resources=["Flag/f1/_history/2"],
+                         id=42)
+    event = logged_event(record)
+    model_class("AuditEvent").model_validate(event)
+    assert event["id"] == "42" and event["resourceType"] == "AuditEvent"
+    assert event["meta"] == {"versionId": "1", "lastUpdated": event["recorded"]}
+    assert event["action"] == "E"  # derived from the interaction
 
 
 def test_provenance_is_a_valid_r4_provenance() -> None:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from eolc_fhir.fhir.errors import Gone, InvalidRequest, NotFound, PreconditionFailed
+from eolc_fhir.services import audit_log
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.admission import BaseCheck, admit
 from eolc_fhir.services.resources.group_create import CreateGroups
@@ -176,6 +177,8 @@ def _live(stored: StoredResource | None, rtype: str, resource_id: str) -> Stored
 
 async def read(ctx: ServerContext, rtype: str, resource_id: str) -> Result:
     """The current version; 404 unknown, 410 deleted (both front doors call this)."""
+    if rtype == audit_log.AUDIT_TYPE:  # built from the audit log, not stored as a resource
+        return Result(200, stored=await audit_log.read(ctx, resource_id))
     stored = await ctx.db.get_current(rtype, resource_id)
     return Result(200, stored=_live(stored, rtype, resource_id))
 

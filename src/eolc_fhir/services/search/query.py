@@ -9,6 +9,7 @@ from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
+from eolc_fhir.services import audit_log
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.includes import gather_includes
 from eolc_fhir.services.search.paging import (
@@ -45,6 +46,8 @@ def _page_size(ctx: ServerContext) -> tuple[int, int]:
 async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple[str, str]], *,
                       lenient: bool = False, base_url: str) -> bytes:
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
+    if resource_type == audit_log.AUDIT_TYPE:  # the audit log has its own table and search
+        return await audit_log.search(ctx, params, lenient=lenient, base_url=base_url)
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url, page_size=_page_size(ctx))
     if _is_lean(parsed):

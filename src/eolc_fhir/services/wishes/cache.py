@@ -17,6 +17,7 @@ class WishesAnswer:
     patient_ids: list[str]
     body: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)  # Type/id/_history/v read (the audit)
 
 
 Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
@@ -32,11 +33,13 @@ class KeptDocument:
     body: bytes
     codes: tuple[str, ...]
     ids: list[str]
+    resources: list[str] = field(default_factory=list)
 
     def answer(self, if_none_match: str | None) -> WishesAnswer:
         if if_none_match is not None and self.etag in etags(if_none_match):
-            return WishesAnswer(304, self.etag, list(self.ids))
-        return WishesAnswer(200, self.etag, list(self.ids), self.body, list(self.codes))
+            return WishesAnswer(304, self.etag, list(self.ids), resources=self.resources)
+        return WishesAnswer(200, self.etag, list(self.ids), self.body, list(self.codes),
+                            self.resources)
 
 
 class DocumentCache:

@@ -165,11 +165,12 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
         found.others[(row.resource_type, row.id)] = orjson.loads(row.content)
     etag = _etag([*rows, *extra], today)
     ids = [p["id"] for p in patients]
+    read = [f"{r.resource_type}/{r.id}/_history/{r.version}" for r in (*rows, *extra)]
     if kept is not None and kept.etag == etag and shared:
         kept.token = token  # same versions, same day: the same document, checked again
         return kept.answer(if_none_match)
     if if_none_match is not None and etag in etags(if_none_match):
-        return WishesAnswer(304, etag, ids)
+        return WishesAnswer(304, etag, ids, resources=read)
     sections, warnings = build_sections(found, patients)
     if len(patients) > 1:
         warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
@@ -178,8 +179,9 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
     body = compose(key[2], patients, found, sections, warnings, rows, extra)
     codes = [w.code for w in warnings]
     if shared:  # a document some callers may not see in full is never kept
-        document_cache(ctx).put(key, KeptDocument(token, today, etag, body, tuple(codes), ids))
-    return WishesAnswer(200, etag, ids, body, codes)
+        document_cache(ctx).put(key, KeptDocument(token, today, etag, body, tuple(codes), ids,
+                                                  read))
+    return WishesAnswer(200, etag, ids, body, codes, read)
 
 
 def document_cache(ctx: ServerContext) -> DocumentCache:

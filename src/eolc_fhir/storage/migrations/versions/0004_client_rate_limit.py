@@ -1,7 +1,7 @@
 """per-client rate limits, and the window that processes share to enforce them
 
 Revision ID: 0004_client_rate_limit
-Revises: 0002
+Revises: 0003_audit_log
 Create Date: 2026-12-05 20:40:00
 
 - ``security_clients.rate_limit``: the client's requests per minute, set at
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_client_rate_limit"
-down_revision = "0002"
+down_revision = "0003_audit_log"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,116 @@
+"""The lean append of read audit records: one short transaction, outside SQLAlchemy.
+
+Every answered request waits for its audit record's commit (services/audit_trail.py
+shares one commit among all the records queued meanwhile), so the commit's
+latency is on every request's path. Through the SQLAlchemy async engine a
+commit is six or more hops (connect, BEGIN, INSERT, INSERT, COMMIT, reset), each
+an aiosqlite thread hop or a PostgreSQL round trip. Here:
+
+- SQLite: a dedicated ``sqlite3`` connection, used in one thread hop under the
+  process's write lock (the one the units of work take): BEGIN IMMEDIATE, the
+  rows, their references, COMMIT.
+- PostgreSQL: the read pool's autocommit connections (storage/pg_reader.py), two
+  round trips: the ids from the table's sequence, then one statement whose CTEs
+  insert the rows and their references (one statement: one atomic transaction).
+
+Both write exactly what ``AuditRepository.append`` writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from eolc_fhir.storage.audit_repo import AuditRecord, audit_refs, audit_row
+from eolc_fhir.storage.errors import translated
+from eolc_fhir.storage.pg_reader import PgReader
+
+__all__ = ["SqliteAuditAppender", "pg_append"]
+
+_COLUMNS = ("recorded_us", "client_id", "role", "ods", "user_id", "interaction", "action",
+            "status", "request_id", "remote", "patients", "resources", "query", "detail")
+_SQLITE_INSERT = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+_PG_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "int", "text", "text",
+             "text", "text", "text", "text")
+_PG_INSERT = (
+    f"WITH logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${n + 1}::{t}[]" for n, t in enumerate(("bigint", *_PG_TYPES)))
+    + ")), referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT * FROM unnest("
+    + f"${len(_COLUMNS) + 2}::text[], ${len(_COLUMNS) + 3}::bigint[])) SELECT 1")
+_PG_IDS = "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1)"
+
+
+class SqliteAuditAppender:
+    """A write connection of its own, used under the process's SQLite write lock."""
+
+    def __init__(self, path: str, busy_timeout: float, write_lock: asyncio.Lock) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._lock = write_lock
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None,
+                                   timeout=self._busy_timeout)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = conn
+        return self._conn
+
+    async def append(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        async with self._lock:
+            with translated():
+                write = asyncio.ensure_future(asyncio.to_thread(self._write, records))
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    await write  # a commit cannot be stopped half-way: finish it, then go
+                    raise
+
+    def _write(self, records: Sequence[AuditRecord]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            refs: list[tuple[str, int]] = []
+            ids = []
+            for record in records:
+                row = audit_row(record)
+                cursor = conn.execute(_SQLITE_INSERT, [row[c] for c in _COLUMNS])
+                ids.append(int(cursor.lastrowid or 0))
+            for record, new_id in zip(records, ids, strict=True):
+                refs += [(ref, new_id) for ref in audit_refs(record)]
+            if refs:
+                conn.executemany("INSERT INTO audit_ref (ref, audit_id) VALUES (?, ?)", refs)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for record, new_id in zip(records, ids, strict=True):
+            record.id = new_id
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+async def pg_append(reader: PgReader, records: Sequence[AuditRecord]) -> None:
+    """Two round trips on an autocommit connection; the second is atomic by itself."""
+    if not records:
+        return
+    ids = [int(r[0]) for r in await reader.fetch(_PG_IDS, (len(records),))]
+    rows = [audit_row(r) for r in records]
+    columns: list[list[Any]] = [ids] + [[row[c] for row in rows] for c in _COLUMNS]
+    refs = [(ref, new_id) for record, new_id in zip(records, ids, strict=True)
+            for ref in audit_refs(record)]
+    await reader.fetch(_PG_INSERT, (*columns, [r for r, _ in refs], [i for _, i in refs]))
+    for record, new_id in zip(records, ids, strict=True):
+        record.id = new_id
+

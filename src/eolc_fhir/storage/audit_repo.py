@@ -1,0 +1,187 @@
+"""The narrow door to the audit log: append records, read one, search, purge.
+
+Never commits: the caller's unit of work does (a write's audit commits with the
+write; read audits commit in the group commits of ``security/audit_writer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eolc_fhir.storage.audit_tables import audit_log, audit_ref
+
+__all__ = ["ACTIONS", "AuditRecord", "AuditQuery", "AuditRepository", "ref_key", "audit_row",
+           "audit_refs"]
+
+
+# The AuditEvent.action of each interaction (C R U D; E for the rest: searches, operations).
+ACTIONS = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "update": "U",
+           "conditional update": "U", "patch": "U", "delete": "D", "conditional delete": "D"}
+
+
+@dataclass
+class AuditRecord:
+    """The facts of one audited request (``id``: its place in the log, once stored)."""
+
+    interaction: str
+    recorded_us: int
+    status: int
+    client_id: str | None
+    ods: str | None
+    request_id: str
+    remote: str | None = None
+    resources: list[str] = field(default_factory=list)  # Type/id or Type/id/_history/v
+    patients: list[str] = field(default_factory=list)  # Patient ids
+    query: str | None = None
+    detail: str | None = None  # why it failed
+    role: str | None = None
+    user_id: str | None = None
+    action: str = ""  # derived from the interaction unless given
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.action:
+            self.action = ACTIONS.get(self.interaction, "E")
+
+
+@dataclass
+class AuditQuery:
+    """What an AuditEvent search asks of the log; every list is an OR, lists are ANDed."""
+
+    refs: list[list[str]] = field(default_factory=list)  # each: any of these references
+    clients: list[str] | None = None
+    interactions: list[str] | None = None
+    actions: list[str] | None = None
+    statuses: list[tuple[int, int]] | None = None  # [low, high) ranges of HTTP status
+    dates: list[tuple[str, int]] = field(default_factory=list)  # (op, µs): lt le gt ge
+    before_id: int | None = None  # keyset: older than this record (newest first)
+    limit: int = 50
+
+
+def ref_key(reference: str) -> str:
+    """The searchable form of a reference: without its version."""
+    return reference.split("/_history/", 1)[0]
+
+
+def _text(values: Sequence[str]) -> str | None:
+    return " ".join(dict.fromkeys(values)) if values else None
+
+
+def audit_row(record: AuditRecord) -> dict[str, Any]:
+    """The ``audit_log`` columns of a record (all but its id)."""
+    return {"recorded_us": record.recorded_us, "client_id": record.client_id,
+            "role": record.role, "ods": record.ods, "user_id": record.user_id,
+            "interaction": record.interaction[:32], "action": record.action,
+            "status": record.status, "request_id": record.request_id,
+            "remote": record.remote[:64] if record.remote else None,
+            "patients": _text(record.patients), "resources": _text(record.resources),
+            "query": record.query, "detail": record.detail}
+
+
+def _record(row: Any) -> AuditRecord:
+    m = row._mapping
+    return AuditRecord(
+        interaction=m["interaction"], recorded_us=m["recorded_us"], status=m["status"],
+        client_id=m["client_id"], ods=m["ods"], request_id=m["request_id"],
+        remote=m["remote"], resources=(m["resources"] or "").split(),
+        patients=(m["patients"] or "").split(), query=m["query"], detail=m["detail"],
+        role=m["role"], user_id=m["user_id"], action=m["action"], id=m["id"])
+
+
+def audit_refs(record: AuditRecord) -> list[str]:
+    """Its ``audit_ref`` references: each patient and resource once, without versions."""
+    found = [f"Patient/{p}" for p in record.patients]
+    found += [ref_key(r) for r in record.resources]
+    return [r for r in dict.fromkeys(found) if len(r) <= 200]
+
+
+_DATE_OPS = {"lt": "__lt__", "le": "__le__", "gt": "__gt__", "ge": "__ge__"}
+
+
+class AuditRepository:
+    """Append-only: nothing here updates a record; ``purge`` removes the oldest."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    async def append(self, records: Sequence[AuditRecord]) -> None:
+        """Store the records (one multi-row INSERT); sets each record's ``id``."""
+        if not records:
+            return
+        stmt = insert(audit_log).returning(audit_log.c.id, sort_by_parameter_order=True)
+        result = await self.conn.execute(stmt, [audit_row(r) for r in records])
+        refs: list[dict[str, Any]] = []
+        for record, (new_id,) in zip(records, result.all(), strict=True):
+            record.id = int(new_id)
+            refs += [{"ref": ref, "audit_id": record.id} for ref in audit_refs(record)]
+        if refs:
+            await self.conn.execute(insert(audit_ref), refs)
+
+    async def get(self, audit_id: int) -> AuditRecord | None:
+        row = (await self.conn.execute(
+            select(audit_log).where(audit_log.c.id == audit_id))).first()
+        return _record(row) if row is not None else None
+
+    async def by_request(self, request_ids: Sequence[str]) -> list[AuditRecord]:
+        """The records of these request ids (operations and tests)."""
+        stmt = select(audit_log).where(audit_log.c.request_id.in_(list(request_ids)))
+        return [_record(row) for row in await self.conn.execute(stmt)]
+
+    async def search(self, query: AuditQuery) -> list[AuditRecord]:
+        """Matching records, newest first, at most ``limit + 1`` (the extra one says
+        there is a next page)."""
+        stmt = self._where(select(audit_log), query)
+        stmt = stmt.order_by(audit_log.c.id.desc()).limit(query.limit + 1)
+        return [_record(row) for row in await self.conn.execute(stmt)]
+
+    async def count(self, query: AuditQuery) -> int:
+        stmt = self._where(select(func.count()).select_from(audit_log), query)
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    def _where(self, stmt: Select[Any], query: AuditQuery) -> Select[Any]:
+        t = audit_log.c
+        for any_of in query.refs:
+            stmt = stmt.where(t.id.in_(select(audit_ref.c.audit_id)
+                                       .where(audit_ref.c.ref.in_(any_of))))
+        if query.clients is not None:
+            stmt = stmt.where(t.client_id.in_(query.clients))
+        if query.interactions is not None:
+            stmt = stmt.where(t.interaction.in_(query.interactions))
+        if query.actions is not None:
+            stmt = stmt.where(t.action.in_(query.actions))
+        if query.statuses is not None:
+            stmt = stmt.where(or_(*[and_(t.status >= low, t.status < high)
+                                    for low, high in query.statuses]))
+        for op, value in query.dates:
+            stmt = stmt.where(getattr(t.recorded_us, _DATE_OPS[op])(value))
+        if query.before_id is not None:
+            stmt = stmt.where(t.id < query.before_id)
+        return stmt
+
+    async def purge(self, recorded_before_us: int, *, batch: int = 5000) -> int:
+        """Remove up to ``batch`` of the oldest records recorded before the instant (and
+        their references); how many. Oldest first, by id: the log is append-only, so ids
+        follow recording time closely."""
+        t = audit_log.c
+        rows = (await self.conn.execute(
+            select(t.id, t.patients, t.resources).where(t.recorded_us < recorded_before_us)
+            .order_by(t.id).limit(batch))).all()
+        if not rows:
+            return 0
+        keys = [{"r": ref, "a": audit_id} for audit_id, patients, resources in rows
+                for ref in audit_refs(AuditRecord("", 0, 0, None, None, "",
+                                                  patients=(patients or "").split(),
+                                                  resources=(resources or "").split()))]
+        if keys:  # by key: audit_ref has no other index
+            r = audit_ref.c
+            await self.conn.execute(
+                delete(audit_ref).where(r.ref == bindparam("r"), r.audit_id == bindparam("a")),
+                keys)
+        await self.conn.execute(delete(audit_log).where(t.id.in_([row[0] for row in rows])))
+        return len(rows)
