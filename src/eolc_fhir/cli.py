@@ -31,7 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings.tune_gc = True
     configure_logging(settings.log_level)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False, proxy_headers=True)
+                log_level=settings.log_level, access_log=False, proxy_headers=True,
+                timeout_graceful_shutdown=settings.shutdown_seconds)
     return 0
 
 
