@@ -49,10 +49,11 @@ def _paths(workdir: Path, patients: int, seed: int) -> Path:
     from eolc_fhir.demo.people import NhsNumbers
 
     numbers = NhsNumbers(seed)
+    # In index order, each once: a number depends on the ones drawn before it.
+    nhs = [numbers.for_person(i) for i in range(patients)]
     people = random.Random(seed).sample(range(patients), min(patients, 20_000))
     path = workdir / "wishes.txt"
-    path.write_text("".join(f"/Patient/$wishes?identifier={NHS}|{numbers.for_person(i)}\n"
-                            for i in people))
+    path.write_text("".join(f"/Patient/$wishes?identifier={NHS}|{nhs[i]}\n" for i in people))
     return path
 
 
