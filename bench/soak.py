@@ -155,7 +155,10 @@ def _subscribe(server: Server, token: str, ports: list[int]) -> list[str]:
     return ids
 
 
-def _requests(seed: int, patients: int) -> dict[str, list[tuple[str, str, bytes | None]]]:
+Request = tuple[str, str, bytes | None]  # method, path, body
+
+
+def _requests(seed: int, patients: int) -> dict[str, list[Request]]:
     """Per kind, (method, path, body) choices drawn from the demo region."""
     from eolc_fhir.demo.people import NhsNumbers, person_resources
     from eolc_fhir.demo.region import build_region
@@ -167,10 +170,12 @@ def _requests(seed: int, patients: int) -> dict[str, list[tuple[str, str, bytes 
     nhs = {i: numbers.for_person(i) for i in range(patients)}
     sample = rng.sample(range(patients), min(patients, 500))
     people = {i: person_resources(region, i, dt.date.today(), nhs[i]) for i in sample[:100]}
-    wishes = [("GET", f"/Patient/$wishes?identifier={NHS}|{nhs[i]}", None) for i in sample]
-    search = [("GET", f"/Patient?identifier={NHS}|{nhs[i]}", None) for i in sample]
-    read: list[tuple[str, str, bytes | None]] = []
-    write: list[tuple[str, str, bytes | None]] = []
+    wishes: list[Request] = [("GET", f"/Patient/$wishes?identifier={NHS}|{nhs[i]}", None)
+                             for i in sample]
+    search: list[Request] = [("GET", f"/Patient?identifier={NHS}|{nhs[i]}", None)
+                             for i in sample]
+    read: list[Request] = []
+    write: list[Request] = []
     for resources in people.values():
         patient = resources[0]["id"]
         search.append(("GET", f"/CarePlan?subject=Patient/{patient}", None))

@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     wishes_cache_mb: int = Field(default=48, description="memory for the $wishes documents "
                                  "asked for most recently (0 = keep none)")
     log_level: str = "info"
-    shutdown_seconds: float = Field(
-        default=20.0, description="on SIGTERM, how long `serve` lets requests in flight "
+    shutdown_seconds: int = Field(
+        default=20, description="on SIGTERM, how long `serve` lets requests in flight "
         "finish before it closes their connections and exits")
     run_migrations: bool = True
     tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "
