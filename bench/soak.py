@@ -189,6 +189,16 @@ def _requests(seed: int, patients: int) -> dict[str, list[Request]]:
     return {"wishes": wishes, "search": search, "write": write, "read": read}
 
 
+def _allowed(server: Server, token: str, reads: list[Request]) -> list[Request]:
+    """The reads the GP client may make (withdrawn consent hides some people): checked
+    once before the load, so that a 403 in the soak is the server's doing, not the plan's."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as http:
+        return [r for r in reads if http.get(r[1]).status_code == 200]
+
+
 def _run_load(args: argparse.Namespace, base_url: str, tokens: tuple[str, str],
               plan_file: Path, out_file: Path) -> None:
     argv = [sys.executable, "-m", "bench.soak", "--load-generator", "--duration",
@@ -345,6 +355,7 @@ def _soak(args: argparse.Namespace) -> int:
         plan_file.write_text(json.dumps({k: [(m, p, b.decode() if b else None)
                                              for m, p, b in v] for k, v in plan.items()}))
         tokens = (_token(server, work, "demo-gp"), _token(server, work, "demo-ambulance"))
+        plan["read"] = _allowed(server, tokens[0], plan["read"])
         time.sleep(2)  # handshakes
         sampler = RssSampler(server.process.pid)
         start_rss = {pid: rss_kib(pid) for pid in process_tree(server.process.pid)}
