@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 __all__ = [
-    "Server", "free_port", "start_baseline", "start_fastapi_floor", "start_eolc", "peak_rss_kib"
+    "Server", "free_port", "start_baseline", "start_fastapi_floor", "start_eolc", "peak_rss_kib",
+    "rss_kib", "process_tree",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,16 @@ def peak_rss_kib(pid: int) -> int:
     return max(peaks, default=0)
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory now (VmRSS) of one process, KiB; 0 once it is gone."""
+    return _status_kib(pid, "VmRSS:")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (uvicorn workers)."""
+    return [pid, *_children(pid)]
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     if not path.exists():
@@ -77,9 +88,13 @@ def _children(pid: int) -> list[int]:
 
 
 def _vm_hwm(pid: int) -> int:
+    return _status_kib(pid, "VmHWM:")
+
+
+def _status_kib(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     except FileNotFoundError:
         pass

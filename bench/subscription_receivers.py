@@ -1,6 +1,6 @@
 """Lean webhook receivers for the subscription benchmark, in their own process.
 
-    python -m bench.subscription_receivers --count 100
+    python -m bench.subscription_receivers --count 100 [--tls-cert C --tls-key K]
 
 Starts ``count`` HTTP/1.1 receivers on loopback (asyncio Protocols on uvloop when
 installed: no per-request task, no stream objects), prints their ports as one JSON
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 import time
 from typing import Any
@@ -98,10 +99,10 @@ class HookProtocol(asyncio.Protocol):
             self.tally.record(body, at_ns)
 
 
-async def serve(count: int) -> None:
+async def serve(count: int, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
     tally = Tally()
-    servers = [await loop.create_server(lambda: HookProtocol(tally), "127.0.0.1", 0)
+    servers = [await loop.create_server(lambda: HookProtocol(tally), "127.0.0.1", 0, ssl=tls)
                for _ in range(count)]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
     print(orjson.dumps(ports).decode(), flush=True)
@@ -125,13 +126,19 @@ async def serve(count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--tls-cert", help="serve https with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and its private key (PEM)")
     args = parser.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(args.count))
+        asyncio.run(serve(args.count, tls))
     else:
-        uvloop.run(serve(args.count))
+        uvloop.run(serve(args.count, tls))
 
 
 if __name__ == "__main__":

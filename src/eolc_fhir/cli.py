@@ -33,7 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         return _serve_workers(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False, proxy_headers=True)
+                log_level=settings.log_level, access_log=False, proxy_headers=True,
+                timeout_graceful_shutdown=settings.shutdown_seconds)
     return 0
 
 

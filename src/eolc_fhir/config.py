@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     wishes_cache_mb: int = Field(default=48, description="memory for the $wishes documents "
                                  "asked for most recently (0 = keep none)")
     log_level: str = "info"
+    shutdown_seconds: int = Field(
+        default=20, description="on SIGTERM, how long `serve` lets requests in flight "
+        "finish before it closes their connections and exits")
     run_migrations: bool = True
     group_creates: bool = Field(default=True, description="write concurrent creates "
                                 "in one transaction each group (each still admitted, "

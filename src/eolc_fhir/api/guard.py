@@ -14,6 +14,7 @@ paths (api/fastread.py) directly. Interactions are named by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -27,7 +28,7 @@ from starlette.responses import Response
 from eolc_fhir.api.errors import crash_response, error_response
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.errors import FhirError, Unauthorized, error_for_status
+from eolc_fhir.fhir.errors import FhirError, ServiceUnavailable, Unauthorized, error_for_status
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
 from eolc_fhir.fhir.models import is_resource_type
@@ -57,6 +58,9 @@ _BASE_HEADERS = [
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _AUDIT_BODY_LIMIT = 2_000_000  # larger responses are audited without their entities
 _ENTITY_LIMIT = 100
+_SHUTTING_DOWN = ServiceUnavailable(
+    "the server is shutting down and stopped this request before answering it; retry "
+    "(a write may have committed just before: read it, or retry with a conditional create)")
 
 
 def _is_public(path: str) -> bool:
@@ -112,6 +116,14 @@ async def _answering_crashes(app: Any, scope: Scope, receive: Any, send: Any,
         if not started:
             await send(start)
             await send({"type": "http.response.body", "body": body[0]})
+    except asyncio.CancelledError:
+        # uvicorn cancels what still runs when EOLC_SHUTDOWN_SECONDS runs out: answer
+        # "retry" (503) as an OperationOutcome rather than uvicorn's plain-text 500.
+        if not started:
+            start, body = _as_messages(error_response(_SHUTTING_DOWN))
+            await send(start)
+            await send({"type": "http.response.body", "body": body[0]})
+        raise
 
 
 def _with_headers(send: Any, extra: list[Any], cache: bytes = b"no-store") -> Any:
