@@ -231,15 +231,15 @@ async def _generate(url: str, tokens: tuple[str, str], plan: dict[str, Any], dur
                 async with session.request(method, url + path, data=body,
                                            headers=crew if kind == "wishes" else None
                                            ) as response:
-                    await response.read()
+                    answer = await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
-                status, key = 0, f"{kind} {type(exc).__name__}"
+                status, key, answer = 0, f"{kind} {type(exc).__name__}", b""
             latencies[kind].append((time.perf_counter() - began) * 1000)
             if not 200 <= status < 300:
                 key = f"{kind} {status}" if status else key
                 errors[key] = errors.get(key, 0) + 1
-                examples.setdefault(key, f"{method} {path}")
+                examples.setdefault(key, f"{method} {path}: {_diagnostics(answer)}")
 
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=30)
@@ -248,6 +248,15 @@ async def _generate(url: str, tokens: tuple[str, str], plan: dict[str, Any], dur
         await asyncio.gather(*(worker(session, random.Random(n)) for n in range(connections)))
     return {"latencies": latencies, "errors": errors, "examples": examples,
             "seconds": duration}
+
+
+def _diagnostics(body: bytes) -> str:
+    """An error answer's first OperationOutcome diagnostics (what the server said), else ''."""
+    try:
+        issues = json.loads(body).get("issue") or [{}]
+        return str(issues[0].get("diagnostics", ""))[:200]
+    except (ValueError, AttributeError, IndexError):
+        return ""
 
 
 def _load_generator(args: argparse.Namespace) -> int:
@@ -351,11 +360,16 @@ def _soak(args: argparse.Namespace) -> int:
         sub_ids = _subscribe(server, _token(server, work, "demo-coordination-centre"),
                              receivers.ports)
         plan = _requests(args.seed, args.patients)
+        tokens = (_token(server, work, "demo-gp"), _token(server, work, "demo-ambulance"))
+        # Filtered BEFORE the plan is written: the load generator reads the file, and a read
+        # that withdrawn consent hides is a correct 403, not an error of the server.
+        planned = len(plan["read"])
+        plan["read"] = _allowed(server, tokens[0], plan["read"])
+        print(f"reads: {len(plan['read'])} of {planned} allowed for the GP client "
+              "(the others are hidden by withdrawn consent)", flush=True)
         plan_file = work / "plan.json"
         plan_file.write_text(json.dumps({k: [(m, p, b.decode() if b else None)
                                              for m, p, b in v] for k, v in plan.items()}))
-        tokens = (_token(server, work, "demo-gp"), _token(server, work, "demo-ambulance"))
-        plan["read"] = _allowed(server, tokens[0], plan["read"])
         time.sleep(2)  # handshakes
         sampler = RssSampler(server.process.pid)
         start_rss = {pid: rss_kib(pid) for pid in process_tree(server.process.pid)}
