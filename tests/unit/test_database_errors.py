@@ -51,6 +51,8 @@ def test_retryable_database_failures_are_recognised(tmp_path: Path) -> None:
         asyncpg.exceptions.TooManyConnectionsError("too many"),
         asyncpg.exceptions.DeadlockDetectedError("deadlock"),
         asyncpg.exceptions.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        asyncpg.exceptions._base.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"),
         _wrapped(asyncpg.exceptions.AdminShutdownError("x"), sa_exc.DBAPIError),
         _wrapped(ValueError("?"), sa_exc.DBAPIError, invalidated=True),
         _wrapped(RuntimeError("driver"), sa_exc.OperationalError),
@@ -71,6 +73,7 @@ def test_other_failures_stay_what_they_are() -> None:
         _wrapped(sqlite3.IntegrityError("UNIQUE"), sa_exc.IntegrityError),
         asyncpg.exceptions.UniqueViolationError("dup"),
         asyncpg.exceptions.InterfaceError("the server expects 2 arguments, 1 was passed"),
+        asyncpg.exceptions._base.InternalClientError("unexpected codec state"),
         _wrapped(asyncpg.exceptions.SyntaxOrAccessError("syntax"), sa_exc.ProgrammingError),
     ]:
         assert unavailable(exc) is None, repr(exc)

@@ -109,6 +109,10 @@ def _kind(exc: BaseException) -> str | None:
     if type(exc).__name__ == "InterfaceError" and type(exc).__module__.startswith("asyncpg"):
         text = str(exc)  # asyncpg's own words ("connection is closed"), never data
         return _DOWN if "closed" in text or "closing" in text else None
+    if type(exc).__name__ == "InternalClientError" and type(exc).__module__.startswith("asyncpg"):
+        # A pooled connection the server terminated mid-use: its protocol refuses the next
+        # statement ("cannot switch to state ...") before the pool notices it is gone.
+        return _DOWN if "cannot switch to state" in str(exc) else None
     if isinstance(exc, OSError):
         return _DOWN
     return None
