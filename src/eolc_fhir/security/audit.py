@@ -32,7 +32,7 @@ SUBTYPES = {"conditional update": "update", "conditional delete": "delete",
             "search-type": "search-type", "batch / transaction": "batch"}
 
 
-# The AuditEvent search parameters the log answers (services/audit_log.py): name -> (type,
+# The AuditEvent search parameters the log answers (services/search/audit_log.py): name -> (type,
 # what it matches). The CapabilityStatement lists exactly these.
 SEARCH_PARAMS = {
     "patient": ("reference", "a Patient among the entities"),

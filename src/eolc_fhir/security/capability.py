@@ -27,7 +27,7 @@ def add_security(statement: dict[str, Any]) -> None:
 
 def restrict_audit(rtype: str, entry: dict[str, Any]) -> None:
     """AuditEvent is written by the server alone and never changed: read and search only,
-    with the parameters the audit log answers (services/audit_log.py)."""
+    with the parameters the audit log answers (services/search/audit_log.py)."""
     if rtype != "AuditEvent":
         return
     entry["interaction"] = [{"code": "read"}, {"code": "search-type"}]

@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from eolc_fhir.fhir.errors import Gone, InvalidRequest, NotFound, PreconditionFailed
-from eolc_fhir.services import audit_log
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.admission import BaseCheck, admit
 from eolc_fhir.services.resources.group_create import CreateGroups
@@ -18,6 +17,7 @@ from eolc_fhir.services.resources.writes import (
     store_version,
 )
 from eolc_fhir.services.results import Result
+from eolc_fhir.services.search import audit_log
 from eolc_fhir.services.search.query import find_ids
 from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.repository import ConcurrentWriteError

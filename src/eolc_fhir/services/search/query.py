@@ -9,8 +9,8 @@ from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
-from eolc_fhir.services import audit_log
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.search import audit_log
 from eolc_fhir.services.search.includes import gather_includes
 from eolc_fhir.services.search.paging import (
     cursor_data,

@@ -19,7 +19,6 @@ on it; that record is not read back in the same request, so there is no loop).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 
@@ -28,6 +27,7 @@ from eolc_fhir.search.values import DateFormatError, date_range
 from eolc_fhir.security.audit import SEARCH_PARAMS, SUBTYPES, AuditRecord, logged_event
 from eolc_fhir.security.principal import current
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.search.paging import page_size, search_url
 from eolc_fhir.storage.audit_repo import AuditQuery, ref_key
 from eolc_fhir.storage.model import StoredResource
 
@@ -92,32 +92,20 @@ def _cursor(before_id: int | None) -> list[tuple[str, str]]:
 
 
 def _link(relation: str, base_url: str, params: list[tuple[str, str]]) -> dict[str, str]:
-    query = urlencode(params)
-    url = f"{base_url}/{AUDIT_TYPE}" + (f"?{query}" if query else "")
-    return {"relation": relation, "url": url}
-
-
-def _page_size(ctx: ServerContext, raw: str | None) -> int:
-    """As everywhere (services/search/paging.py, which this module may not import: the
-    search service dispatches here)."""
-    if raw is None:
-        return ctx.settings.default_page_size
-    if not raw.isdigit():
-        raise InvalidRequest(f"_count '{raw}' is not a non-negative integer", expression="_count")
-    return min(int(raw), ctx.settings.max_page_size)
+    return {"relation": relation, "url": search_url(base_url, AUDIT_TYPE, params)}
 
 
 def _parse(ctx: ServerContext, params: list[tuple[str, str]],
            lenient: bool) -> tuple[AuditQuery, bool, list[tuple[str, str]]]:
     """The query, whether only a count is wanted, and the parameters a link repeats."""
-    query = AuditQuery(limit=_page_size(ctx, None))
+    query = AuditQuery(limit=page_size(ctx, None))
     kept: list[tuple[str, str]] = []
     count_only = False
     for name, value in params:
         if name in _IGNORED:
             continue
         if name == "_count":
-            query.limit = _page_size(ctx, value)
+            query.limit = page_size(ctx, value)
         elif name == "_cursor":
             if not value.isdigit():
                 raise InvalidRequest("_cursor is not valid for this server", expression=name)
