@@ -44,6 +44,12 @@ __all__ = [
     "make_consent_to_share_full",
     "make_episode",
     "make_episode_full",
+    "make_place_of_death",
+    "make_place_of_death_full",
+    "make_emergency_admission",
+    "make_emergency_admission_full",
+    "ACT_CODE",
+    "ACT_PRIORITY",
     "BUILDERS",
 ]
 
@@ -553,6 +559,78 @@ def make_episode_full(**overrides: Any) -> dict[str, Any]:
     )
 
 
+# -- What happened: the actual place of death, emergency admissions ----------------------
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ACT_PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
+HOSPITAL_ODS = {"system": ODS_SYSTEM, "value": "RXX01"}
+
+
+def make_place_of_death(**overrides: Any) -> dict[str, Any]:
+    return _build(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": CONCEPTS, "code": "actual-place-of-death"}]},
+            "subject": PATIENT_REF,
+            "effectiveDateTime": "2026-09-14T03:20:00Z",
+            "valueCodeableConcept": {"coding": [{"system": PLACE_TYPE, "code": "21"}]},
+        },
+        overrides,
+    )
+
+
+def make_place_of_death_full(**overrides: Any) -> dict[str, Any]:
+    return _build(
+        make_place_of_death(
+            meta=_meta("EolcPlaceOfDeath"),
+            code={
+                "coding": [
+                    {"system": CONCEPTS, "code": "actual-place-of-death",
+                     "display": "Actual place of death"}
+                ]
+            },
+            performer=[CLINICIAN_REF],
+            valueCodeableConcept={
+                "coding": [{"system": PLACE_TYPE, "code": "10", "display": "Hospital"}],
+                "text": "Riverside General Hospital",
+            },
+        ),
+        overrides,
+    )
+
+
+def make_emergency_admission(**overrides: Any) -> dict[str, Any]:
+    return _build(
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": ACT_CODE, "code": "IMP"},
+            "priority": {"coding": [{"system": ACT_PRIORITY, "code": "EM"}]},
+            "subject": PATIENT_REF,
+            "period": {"start": "2026-08-30T22:10:00Z"},
+            "serviceProvider": {"identifier": HOSPITAL_ODS},
+        },
+        overrides,
+    )
+
+
+def make_emergency_admission_full(**overrides: Any) -> dict[str, Any]:
+    return _build(
+        make_emergency_admission(
+            meta=_meta("EolcEmergencyAdmission"),
+            identifier=[{"system": f"{BASE}/Id/admission", "value": "ADM-2026-0042"}],
+            **{"class": {"system": ACT_CODE, "code": "EMER", "display": "emergency"}},
+            priority={
+                "coding": [{"system": ACT_PRIORITY, "code": "EM", "display": "emergency"}]
+            },
+            period={"start": "2026-08-30T22:10:00Z", "end": "2026-09-02T10:00:00Z"},
+            serviceProvider={"reference": "Organization/riverside-hospital",
+                             "identifier": HOSPITAL_ODS},
+        ),
+        overrides,
+    )
+
+
 # name -> (minimal builder, full builder)
 BUILDERS = {
     "EolcPatient": (make_patient, make_patient_full),
@@ -565,4 +643,6 @@ BUILDERS = {
     "EolcReSPECTForm": (make_respect_form, make_respect_form_full),
     "EolcConsentToShare": (make_consent_to_share, make_consent_to_share_full),
     "EolcCoordinatedCareEpisode": (make_episode, make_episode_full),
+    "EolcPlaceOfDeath": (make_place_of_death, make_place_of_death_full),
+    "EolcEmergencyAdmission": (make_emergency_admission, make_emergency_admission_full),
 }

@@ -187,7 +187,9 @@ def _slice_key(slice_rule: ElementRule, kind: str, path: str) -> SliceKey | None
 
 def _applies_when(
     sd: Mapping[str, Any], terminology: Terminology
-) -> tuple[tuple[str, ...], str] | None:
+) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """Every applies-when condition of the profile (repeats mean all must hold)."""
+    conditions = []
     for ext in sd.get("extension", []):
         if ext.get("url") != APPLIES_WHEN_URL:
             continue
@@ -195,8 +197,8 @@ def _applies_when(
         path, vs = parts["path"]["valueString"], parts["valueSet"]["valueCanonical"]
         if not terminology.knows_value_set(vs):
             raise ProfileCompileError(f"{sd['url']}: applies-when uses unknown ValueSet {vs}")
-        return tuple(path.split(".")), vs
-    return None
+        conditions.append((tuple(path.split(".")), vs))
+    return tuple(conditions)
 
 
 def base_type_of(url: str) -> str | None:

@@ -61,7 +61,7 @@ class ProfileSet:
         self._external = frozenset(external_profiles)
         self._automatic: dict[str, list[CompiledProfile]] = {}
         for profile in self._profiles.values():
-            if profile.applies_when is not None:
+            if profile.applies_when:
                 self._automatic.setdefault(profile.type, []).append(profile)
 
     @classmethod
@@ -100,8 +100,9 @@ class ProfileSet:
         return urls
 
     def _applies(self, profile: CompiledProfile, resource: Mapping[str, Any]) -> bool:
-        assert profile.applies_when is not None
-        path, vs = profile.applies_when
+        return all(self._holds(path, vs, resource) for path, vs in profile.applies_when)
+
+    def _holds(self, path: tuple[str, ...], vs: str, resource: Mapping[str, Any]) -> bool:
         for value in values_at(resource, path):
             codes = binding_codes(value) or []
             if any(self.terminology.contains(vs, system, code) for system, code in codes):

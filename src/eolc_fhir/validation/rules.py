@@ -97,5 +97,6 @@ class CompiledProfile:
     name: str
     type: str
     root: ElementRule
-    applies_when: tuple[tuple[str, ...], str] | None = None  # (path, value set url)
+    # Conditions that must all hold for the profile to apply unclaimed: (path, value set url).
+    applies_when: tuple[tuple[tuple[str, ...], str], ...] = ()
     resource: dict[str, Any] = field(default_factory=dict)

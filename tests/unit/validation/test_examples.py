@@ -57,6 +57,8 @@ def test_patient_profile_applies_only_when_claimed(profile_set: ProfileSet) -> N
         ("make_lpa", "EolcLastingPowerOfAttorney"),
         ("make_respect_form", "EolcReSPECTForm"),
         ("make_episode", "EolcCoordinatedCareEpisode"),
+        ("make_place_of_death", "EolcPlaceOfDeath"),
+        ("make_emergency_admission", "EolcEmergencyAdmission"),
     ],
 )
 def test_automatic_profile_by_content(profile_set: ProfileSet, builder: str, expected: str) -> None:

@@ -29,6 +29,8 @@ DOMAIN_PROFILES = {
     "EolcReSPECTForm": "DocumentReference",
     "EolcConsentToShare": "Consent",
     "EolcCoordinatedCareEpisode": "EpisodeOfCare",
+    "EolcPlaceOfDeath": "Observation",
+    "EolcEmergencyAdmission": "Encounter",
 }
 EXTENSIONS = {
     "eolc-prognosis": "valueCodeableConcept",
@@ -104,6 +106,7 @@ def test_code_systems_hold_the_domain_codes(profile_set: ProfileSet) -> None:
     assert concepts == {
         "preferred-place-of-death",
         "preferred-place-of-care",
+        "actual-place-of-death",
         "lpa-health-and-welfare",
         "respect-care-priority",
         "end-of-life-emergency-summary",
