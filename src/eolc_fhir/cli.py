@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from eolc_fhir.app import create_app
-    from eolc_fhir.logs import configure_logging
+    from eolc_fhir.logs import configure_logging, uvicorn_log_config
 
     settings = settings_from(args)
     if "EOLC_TUNE_GC" not in os.environ:
@@ -34,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_workers(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=False, proxy_headers=True,
+                log_config=uvicorn_log_config(settings.log_level),
                 timeout_graceful_shutdown=settings.shutdown_seconds)
     return 0
 
@@ -43,6 +44,7 @@ def _serve_workers(settings: Settings) -> int:
     Their starts take turns where they write (services/startup.py), so nothing runs twice."""
     import uvicorn
 
+    from eolc_fhir.logs import uvicorn_log_config
     from eolc_fhir.storage.database import Database
 
     if Database.is_embedded_url(settings.database_url):
@@ -52,6 +54,7 @@ def _serve_workers(settings: Settings) -> int:
     os.environ.update(settings_environment(settings))
     uvicorn.run("eolc_fhir.app:worker_app", factory=True, workers=settings.workers,
                 host=settings.host, port=settings.port, log_level=settings.log_level,
+                log_config=uvicorn_log_config(settings.log_level),
                 access_log=False, proxy_headers=True)
     return 0
 

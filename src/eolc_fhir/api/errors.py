@@ -9,7 +9,6 @@ message, which may quote patient data.
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -28,13 +27,13 @@ from eolc_fhir.fhir.errors import (
     error_for_status,
 )
 from eolc_fhir.fhir.outcome import operation_outcome
+from eolc_fhir.logs import crash_report
 
 __all__ = ["install_error_handlers", "outcome_response", "error_response", "crash_response",
            "crash_report", "allowed_methods", "INTERNAL_ERROR_TEXT"]
 
 log = logging.getLogger("eolc_fhir.api")
 INTERNAL_ERROR_TEXT = "internal server error; the incident has been logged"
-_CHAIN_LIMIT = 8
 
 
 def outcome_response(status: int, issues: list[Issue],
@@ -55,44 +54,6 @@ def crash_response(exc: BaseException, where: str) -> Response:
         return error_response(exc)
     log.error("internal error in %s: %s", where, crash_report(exc))
     return error_response(InternalError(INTERNAL_ERROR_TEXT))
-
-
-def crash_report(exc: BaseException) -> str:
-    """``exc``'s traceback on one line, without any message: for each exception of the
-    chain (causes and contexts) its type and frames (file, line, function). Messages,
-    source lines and locals may quote patient data, so none of them is included."""
-    chain: list[tuple[BaseException, str]] = []
-    seen: set[int] = set()
-    item: BaseException | None = exc
-    link = ""
-    while item is not None and id(item) not in seen and len(chain) < _CHAIN_LIMIT:
-        seen.add(id(item))
-        chain.append((item, link))
-        if item.__cause__ is not None:
-            item, link = item.__cause__, "which was the direct cause of"
-        elif item.__context__ is not None and not item.__suppress_context__:
-            item, link = item.__context__, "raised while handling"
-        else:
-            item = None
-    parts = []
-    for item, link_to_next in reversed(chain):
-        frames = " > ".join(f"{f.filename}:{f.lineno} in {f.name}"
-                            for f in traceback.extract_tb(item.__traceback__))
-        parts.append(f"{_kind(item)} (message withheld); traceback (most recent call last): "
-                     f"{frames or '-'}")
-        if link_to_next:
-            parts.append(link_to_next)
-    return " | ".join(parts)
-
-
-def _kind(exc: BaseException) -> str:
-    """The exception's qualified type and its driver codes (never its text)."""
-    cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else \
-        f"{cls.__module__}.{cls.__qualname__}"
-    codes = [f"{attr}={getattr(exc, attr)}" for attr in ("errno", "sqlite_errorname", "sqlstate")
-             if getattr(exc, attr, None) is not None]
-    return f"{name} [{', '.join(codes)}]" if codes else name
 
 
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
