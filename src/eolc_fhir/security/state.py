@@ -40,6 +40,8 @@ class SecurityState:
     http: httpx.AsyncClient
     audit: AuditWriter | None = None  # set at start (services/audit_trail.py)
     _withdrawn: tuple[float, frozenset[str]] = field(default=(0.0, frozenset()))
+    _withdrawn_refresh: asyncio.Future[frozenset[str]] | None = None
+    _consent_writes: int = 0  # forget_withdrawn calls: a read begun before one is stale
     _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
     _sharing: asyncio.Task[None] | None = None
 
@@ -69,14 +71,32 @@ class SecurityState:
             return await uow.security.use_jti(client_id, jti, exp * 1_000_000, now_us())
 
     async def withdrawn_patients(self) -> frozenset[str]:
-        """Patients who withdrew consent to share; cached for a couple of seconds."""
+        """Patients who withdrew consent to share; cached for a couple of seconds.
+
+        One refresh at a time: requests that find the set expired while another is
+        reading it wait for that read instead of each running their own."""
         until, patients = self._withdrawn
         if until > time.monotonic():
             return patients
+        refresh = self._withdrawn_refresh
+        if refresh is None:
+            refresh = self._withdrawn_refresh = asyncio.ensure_future(self._read_withdrawn())
+            refresh.add_done_callback(self._refreshed)
+        return await asyncio.shield(refresh)
+
+    async def _read_withdrawn(self) -> frozenset[str]:
+        began = self._consent_writes
         async with self.db.unit_of_work(write=False) as uow:
             found = frozenset(await uow.security.withdrawn_patients())
-        self._withdrawn = (time.monotonic() + _WITHDRAWN_TTL, found)
+        if began == self._consent_writes:
+            self._withdrawn = (time.monotonic() + _WITHDRAWN_TTL, found)
         return found
+
+    def _refreshed(self, refresh: asyncio.Future[frozenset[str]]) -> None:
+        if self._withdrawn_refresh is refresh:
+            self._withdrawn_refresh = None
+        if not refresh.cancelled():
+            refresh.exception()  # retrieved: a failure reaches the waiters, not the loop log
 
     async def withdrawn_among(self, patient_ids: set[str]) -> frozenset[str]:
         """Which of these patients withdrew consent, read now (not cached)."""
@@ -91,8 +111,11 @@ class SecurityState:
             return await uow.security.origins(keys)
 
     def forget_withdrawn(self) -> None:
-        """Our own write changed a consent: look again on the next request."""
+        """Our own write changed a consent: look again on the next request (a read already
+        under way may have begun before the write: it is neither kept nor joined)."""
+        self._consent_writes += 1
         self._withdrawn = (0.0, frozenset())
+        self._withdrawn_refresh = None
 
     def share_rate_counts(self) -> None:
         """PostgreSQL: one count per client for every process (security/ratelimit.py)."""
