@@ -41,7 +41,7 @@ from eolc_fhir.storage.unit_of_work import UnitOfWork
 __all__ = ["install", "uninstall", "security_write_hook", "security_write_batch"]
 
 log = logging.getLogger("eolc_fhir.security")
-_SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: our own Provenance/AuditEvent
+_SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: the Provenance we write ourselves
 
 
 async def install(ctx: ServerContext) -> None:
