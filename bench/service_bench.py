@@ -159,7 +159,8 @@ def _inputs(workdir: Path, seed: int, patients: int) -> dict[str, Path]:
     paths["create"] = workdir / "careplan.json"
     paths["create"].write_bytes(orjson.dumps(
         {k: v for k, v in plan.items() if k != "id"} | {"subject": patient_ref}))
-    place = next(r for p in people for r in p if r["resourceType"] == "Observation")
+    place = next(r for p in people for r in p if r["resourceType"] == "Observation"
+                 and r["code"]["coding"][0]["code"] == "preferred-place-of-death")
     body = {k: v for k, v in place.items() if k != "id"} | {"subject": patient_ref}
     entries = [{"fullUrl": f"urn:uuid:{n:08d}-0000-4000-8000-000000000000", "resource": body,
                 "request": {"method": "POST", "url": "Observation"}} for n in range(20)]

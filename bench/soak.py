@@ -183,9 +183,10 @@ def _requests(seed: int, patients: int) -> dict[str, list[Request]]:
         for r in resources[1:]:
             if r["resourceType"] in ("Flag", "CarePlan"):
                 read.append(("GET", f"/{r['resourceType']}/{r['id']}/_history", None))
-        flag = next(r for r in resources if r["resourceType"] == "Flag")
-        body = {k: v for k, v in flag.items() if k != "id"}
-        write.append(("POST", "/Flag", json.dumps(body).encode()))
+        flag = next((r for r in resources if r["resourceType"] == "Flag"), None)
+        if flag is not None:  # someone who died unknown to the register has none
+            body = {k: v for k, v in flag.items() if k != "id"}
+            write.append(("POST", "/Flag", json.dumps(body).encode()))
     return {"wishes": wishes, "search": search, "write": write, "read": read}
 
 

@@ -17,6 +17,7 @@ from tests.builders import (
     make_cpr_flag,
     make_episode,
     make_patient,
+    make_place_of_death,
     make_preferred_place,
     make_register_flag,
 )
@@ -139,6 +140,53 @@ async def test_patient_wishes_by_general_practitioner(client: httpx.AsyncClient,
                             ("Patient?general-practitioner=Organization/gp-practice-1",),
                             writes, 2)
     assert got == [("POST", "http://test/Observation/w3"), ("POST", "http://test/Flag/w4")]
+
+
+def _person(pid: str, number: int, **overrides: Any) -> dict[str, Any]:
+    identifier = make_patient()["identifier"][0]
+    return make_patient(id=pid, identifier=[{**identifier, "value": VALID_NHS_NUMBERS[number]}],
+                        **overrides)
+
+
+async def test_death_recorded_by_place_of_death_and_a_patient_now_deceased(
+        client: httpx.AsyncClient, receiver: Receiver) -> None:
+    elsewhere = [{"reference": "Organization/elsewhere"}]
+    for patient in (_person("p-match", 0), _person("p-other", 1, generalPractitioner=elsewhere)):
+        assert (await client.put(f"/Patient/{patient['id']}", json=patient)).status_code == 201
+    hospice = {"coding": [{"system": "https://eolc.example.org/fhir/CodeSystem/eolc-place-type",
+                           "code": "30"}]}
+    died = "2026-11-02T04:10:00Z"
+    writes = [
+        ("PUT", "/Observation/d1", make_preferred_place(id="d1", subject=ME)),  # a wish: no
+        ("PUT", "/Observation/d2", make_place_of_death(id="d2", subject=ME)),
+        ("PUT", "/Observation/d2", make_place_of_death(id="d2", subject=ME,
+                                                       valueCodeableConcept=hospice)),
+        ("PUT", "/Patient/p-match", _person("p-match", 0, active=True)),  # alive: no
+        ("PUT", "/Patient/p-match", _person("p-match", 0, deceasedDateTime=died)),
+        ("PUT", "/Patient/p-match", _person("p-match", 0, deceasedDateTime=died,
+                                            gender="female")),  # was already dead: no
+        ("PUT", "/Observation/d3", make_place_of_death(id="d3", subject=OTHER)),  # other GP
+        ("PUT", "/Patient/p-other", _person("p-other", 1, generalPractitioner=elsewhere,
+                                            deceasedBoolean=True)),
+    ]
+    got = await focus_after(client, receiver, "death-recorded",
+                            ("Patient?general-practitioner=Organization/gp-practice-1",),
+                            writes, 3)
+    assert got == [("POST", "http://test/Observation/d2"), ("PUT", "http://test/Observation/d2"),
+                   ("PUT", "http://test/Patient/p-match")]
+
+
+async def test_death_recorded_only_when_a_patient_changes_to_deceased(
+        client: httpx.AsyncClient, receiver: Receiver) -> None:
+    writes = [
+        ("PUT", "/Patient/p-a", _person("p-a", 0)),  # created alive: no
+        ("PUT", "/Patient/p-a", _person("p-a", 0, deceasedBoolean=False)),  # still alive: no
+        ("PUT", "/Patient/p-a", _person("p-a", 0, deceasedBoolean=True)),
+        ("PUT", "/Patient/p-a", _person("p-a", 0, deceasedDateTime="2026-11-01")),  # no
+        ("PUT", "/Patient/p-b", _person("p-b", 1, deceasedDateTime="2026-10-30T22:00:00Z")),
+    ]
+    got = await focus_after(client, receiver, "death-recorded", (), writes, 2)
+    assert got == [("PUT", "http://test/Patient/p-a"), ("POST", "http://test/Patient/p-b")]
 
 
 @pytest.mark.parametrize(("change", "status", "words"), [

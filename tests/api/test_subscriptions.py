@@ -286,5 +286,6 @@ async def test_capability_statement_advertises_the_topics(client: httpx.AsyncCli
     topics = sorted(e["valueCanonical"] for e in entry["extension"] if e["url"].endswith(
         "capabilitystatement-subscriptiontopic-canonical"))
     assert topics == [f"https://eolc.example.org/fhir/SubscriptionTopic/{n}" for n in (
-        "advance-care-plan", "care-episode", "cpr-decision", "patient-wishes", "register-entry")]
+        "advance-care-plan", "care-episode", "cpr-decision", "death-recorded", "patient-wishes",
+        "register-entry")]
     assert {o["name"] for o in entry["operation"]} >= {"status", "events"}

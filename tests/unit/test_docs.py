@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,8 @@ _DEMO_FACTS = {
     "9992307153": {"cpr_overdue": True},
     "9992553715": {"cpr": ["450475007"], "cpr_overdue": True, "lpa": True},
     "9999609066": {"withdrawn": True},
+    "9996458865": {"died_at": "41", "first_choice": "41", "plan": True},
+    "9993236144": {"died_at": "10", "first_choice": "21", "plan": False, "admissions": 5},
 }
 
 
@@ -109,6 +112,28 @@ def test_the_readme_demo_people_are_those_make_run_loads() -> None:
             assert any(date.fromisoformat(f["period"]["end"][:10]) < today for f in cpr), name
         if "lpa" in facts:
             assert any(r["resourceType"] == "RelatedPerson" for r in resources) == facts["lpa"]
+        _check_outcome(resources, facts, name)
         if facts.get("withdrawn"):
             assert any(r["resourceType"] == "Consent" and "882941000000102" in str(r)
                        for r in resources), name
+
+
+def _check_outcome(resources: list[dict[str, Any]], facts: dict[str, Any], name: str) -> None:
+    """The dead the table names died where it says; everyone else it names is alive."""
+    patient = resources[0]
+    if "died_at" not in facts:
+        assert "deceasedDateTime" not in patient, name
+        return
+    died = datetime.fromisoformat(patient["deceasedDateTime"].replace("Z", "+00:00"))
+    places = {(r["code"]["coding"][0]["code"], r.get("extension", [{}])[0].get(
+        "valuePositiveInt")): r["valueCodeableConcept"]["coding"][0]["code"]
+        for r in resources if r["resourceType"] == "Observation"}
+    actual = places["actual-place-of-death", None]
+    wished = places["preferred-place-of-death", 1]
+    assert (actual, wished) == (facts["died_at"], facts["first_choice"]), name
+    assert any(r["resourceType"] == "CarePlan" for r in resources) == facts["plan"], name
+    if "admissions" in facts:
+        last = [r for r in resources if r["resourceType"] == "Encounter"
+                and r["priority"]["coding"][0]["code"] == "EM" and datetime.fromisoformat(
+                    r["period"]["start"].replace("Z", "+00:00")) >= died - timedelta(days=90)]
+        assert len(last) == facts["admissions"], name

@@ -41,7 +41,9 @@ def _render(request: Request, answer: wishes_service.WishesAnswer) -> Response:
 
 
 @router.get("/Patient/$wishes", responses=fhir_responses(200, 304), summary="Patient $wishes",
-            description="The end-of-life emergency summary (a document Bundle) by NHS number.")
+            description="The end-of-life emergency summary (a document Bundle) by NHS number. "
+                        "For a person whose death is recorded the document is still given; "
+                        "its title begins DECEASED and its first warning is `deceased`.")
 async def wishes_by_nhs_number(
     request: Request, ctx: Ctx, base: BaseUrl,
     identifier: Annotated[str | None, Query(

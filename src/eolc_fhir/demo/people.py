@@ -13,6 +13,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from eolc_fhir.demo.outcomes import fate_of, record_what_happened
 from eolc_fhir.demo.region import Region, demo_id, ref
 from eolc_fhir.demo.vocabulary import (
     BASE,
@@ -378,9 +379,13 @@ def _respect_summary(priority: int) -> str:
 
 def person_resources(region: Region, index: int, today: date,
                      number: str | None = None) -> list[dict[str, Any]]:
-    """Every resource of person ``index`` in ``region``, the Patient first."""
+    """Every resource of person ``index`` in ``region``, the Patient first.
+
+    Someone who died is built as they stood on the day they died (every record
+    dated before it), then their outcome is added (``outcomes``)."""
+    fate = fate_of(region.seed, index, today)
     rng = random.Random(f"person:{region.seed}:{index}")
-    person = _Person(rng, region, index, today, number or nhs_number(rng))
+    person = _Person(rng, region, index, fate.record_day or today, number or nhs_number(rng))
     person.patient_resource()
     person.register_entry()
     person.consent_to_share()
@@ -392,4 +397,4 @@ def person_resources(region: Region, index: int, today: date,
     person.lpa()
     person.episode()
     person.anticipatory_medicines()
-    return person.out
+    return record_what_happened(region, index, today, fate, person.out)

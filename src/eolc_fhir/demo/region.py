@@ -66,6 +66,7 @@ class Region:
     hospice: dict[str, Any]
     hospital: dict[str, Any]
     ambulance: dict[str, Any]
+    hospitals: list[dict[str, Any]] = field(default_factory=list)  # the acute trust first
     practices: list[dict[str, Any]] = field(default_factory=list)
     gps: dict[str, list[Professional]] = field(default_factory=dict)  # practice id -> GPs
     nurses: list[Professional] = field(default_factory=list)  # hospice key workers
@@ -73,7 +74,7 @@ class Region:
 
     def resources(self) -> list[dict[str, Any]]:
         """Organisations first (practitioners' references point to them)."""
-        orgs = [self.coordination_centre, self.hospice, self.hospital, self.ambulance,
+        orgs = [self.coordination_centre, self.hospice, *self.hospitals, self.ambulance,
                 *self.practices]
         people = [p.resource for group in self.gps.values() for p in group]
         people += [p.resource for p in (*self.nurses, *self.consultants)]
@@ -145,6 +146,11 @@ def build_region(seed: int, patients: int) -> Region:
         ambulance=_organization(seed, "ambulance", "Riverside Ambulance Service NHS Trust",
                                 "RYC01", "0300 555 0999", "prov", "Riverside"),
     )
+    # A second acute hospital takes part of the emergency admissions; no draw of ``rng``
+    # (every other organisation and professional stays as it was before it came).
+    region.hospitals = [region.hospital, _organization(
+        seed, "hospital:2", "Kingsmere General Hospital", "RK950", "01632 960555", "prov",
+        "Kingsmere")]
     region.practices = _practices(rng, seed, max(3, min(40, patients // 500 + 2)))
     for practice in region.practices:
         region.gps[practice["id"]] = [

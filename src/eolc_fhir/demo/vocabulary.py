@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __all__ = ["BASE", "SCT", "CONCEPTS", "PLACE_TYPE", "CONSENT_SCOPE", "VERIFICATION_EXT",
            "VERIFICATION_CS", "GIVEN_F", "GIVEN_M", "FAMILY", "STREETS", "REGISTER", "PROGNOSIS",
-           "PLACES", "NO_CHOICE", "EPISODE_TYPES", "WHAT_MATTERS", "REFUSED", "MEDICINES"]
+           "PLACES", "NO_CHOICE", "EPISODE_TYPES", "WHAT_MATTERS", "REFUSED", "MEDICINES",
+           "ACT_CODE", "ACT_PRIORITY", "DEATH_PLACES"]
 
 BASE = "https://eolc.example.org/fhir"
 SCT = "http://snomed.info/sct"
@@ -14,6 +15,8 @@ CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 VERIFICATION_EXT = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus")
 VERIFICATION_CS = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ACT_PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
 
 GIVEN_F = ["Margaret", "Joan", "Patricia", "Doreen", "Ayesha", "Irene", "Mary", "Sylvia",
             "Gwen", "Nkechi", "Beryl", "Hannah", "Rita", "Lakshmi", "Eileen", "Maureen"]
@@ -33,6 +36,9 @@ PROGNOSIS = [("511401000000102", "Last days of life"), ("955231000000109", "Last
 PLACES = [("21", "Patient's own home"), ("30", "Hospice"), ("10", "Hospital"),
            ("41", "Care home with nursing"), ("42", "Care home without nursing"),
            ("22", "Other private residence")]
+# Where people die (death location type), hospital first: eolc-place-type with "other".
+DEATH_PLACES = {code: display for code, display in
+                [("10", "Hospital"), *PLACES, ("50", "Other")]}
 NO_CHOICE = [("517161000000101", "Preferred place of death undecided"),
               ("766391000000108", "Preferred place of death discussion declined"),
               ("517111000000103", "Unable to express preference for place of death")]

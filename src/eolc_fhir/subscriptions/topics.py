@@ -21,11 +21,14 @@ _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 
 @dataclass(frozen=True)
 class Trigger:
-    """A resource type and interactions that fire the topic, if it meets one of ``profiles``."""
+    """A resource type and interactions that fire the topic, if it meets one of ``profiles``
+    and ``fhirpath`` (R5 ``fhirPathCriteria``, with ``%current`` and ``%previous``: the
+    resource after and before the change, empty when there is none) is true."""
 
     resource_type: str
     interactions: frozenset[str]
     profiles: tuple[str, ...]
+    fhirpath: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def _ext_values(element: dict[str, Any], url: str) -> list[Any]:
 def _trigger(data: dict[str, Any]) -> Trigger:
     resource = str(data["resource"]).removeprefix(_CORE_SD)
     return Trigger(resource, frozenset(data.get("supportedInteraction", ())),
-                   tuple(_ext_values(data, TOPIC_PROFILE_EXT)))
+                   tuple(_ext_values(data, TOPIC_PROFILE_EXT)), data.get("fhirPathCriteria"))
 
 
 def _filter(data: dict[str, Any]) -> TopicFilter:

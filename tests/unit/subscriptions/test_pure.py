@@ -28,13 +28,16 @@ T = "https://eolc.example.org/fhir/SubscriptionTopic/"
 
 def test_every_domain_topic_is_defined() -> None:
     assert sorted(TOPICS) == [T + n for n in ("advance-care-plan", "care-episode",
-                                              "cpr-decision", "patient-wishes",
-                                              "register-entry")]
+                                              "cpr-decision", "death-recorded",
+                                              "patient-wishes", "register-entry")]
     episode = TOPICS[T + "care-episode"]
     assert episode.trigger_for("EpisodeOfCare", "update") is not None
     assert episode.trigger_for("EpisodeOfCare", "delete") is None
     assert episode.filter_named(None, "managing-organization").search_param == "organization"
     assert TOPICS[T + "patient-wishes"].filters_on_patient
+    death = TOPICS[T + "death-recorded"]
+    assert death.filters_on_patient and death.trigger_for("Observation", "delete") is None
+    assert "%previous" in (death.trigger_for("Patient", "update").fhirpath or "")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("text", ["Flag?patient=Patient/1", "Flag.patient=Patient/1",
@@ -156,3 +159,36 @@ def test_full_resource_embeds_the_stored_bytes() -> None:
                                    "resource": orjson.loads(content),
                                    "request": {"method": "PUT", "url": "Encounter/e1"},
                                    "response": {"status": "200"}}
+
+
+def test_fhirpath_criteria_compare_current_and_previous() -> None:
+    from types import SimpleNamespace
+
+    from eolc_fhir.services.subscriptions.matching import Matcher
+
+    topic = TOPICS[T + "death-recorded"]
+    matcher = Matcher(SimpleNamespace(validator=None), [topic])  # type: ignore[arg-type]
+    alive = {"resourceType": "Patient", "id": "p"}
+    dead = {**alive, "deceasedDateTime": "2026-11-02"}
+
+    def fires(current: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+        return matcher.fires(topic, "update", "Patient", [current], current=current,
+                             previous=previous)
+
+    assert fires(dead, alive) and fires(dead, None)
+    assert fires({**alive, "deceasedBoolean": True}, {**alive, "deceasedBoolean": False})
+    assert not fires(dead, {**alive, "deceasedBoolean": True})
+    assert not fires({**alive, "deceasedBoolean": False}, None) and not fires(alive, dead)
+
+
+def test_a_topic_criteria_that_does_not_compile_stops_the_start() -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from eolc_fhir.services.subscriptions.matching import Matcher
+    from eolc_fhir.validation.fhirpath import InvariantCompileError
+
+    topic = TOPICS[T + "death-recorded"]
+    broken = replace(topic, triggers=(replace(topic.triggers[1], fhirpath="%current.("),))
+    with pytest.raises(InvariantCompileError, match="death-recorded"):
+        Matcher(SimpleNamespace(validator=None), [broken])  # type: ignore[arg-type]

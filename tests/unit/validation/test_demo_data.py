@@ -28,4 +28,6 @@ def test_demo_people_meet_their_profiles(profile_set: ProfileSet) -> None:
         "EolcPreferredPlace",
         "EolcConsentToShare",
         "EolcCoordinatedCareEpisode",
+        "EolcPlaceOfDeath",
+        "EolcEmergencyAdmission",
     }

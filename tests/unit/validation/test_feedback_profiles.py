@@ -84,3 +84,13 @@ def test_a_claimed_admission_must_be_an_emergency_inpatient_stay(
     errors = _errors(profile_set, claimed)
     assert ("code-invalid", "Encounter.class") in errors
     assert any(c == "code-invalid" and w.startswith("Encounter.priority") for c, w in errors)
+
+
+@pytest.mark.parametrize("death", [{"deceasedDateTime": "2026-11-02T04:10:00Z"},
+                                   {"deceasedDateTime": "2026-11-02"},
+                                   {"deceasedBoolean": True}])
+def test_an_eolc_patient_may_record_a_death(profile_set: ProfileSet,
+                                            death: dict[str, object]) -> None:
+    assert b.profile_url("EolcPatient") in b.make_patient()["meta"]["profile"]
+    assert _errors(profile_set, b.make_patient(**death)) == set()
+    assert _errors(profile_set, b.make_patient_full(**death)) == set()

@@ -1,5 +1,8 @@
 """Does a change fire a topic, and does it meet a subscription's filters? (in memory)
 
+A trigger fires on its resource type and interactions, when the resource meets
+one of its profiles and its FHIRPath criteria (``%current``, ``%previous``) hold.
+
 Filters are FHIR searches on the topic's resource type, evaluated by the search
 registry's in-memory matcher (the same semantics as the database search). Parsed
 filters and the changed resource's index rows are computed once per change.
@@ -7,7 +10,7 @@ filters and the changed resource's index rows are computed once per change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -19,10 +22,12 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.spec import Filter
 from eolc_fhir.subscriptions.topics import Topic
+from eolc_fhir.validation.fhirpath import InvariantCompileError, compile_expression
 
 __all__ = ["Matcher", "patient_id_of"]
 
 _PLAN_CACHE_LIMIT = 4096
+Criteria = Callable[[Any, Mapping[str, Any]], list[Any]]
 
 
 def patient_id_of(resource: dict[str, Any]) -> str | None:
@@ -41,20 +46,40 @@ def patient_id_of(resource: dict[str, Any]) -> str | None:
 
 
 class Matcher:
-    def __init__(self, ctx: ServerContext) -> None:
+    def __init__(self, ctx: ServerContext, topics: Iterable[Topic] = ()) -> None:
         self.ctx = ctx
         self._plans: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        # Every topic's FHIRPath criteria, compiled once: a wrong one stops the start.
+        self._criteria: dict[str, Criteria] = {}
+        for topic in topics:
+            for trigger in topic.triggers:
+                if trigger.fhirpath and trigger.fhirpath not in self._criteria:
+                    self._criteria[trigger.fhirpath] = _compile(topic.url, trigger.fhirpath)
 
     def fires(self, topic: Topic, interaction: str, rtype: str,
-              versions: Sequence[dict[str, Any]]) -> bool:
+              versions: Sequence[dict[str, Any]], *, current: dict[str, Any] | None = None,
+              previous: dict[str, Any] | None = None) -> bool:
+        """Does the change (``current`` after it, ``previous`` before) fire ``topic``?"""
         trigger = topic.trigger_for(rtype, interaction)
         if trigger is None:
+            return False
+        if trigger.fhirpath and not self._criteria_hold(trigger.fhirpath, current, previous):
             return False
         validator = self.ctx.validator
         if not trigger.profiles or not hasattr(validator, "applicable_profiles"):
             return True
         wanted = set(trigger.profiles)
         return any(wanted.intersection(validator.applicable_profiles(v)) for v in versions)
+
+    def _criteria_hold(self, expression: str, current: dict[str, Any] | None,
+                       previous: dict[str, Any] | None) -> bool:
+        criteria = self._criteria.get(expression)
+        if criteria is None:
+            criteria = self._criteria[expression] = _compile("", expression)
+        focus = current if current is not None else previous
+        env = {"current": current if current is not None else [],
+               "previous": previous if previous is not None else []}
+        return criteria(focus, env) == [True]
 
     def check(self, rtype: str, params: list[tuple[str, str]], topic_url: str) -> None:
         """422 unless the search registry understands the filter (done at subscribe time)."""
@@ -128,6 +153,14 @@ class Matcher:
                 found.append(orjson.loads(stored.content))
         cache["patients"] = found
         return found
+
+
+def _compile(topic_url: str, expression: str) -> Criteria:
+    try:
+        return compile_expression(expression)
+    except InvariantCompileError as exc:
+        raise InvariantCompileError(
+            f"topic {topic_url}: fhirPathCriteria cannot be used: {exc}") from None
 
 
 def _query(params: Sequence[tuple[str, str]]) -> str:

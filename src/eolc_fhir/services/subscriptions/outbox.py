@@ -58,7 +58,7 @@ class SubscriptionEngine:
         for topic in self.topics.values():
             for rtype in topic.resource_types():
                 self.by_type.setdefault(rtype, []).append(topic)
-        self.matcher = Matcher(ctx)
+        self.matcher = Matcher(ctx, self.topics.values())
         self.dispatcher: Any = None
         self._specs: dict[str, tuple[str, SubscriptionSpec]] = {}
 
@@ -200,8 +200,12 @@ def _fired(engine: SubscriptionEngine, change: Change,
            versions: Sequence[dict[str, Any]]) -> set[str]:
     """The urls of the topics this change triggers (before any subscription is looked at)."""
     rtype = change.stored.resource_type
+    current = change.resource
+    # _versions: the new state (absent for a delete), then the old one when there was one
+    previous = versions[-1] if len(versions) > (current is not None) else None
     return {t.url for t in engine.by_type.get(rtype, ())
-            if engine.matcher.fires(t, change.interaction, rtype, versions)}
+            if engine.matcher.fires(t, change.interaction, rtype, versions,
+                                    current=current, previous=previous)}
 
 
 async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWork,

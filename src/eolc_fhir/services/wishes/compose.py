@@ -74,19 +74,21 @@ def _escape(text: str) -> str:
     return escape(text, quote=False)
 
 
-def _title(patient: dict[str, Any]) -> str:
+def _title(patient: dict[str, Any], died: str | None) -> str:
     name = (patient.get("name") or [{}])[0]
     who = " ".join([*(name.get("given") or []), name.get("family", "")]).strip() or "unnamed"
     number = next((i.get("value", "") for i in patient.get("identifier") or []
                    if i.get("system") == NHS_NUMBER_SYSTEM), "")
     nhs = f"{number[:3]} {number[3:6]} {number[6:]}" if len(number) == 10 else "unknown"
-    return (f"End of life emergency summary: {who}, born {patient.get('birthDate', 'unknown')}, "
-            f"NHS number {nhs}")
+    title = (f"End of life emergency summary: {who}, born {patient.get('birthDate', 'unknown')}, "
+             f"NHS number {nhs}")
+    return f"DECEASED ({died}). {title}" if died else title
 
 
 def compose(base_url: str, patients: list[dict[str, Any]], found: Found,
               sections: list[Section], warnings: list[Warning], rows: Sequence[Row],
-              extra: Sequence[Row]) -> bytes:
+              extra: Sequence[Row], died: str | None = None) -> bytes:
+    """The document Bundle; ``died`` (what is known of a death) heads the title."""
     subject, stamp = patients[0], to_instant(now_us())
     issues = [_detected_issue(w, subject, stamp) for w in warnings]
     composition = {
@@ -99,7 +101,7 @@ def compose(base_url: str, patients: list[dict[str, Any]], found: Found,
         "subject": ref(subject),
         "date": stamp,
         "author": [{"reference": f"urn:uuid:{_DEVICE_ID}", "display": "eolc-fhir"}],
-        "title": _title(subject),
+        "title": _title(subject, died),
         "confidentiality": "R",
         "section": [_warnings_section(issues, warnings), *(s.as_fhir() for s in sections)],
     }

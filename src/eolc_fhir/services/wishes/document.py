@@ -26,10 +26,12 @@ and the UK Core record heading that fits it best
 Every section has a short plain narrative; an empty one says so and carries
 ``emptyReason`` nilknown. Warnings, machine-readable: the first section's
 entries are DetectedIssue resources (in the Bundle, not stored) whose
-``code`` is from ``…/CodeSystem/eolc-wishes-warning`` (cpr-review-overdue,
-cpr-conflict, no-first-choice-place-of-death, consent-withdrawn,
-several-patients-match, acp-review-overdue), with ``severity`` and
-``implicated`` pointing at the resources concerned. No match for the NHS
+``code`` is from ``…/CodeSystem/eolc-wishes-warning`` (deceased, always
+first, cpr-review-overdue, cpr-conflict, no-first-choice-place-of-death,
+consent-withdrawn, several-patients-match, acp-review-overdue), with
+``severity`` and ``implicated`` pointing at the resources concerned. A person
+who has died (death.py) still gets a document, its title starting
+"DECEASED", since crews and coordinators must know. No match for the NHS
 number is a 404 OperationOutcome; a number failing modulus 11 is a 400.
 
 Several Patient records with one NHS number: the document's subject is the
@@ -70,6 +72,7 @@ from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument, Key, WishesAnswer, etags
 from eolc_fhir.services.wishes.compose import compose
+from eolc_fhir.services.wishes.death import Death, death_of, death_warning
 from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
 from eolc_fhir.services.wishes.sections import build_sections, current_episode
 from eolc_fhir.services.wishes.visibility import visible_rows
@@ -172,16 +175,27 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
     if if_none_match is not None and etag in etags(if_none_match):
         return WishesAnswer(304, etag, ids, resources=read)
     sections, warnings = build_sections(found, patients)
-    if len(patients) > 1:
-        warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
-                                   "carry this NHS number; all are shown",
-                                   [ref(p) for p in patients]))
-    body = compose(key[2], patients, found, sections, warnings, rows, extra)
+    death = _first_warnings(found, patients, warnings)
+    body = compose(key[2], patients, found, sections, warnings, rows, extra,
+                   died=death.summary() if death else None)
     codes = [w.code for w in warnings]
     if shared:  # a document some callers may not see in full is never kept
         document_cache(ctx).put(key, KeptDocument(token, today, etag, body, tuple(codes), ids,
                                                   read))
     return WishesAnswer(200, etag, ids, body, codes, read)
+
+
+def _first_warnings(found: Found, patients: list[dict[str, Any]],
+                    warnings: list[Warning]) -> Death | None:
+    """Put in front what must be read first: several records, and before all a death."""
+    if len(patients) > 1:
+        warnings.insert(0, Warning("several-patients-match", f"{len(patients)} Patient records "
+                                   "carry this NHS number; all are shown",
+                                   [ref(p) for p in patients]))
+    death = death_of(found, patients)
+    if death is not None:
+        warnings.insert(0, death_warning(death))
+    return death
 
 
 def document_cache(ctx: ServerContext) -> DocumentCache:

@@ -41,6 +41,7 @@ SECTION_CODES: dict[str, tuple[str, str | None]] = {
 }
 # warning code -> (display, DetectedIssue.severity)
 WARNINGS: dict[str, tuple[str, str]] = {
+    "deceased": ("This person has died", "high"),
     "cpr-review-overdue": ("CPR decision past its review date", "high"),
     "cpr-conflict": ("More than one active CPR decision", "high"),
     "no-first-choice-place-of-death": ("No first-choice preferred place of death", "moderate"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eolc_fhir.services.wishes.death import place_of_death, readable_time
 from eolc_fhir.services.wishes.parts import (
     ACP_CATEGORY,
     ADRT_CODES,
@@ -148,6 +149,11 @@ def places_section(found: Found, warnings: list[Warning]) -> Section:
         lines.insert(0, "<b>No first-choice preferred place of death is recorded.</b>")
         warnings.append(Warning("no-first-choice-place-of-death",
                                 "no first-choice preferred place of death is recorded"))
+    died = place_of_death(found)
+    if died is not None:  # what happened, beside what was wished
+        lines.insert(0, f"<b>Died at: {esc(text_of(died.get('valueCodeableConcept')))}</b> "
+                        f"({esc(readable_time(died.get('effectiveDateTime')))}).")
+        entries.insert(0, died)
     return Section("preferred-places", lines, entries)
 
 
