@@ -18,7 +18,7 @@ from tests.api.test_wishes import (
     _section,
     _wishes,
 )
-from tests.builders import PLACE_TYPE, make_patient, make_place_of_death
+from tests.builders import PLACE_TYPE, make_cpr_flag, make_patient, make_place_of_death
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 
@@ -44,20 +44,22 @@ async def _ok(client: httpx.AsyncClient, **headers: str) -> httpx.Response:
 
 
 async def test_a_patient_deceased_date_heads_the_document(client: httpx.AsyncClient) -> None:
-    await _record(client, place_of_death=False)  # also lacks a first choice: two warnings
+    await _record(client, place_of_death=False)  # lacks a first choice: moot after death
+    await _put(client, make_cpr_flag(period={"start": "2026-01-05", "end": "2026-03-01"}),
+               "cpr-1")  # its review date has passed: moot too
     await _put(client, make_patient(deceasedDateTime=DIED), PID)
     bundle = (await _ok(client)).json()
     check_resource(bundle, expected_type="Bundle")
     comp = _composition(bundle)
     assert comp["title"].startswith("DECEASED (died 2026-11-02 04:10 UTC)")
     assert [s["code"]["coding"][0]["code"] for s in comp["section"]] == ORDER  # all still there
-    assert _codes(bundle) == ["deceased", "no-first-choice-place-of-death"]
+    assert _codes(bundle) == ["deceased"]  # not "review the CPR decision", "ask a preference"
     first = _issues(bundle)[0]
     assert first["severity"] == "high" and "2026-11-02 04:10 UTC" in first["detail"]
     assert first["implicated"] == [{"reference": f"Patient/{PID}"}]
-    warnings = _section(bundle, "warnings")["text"]["div"]
-    assert warnings.index("This person has died") < warnings.index("No first-choice")
+    assert "This person has died" in _section(bundle, "warnings")["text"]["div"]
     assert "NOT for attempted CPR" in _section(bundle, "cpr-decision")["text"]["div"]
+    assert "No first-choice" in _section(bundle, "preferred-places")["text"]["div"]  # the fact
 
 
 async def test_a_place_of_death_alone_says_the_person_died_and_where(

@@ -13,9 +13,15 @@ from typing import Any
 
 from eolc_fhir.services.wishes.parts import Found, Warning, codes_of, ref, text_of
 
-__all__ = ["Death", "death_of", "death_warning", "place_of_death", "readable_time"]
+__all__ = ["Death", "death_of", "death_warning", "place_of_death", "readable_time",
+           "MOOT_AFTER_DEATH"]
 
 _LIVE = {"final", "amended", "corrected"}
+# Warnings that ask for something to be done for a living person (review a decision or a
+# plan, ask for a preference): after death they are noise above what matters. The
+# sections still show the facts (a review date that passed is still written there).
+MOOT_AFTER_DEATH = frozenset({"cpr-review-overdue", "acp-review-overdue",
+                              "no-first-choice-place-of-death"})
 
 
 @dataclass(frozen=True)

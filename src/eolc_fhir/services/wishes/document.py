@@ -72,7 +72,7 @@ from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument, Key, WishesAnswer, etags
 from eolc_fhir.services.wishes.compose import compose
-from eolc_fhir.services.wishes.death import Death, death_of, death_warning
+from eolc_fhir.services.wishes.death import MOOT_AFTER_DEATH, Death, death_of, death_warning
 from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
 from eolc_fhir.services.wishes.sections import build_sections, current_episode
 from eolc_fhir.services.wishes.visibility import visible_rows
@@ -194,6 +194,7 @@ def _first_warnings(found: Found, patients: list[dict[str, Any]],
                                    [ref(p) for p in patients]))
     death = death_of(found, patients)
     if death is not None:
+        warnings[:] = [w for w in warnings if w.code not in MOOT_AFTER_DEATH]
         warnings.insert(0, death_warning(death))
     return death
 
