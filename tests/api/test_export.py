@@ -13,11 +13,8 @@ from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from tests.api.export_client import (
     ASYNC,
-    download_all,
     export,
     export_settings,
-    kick_off,
-    poll,
     stored_counts,
 )
 from tests.builders import (
