@@ -179,3 +179,16 @@ async def test_types_the_client_may_not_read(secure: SecureApp) -> None:
     errors = await secure.http.get(manifest["error"][0]["url"].removeprefix("http://test"),
                                    headers=narrow)
     assert errors.status_code == 200 and "CarePlan was left out" in errors.text
+
+
+@pytest.mark.engines("sqlite")
+async def test_capability_statement_declares_the_bulk_operations(secure: SecureApp) -> None:
+    statement = (await secure.http.get("/metadata")).json()
+    bulk = "http://hl7.org/fhir/uv/bulkdata"
+    assert f"{bulk}/CapabilityStatement/bulk-data" in statement["instantiates"]
+    assert {"name": "export", "definition": f"{bulk}/OperationDefinition/export"} in \
+        statement["rest"][0]["operation"]
+    by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for rtype, name in (("Patient", "patient-export"), ("Group", "group-export")):
+        assert {"name": "export", "definition": f"{bulk}/OperationDefinition/{name}"} in \
+            by_type[rtype]["operation"]
