@@ -15,6 +15,7 @@ from tests.api.export_client import (
     ASYNC,
     export,
     export_settings,
+    poll,
     stored_counts,
 )
 from tests.builders import (
@@ -154,6 +155,11 @@ async def test_refusals_name_what_is_wrong(secure: SecureApp) -> None:
     assert lenient.status_code == 202, lenient.text
     assert [i["severity"] for i in lenient.json()["issue"]] == ["information", "warning",
                                                                 "warning"]
+    manifest = await poll(secure.http, cc, lenient.headers["content-location"].removeprefix(
+        "http://test"))
+    errors = await secure.http.get(manifest["error"][0]["url"].removeprefix("http://test"),
+                                   headers=cc)
+    assert [line.count(b'"warning"') for line in errors.content.splitlines()] == [1, 1]
     for ok in ("application/ndjson", "ndjson"):
         response = await secure.http.get(f"/$export?_outputFormat={ok}", headers={**cc, **ASYNC})
         assert response.status_code in (202, 429), response.text

@@ -156,3 +156,14 @@ async def test_a_job_that_keeps_dying_fails_cleanly(migrated_url: str, tmp_path:
         assert response.json()["resourceType"] == "OperationOutcome"
         assert "interrupted" in response.text
         assert "manifest" not in response.text and "output" not in response.text
+
+
+@pytest.mark.engines("sqlite")
+async def test_without_authentication_no_token_is_required(migrated_url: str,
+                                                           tmp_path: Path) -> None:
+    async with _app(export_settings(migrated_url, tmp_path, insecure_dev=True)) as dev:
+        await dev.http.put("/Practitioner/dr-b", json={"resourceType": "Practitioner",
+                                                       "id": "dr-b"})
+        manifest, found = await export(dev, {}, "/$export?_type=Practitioner")
+        assert manifest["requiresAccessToken"] is False
+        assert _ids(found) == {("Practitioner", "dr-b")}

@@ -101,8 +101,8 @@ async def download(ctx: ServerContext, job_id: str, name: str) -> Download:
 
 
 def manifest_of(job: ExportJob, base_url: str, transaction_us: int,
-                output: list[tuple[str, str, int]],
-                errors: list[tuple[str, str, int]]) -> str:
+                output: list[tuple[str, str, int]], errors: list[tuple[str, str, int]], *,
+                requires_token: bool = True) -> str:
     """The completion manifest (Bulk Data Access v2) of a job whose files are all written."""
     def entries(files: list[tuple[str, str, int]]) -> list[dict[str, object]]:
         return [{"type": rtype, "url": f"{base_url}{STATUS_PATH}/{job.job_id}/{name}",
@@ -110,7 +110,8 @@ def manifest_of(job: ExportJob, base_url: str, transaction_us: int,
 
     return orjson.dumps({
         "transactionTime": to_instant(transaction_us), "request": job.request,
-        "requiresAccessToken": True, "output": entries(output), "error": entries(errors),
+        "requiresAccessToken": requires_token, "output": entries(output),
+        "error": entries(errors),
     }).decode()
 
 

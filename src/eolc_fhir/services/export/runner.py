@@ -140,7 +140,8 @@ class ExportRunner:
         async with self.ctx.db.export_snapshot() as snap:
             transaction_us = now_us()
             written = await write_files(self.ctx, spec, folder, snap, checkpoint)
-        return manifest_of(job, spec.base_url, transaction_us, written.output, written.errors)
+        return manifest_of(job, spec.base_url, transaction_us, written.output, written.errors,
+                           requires_token=not self.ctx.settings.insecure_dev)
 
     async def _fail(self, job: ExportJob, error: str) -> None:
         await remove_folder(job_folder(self.ctx, job.job_id))

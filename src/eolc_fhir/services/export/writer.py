@@ -89,8 +89,8 @@ async def write_files(ctx: ServerContext, spec: ExportSpec, folder: Path,
         finally:
             await files.close()
         written.output += files.done
-    if refused:
-        written.errors.append(await _refusals(folder, refused))
+    if refused or spec.warnings:
+        written.errors.append(await _problems(folder, refused, spec.warnings))
     return written
 
 
@@ -120,10 +120,13 @@ async def _rules(snap: ExportSnapshot, principal: Principal | None,
                    hidden(principal, k[0], origins[k], withdrawn)}, owned)
 
 
-async def _refusals(folder: Path, refused: list[str]) -> tuple[str, str, int]:
-    lines = [orjson.dumps(operation_outcome([Issue(
-        "error", "forbidden", f"{t} was left out: this client may not read it")]))
-        for t in refused]
+async def _problems(folder: Path, refused: list[str],
+                    warnings: list[str]) -> tuple[str, str, int]:
+    """The manifest's ``error`` file: a type left out, or a parameter ignored (lenient)."""
+    issues = [Issue("error", "forbidden", f"{t} was left out: this client may not read it")
+              for t in refused]
+    issues += [Issue("warning", "not-supported", text) for text in warnings]
+    lines = [orjson.dumps(operation_outcome([issue])) for issue in issues]
     name = "errors-1.ndjson"  # lower case: never the name of a type's file
     await asyncio.to_thread((folder / name).write_bytes, b"\n".join(lines) + b"\n")
     return "OperationOutcome", name, len(lines)
