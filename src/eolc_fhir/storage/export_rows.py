@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eolc_fhir.storage import tables as t
@@ -96,21 +96,24 @@ class ExportSnapshot:
             probe.append(x.c.target_id.in_(list(selection.patients)))
         return exists(select(x.c.id).where(*probe))
 
-    async def about(self, patient_ids: Sequence[str]) -> list[tuple[str, str, bytes]]:
-        """(type, id, stored JSON) of the live resources (not Patients) about these people."""
+    async def about(self, patient_ids: Sequence[str],
+                    content_of: str = "Consent") -> list[tuple[str, str, bytes | None]]:
+        """(type, id, stored JSON) of the live resources (not Patients) about these people;
+        the JSON only for type ``content_of`` (the rest would only cost memory)."""
         r, x = t.resources.alias("r"), t.idx_reference.alias("x")
-        found: dict[tuple[str, str], bytes] = {}
+        found: dict[tuple[str, str], bytes | None] = {}
+        content = case((r.c.res_type == content_of, r.c.content), else_=null())
         ids = list(patient_ids)
         for start in range(0, len(ids), 500):
             keys = (select(x.c.res_type, x.c.res_id).where(
                 x.c.param.in_(COMPARTMENT_PARAMS), x.c.target_type == "Patient",
                 x.c.target_id.in_(ids[start:start + 500])).distinct().subquery())
-            stmt = select(r.c.res_type, r.c.res_id, r.c.content).join(
+            stmt = select(r.c.res_type, r.c.res_id, content).join(
                 keys, (r.c.res_type == keys.c.res_type) & (r.c.res_id == keys.c.res_id)
             ).where(r.c.deleted.is_(False), r.c.res_type != "Patient")
             with translated():
                 for row in await self._conn.execute(stmt):
-                    found[(row[0], row[1])] = bytes(row[2])
+                    found[(row[0], row[1])] = None if row[2] is None else bytes(row[2])
         return [(k[0], k[1], v) for k, v in found.items()]
 
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:

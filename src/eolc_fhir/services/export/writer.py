@@ -111,8 +111,8 @@ async def _rules(snap: ExportSnapshot, principal: Principal | None,
     withdrawn = frozenset(await snap.withdrawn_patients())
     if not withdrawn:
         return _Rules(owned=owned)
-    about = [(t, i) for t, i, content in await snap.about(sorted(withdrawn))
-             if not is_consent_to_share(orjson.loads(content))]
+    about = [(t, i) for t, i, content in await snap.about(sorted(withdrawn), "Consent")
+             if content is None or not is_consent_to_share(orjson.loads(content))]
     origins = await snap.origins(about)
     # No origin row: written outside any request (a bulk load), so no organisation may
     # claim it (admin aside), as everywhere else.
