@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import FileResponse, Response
 
+from eolc_fhir.api.audit_notes import record_export
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.errors import error_response, outcome_response
-from eolc_fhir.api.guard import record_export
 from eolc_fhir.fhir.errors import Issue, error_for_status
 from eolc_fhir.fhir.instant import to_http_date
 from eolc_fhir.services.export import jobs

@@ -41,8 +41,7 @@ from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import filter_bundle
 from eolc_fhir.services.operations import operation_reads
 
-__all__ = ["SecurityMiddleware", "authorize", "authorize_route", "record_patients",
-           "record_export", "PUBLIC_PATHS"]
+__all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
@@ -391,29 +390,3 @@ async def authorize_route(request: Request) -> None:
     path = request.scope["path"]
     if not _is_public(path):  # /metadata: served to anyone, no client to authorize
         await authorize(request.app.state.ctx, classify(request.method, path))
-
-
-def record_export(what: str, patient_ids: list[str] | None = None, *,
-                  stream: bool = False) -> None:
-    """Audit an export request as an ``operation`` that names ``what`` it did and the people
-    it is about; ``stream``: the answer is a file, sent as it is read once audited."""
-    rc = current.get()
-    if rc is not None:
-        rc.interaction = "operation"
-        rc.resources, rc.decided = [], True
-        rc.patients = list(patient_ids or [])
-        rc.extra["audit_query"] = what
-        rc.extra["stream"] = stream
-
-
-def record_patients(patient_ids: list[str], resources: list[str] | None = None, *,
-                    decided: bool = False) -> None:
-    """Name the people an answer is about (and, when the service knows them, the resources
-    it holds), for its audit record: then the body need not be parsed to find them.
-    ``decided``: the operation decided the answer's visibility whole (a $wishes document),
-    so the Bundle is not filtered either."""
-    rc = current.get()
-    if rc is not None:
-        rc.patients = list(patient_ids)
-        if resources is not None:
-            rc.resources, rc.decided = list(resources), decided
