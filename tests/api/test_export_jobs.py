@@ -60,7 +60,7 @@ async def test_withdrawn_consent_hides_the_same_rows_as_a_search(secure: SecureA
 
 
 @pytest.mark.engines("sqlite")
-async def test_every_export_request_is_audited(secure: SecureApp) -> None:
+async def test_every_export_request_is_audited(secure: SecureApp, monkeypatch: Any) -> None:
     await _region(secure)
     cc = await secure.headers("coordination-centre")
     manifest, _ = await export(secure, cc, "/Group/register/$export?_type=Patient")
@@ -77,6 +77,19 @@ async def test_every_export_request_is_audited(secure: SecureApp) -> None:
     assert download.query.startswith("$export file ") and download.status == 200
     assert download.patients == "p1 p2"  # the people in the downloaded Patient file
     assert manifest["output"][0]["type"] == "Patient"
+
+    # No audit record, no file: a 503 OperationOutcome instead of the first byte.
+    from eolc_fhir.storage.database import Database
+
+    async def broken(self: Any, records: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Database, "append_audit", broken)
+    refused = await secure.http.get(manifest["output"][0]["url"].removeprefix("http://test"),
+                                    headers=cc)
+    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert refused.json()["resourceType"] == "OperationOutcome"
+    assert '"Patient"' not in refused.text
 
 
 @asynccontextmanager

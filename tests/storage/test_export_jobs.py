@@ -48,6 +48,24 @@ async def test_a_lease_holds_until_it_runs_out(migrated_url: str) -> None:
         await db.close()
 
 
+async def test_a_released_job_is_claimed_again_at_once(migrated_url: str) -> None:
+    """A runner that stops (server shutdown) gives its job back: no waiting for the lease."""
+    db = Database(migrated_url)
+    try:
+        async with db.unit_of_work() as uow:
+            await uow.exports.add(_job("j1"))
+        assert await _claim(db, "a", 100) is not None
+        async with db.unit_of_work() as uow:
+            await uow.exports.release("j1", "b")  # not b's: nothing happens
+        assert await _claim(db, "c", 200) is None
+        async with db.unit_of_work() as uow:
+            await uow.exports.release("j1", "a")
+        again = await _claim(db, "c", 200)
+        assert again is not None and again.locked_by == "c" and again.attempts == 2
+    finally:
+        await db.close()
+
+
 async def test_concurrent_claims_give_each_job_to_one_runner(migrated_url: str) -> None:
     dbs = [Database(migrated_url) for _ in range(3)]
     try:
