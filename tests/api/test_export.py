@@ -11,19 +11,19 @@ import pytest
 
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
-from tests.api.export_client import (
-    ASYNC,
-    export,
-    export_settings,
-    poll,
-    stored_counts,
-)
 from tests.builders import (
     VALID_NHS_NUMBERS,
     make_care_plan,
     make_cpr_flag,
     make_patient,
     make_register_flag,
+)
+from tests.export_support import (
+    ASYNC,
+    export,
+    export_settings,
+    poll,
+    stored_counts,
 )
 from tests.security_support import SecureApp
 

@@ -15,7 +15,9 @@ from sqlalchemy import text
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.instant import now_us
-from tests.api.export_client import (
+from tests.api.test_export import _ids, _put, _region, secure, secure_settings
+from tests.builders import make_consent_to_share
+from tests.export_support import (
     download_all,
     export,
     export_settings,
@@ -23,8 +25,6 @@ from tests.api.export_client import (
     poll,
     stored_counts,
 )
-from tests.api.test_export import _ids, _put, _region, secure, secure_settings
-from tests.builders import make_consent_to_share
 from tests.security_support import SecureApp
 
 __all__ = ["secure", "secure_settings"]
