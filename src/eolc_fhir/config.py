@@ -98,6 +98,22 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = 30.0
     dispatcher_poll_seconds: float = 2.0
     event_retention_days: float = 30.0
+    # Bulk export (issue 14; docs/api.md "$export").
+    run_exports: bool = Field(default=True, description="run bulk export jobs inside the "
+                              "server process (off: this process only accepts and answers them)")
+    export_dir: Path = Field(default=Path("./exports"), description="folder of the export "
+                             "files, one sub-folder per job")
+    export_retention_seconds: float = Field(default=3600.0, description="how long a finished "
+                                            "export's files (and its status) are kept")
+    export_file_lines: int = Field(default=50_000, ge=1, description="resources per NDJSON "
+                                   "file; a type with more is split over several files")
+    export_lease_seconds: float = Field(default=60.0, gt=0, description="how long a job stays "
+                                        "with a process that stopped renewing it before "
+                                        "another claims it and starts it again")
+    export_poll_seconds: float = Field(default=5.0, gt=0, description="how often a process "
+                                       "looks for export jobs to run and files to remove")
+    export_max_pending: int = Field(default=3, ge=1, description="unfinished exports a client "
+                                    "may have at once (more: 429)")
 
 
 def settings_from(args: object) -> Settings:

@@ -12,7 +12,7 @@ from tests.builders_basic import patient
 
 @pytest.mark.engines("sqlite")
 @pytest.mark.parametrize("method,url", [
-    ("GET", "/$export"), ("POST", "/$export"), ("GET", "/Patient/$foo"),
+    ("GET", "/$import"), ("POST", "/$import"), ("GET", "/Patient/$foo"),
     ("POST", "/Patient/$foo"), ("DELETE", "/Patient/$foo"), ("PUT", "/Patient/$foo"),
     ("POST", "/Patient/123/$bar"), ("GET", "/Patient/123/$bar"), ("GET", "/Banana/$foo"),
     ("PATCH", "/Patient/$foo"),
@@ -38,4 +38,6 @@ async def test_known_operations_still_answer(client: httpx.AsyncClient) -> None:
     assert validated.status_code == 200
     wrong = await client.post("/Patient/$wishes", json={})
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+    bulk = await client.post("/$export", json={})  # Bulk Data: GET only here
+    assert bulk.status_code == 405 and bulk.headers["allow"] == "GET"
     assert "$wishes" in wrong.json()["issue"][0]["diagnostics"]

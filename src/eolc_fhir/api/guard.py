@@ -41,8 +41,7 @@ from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import filter_bundle
 from eolc_fhir.services.operations import operation_reads
 
-__all__ = ["SecurityMiddleware", "authorize", "authorize_route", "record_patients",
-           "PUBLIC_PATHS"]
+__all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
@@ -156,6 +155,7 @@ class _Exchange:
         self.started = time.perf_counter()
         self.start: dict[str, Any] | None = None
         self.body: list[bytes] = []
+        self.streamed: Any = None  # the send of a streamed answer, once its start went
 
     async def run(self, receive: Any, send: Any) -> None:
         try:
@@ -167,20 +167,42 @@ class _Exchange:
             return
         token = current.set(self.rc)
         try:
-            await self.app(self.scope, receive, self._capture)
+            await self.app(self.scope, receive, lambda message: self._capture(message, send))
         except Exception as exc:  # nothing above us answers or logs it
             outcome = _crash_outcome(exc, self.rc.request_id)
             if self.start is None:
                 self.start, self.body = outcome
         finally:
             current.reset(token)
+        if self.streamed is not None and self.streamed is not _dropped:
+            self._log(int(self.start["status"]) if self.start else 500)
+            return
         await self._finish(send, None)
 
-    async def _capture(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
+    async def _capture(self, message: dict[str, Any], send: Any) -> None:
+        if self.streamed is not None:  # a file, passed on as it is read
+            await self.streamed(message)
+        elif message["type"] == "http.response.start":
             self.start = message
+            if self.rc.extra.get("stream") and int(message["status"]) < 400:
+                await self._stream(send)
         elif message["type"] == "http.response.body":
             self.body.append(message.get("body", b""))
+
+    async def _stream(self, send: Any) -> None:
+        """An export file: audited (durably) before its first byte, then sent as read."""
+        assert self.start is not None
+        try:
+            await self._audit(int(self.start["status"]), None, b"")
+        except Exception as exc:
+            log.error("request_id=%s audit record not written (%s): answered 503",
+                      self.rc.request_id, type(exc).__name__)
+            self.start, self.body = _outcome(503, "the audit trail cannot be written now, "
+                                             "so nothing is answered: retry later", retry_after=2)
+            self.streamed = _dropped  # the file's chunks; the 503 is answered instead
+            return
+        self.streamed = _with_headers(send, self.extra, b"private, no-cache")
+        await self.streamed(self.start)
 
     async def _authenticate(self) -> tuple[dict[str, Any], list[bytes]] | None:
         auth = header(self.scope, b"authorization") or ""
@@ -257,7 +279,8 @@ class _Exchange:
             client_id=principal.client_id if principal else None,
             ods=principal.ods if principal else None,
             role=principal.role if principal else None, request_id=rc.request_id,
-            remote=rc.remote, query=rc.query if interaction.startswith("search") else None,
+            remote=rc.remote, query=rc.extra.get("audit_query") or (
+                rc.query if interaction.startswith("search") else None),
         )
         if status < 400 and rc.resources is not None:
             record.resources.extend(rc.resources[:_ENTITY_LIMIT])
@@ -277,6 +300,10 @@ class _Exchange:
         log.info("request_id=%s client=%s method=%s path=%s status=%d ms=%.1f",
                  self.rc.request_id, principal.client_id if principal else "-", self.rc.method,
                  self.rc.path, status, (time.perf_counter() - self.started) * 1000)
+
+
+async def _dropped(_message: dict[str, Any]) -> None:
+    return None
 
 
 def _outcome(status: int, text: str, challenge: str | None = None,
@@ -363,16 +390,3 @@ async def authorize_route(request: Request) -> None:
     path = request.scope["path"]
     if not _is_public(path):  # /metadata: served to anyone, no client to authorize
         await authorize(request.app.state.ctx, classify(request.method, path))
-
-
-def record_patients(patient_ids: list[str], resources: list[str] | None = None, *,
-                    decided: bool = False) -> None:
-    """Name the people an answer is about (and, when the service knows them, the resources
-    it holds), for its audit record: then the body need not be parsed to find them.
-    ``decided``: the operation decided the answer's visibility whole (a $wishes document),
-    so the Bundle is not filtered either."""
-    rc = current.get()
-    if rc is not None:
-        rc.patients = list(patient_ids)
-        if resources is not None:
-            rc.resources, rc.decided = list(resources), decided

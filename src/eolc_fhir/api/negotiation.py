@@ -28,6 +28,9 @@ _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "applicati
 _BODY_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
 _FORM = "application/x-www-form-urlencoded"
 _FORM_PREFIXES = ("/auth/",)
+# Bulk export files are NDJSON: a bulk client may ask for them by that name.
+_EXPORT_FILES = "/_export/"
+_NDJSON = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
 
 
 def _takes_form(scope: Scope) -> bool:
@@ -36,10 +39,12 @@ def _takes_form(scope: Scope) -> bool:
     return path.endswith("/_search") or path.startswith(_FORM_PREFIXES)
 
 
-def _accepts_json(accept: str) -> bool:
+def _accepts_json(accept: str, path: str = "") -> bool:
     for part in accept.split(","):
         media = part.split(";")[0].strip().lower()
         if media in _BODY_TYPES or media in ("*/*", "application/*", ""):
+            return True
+        if media in _NDJSON and path.startswith(_EXPORT_FILES):
             return True
     return False
 
@@ -66,7 +71,7 @@ class NegotiationMiddleware:
             return NotAcceptable(
                 f"_format '{fmt}' is not supported: this server speaks FHIR JSON only")
         accept = header(scope, b"accept") or ""
-        if accept and fmt is None and not _accepts_json(accept):
+        if accept and fmt is None and not _accepts_json(accept, scope["path"]):
             return NotAcceptable(f"cannot produce '{accept}': this server speaks FHIR JSON only")
         length = header(scope, b"content-length") or ""
         if length.isdigit() and int(length) > self.max_body_bytes:

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
+from eolc_fhir.api.audit_notes import record_patients
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
-from eolc_fhir.api.guard import record_patients
 from eolc_fhir.api.responses import REVALIDATE, bundle_response
 from eolc_fhir.services import everything as everything_service
 from eolc_fhir.services.wishes import document as wishes_service

@@ -77,10 +77,12 @@ _DEFAULT_SCOPES = {
 
 _CLINICAL_ROLES = frozenset({"gp", "hospital", "hospice", "coordination-centre"})
 # Patient operations limited beyond the read scope they need: $wishes is the crews'
-# and carers' question; $everything the whole record, for those who treat the person.
+# and carers' question; $everything the whole record, for those who treat the person;
+# $export the region's data in bulk, for those who watch the whole region (docs/api.md).
 OPERATION_ROLES: dict[str, frozenset[str]] = {
     "wishes": _CLINICAL_ROLES | {"ambulance", "care-home"},
     "everything": _CLINICAL_ROLES,
+    "export": frozenset({"admin", "coordination-centre"}),
 }
 
 

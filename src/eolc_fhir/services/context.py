@@ -69,4 +69,5 @@ class ServerContext:
     dispatcher: Stoppable | None = None  # this process's subscription dispatcher, if it runs one
     audit_trail: Any = None  # services.audit_trail.AuditTrail, while security is on
     wishes_cache: object | None = None  # services.wishes' DocumentCache, made on first use
+    exports: Any = None  # services.export.runner.ExportRunner: its wake() after a kick-off
     create_groups: Any = None  # services.resources.group_create.CreateGroups (SQLite)

@@ -68,6 +68,7 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
         elif current:  # before the dispatcher's first delivery
             await ownership.switch_off_ownerless(ctx)
     await _start_dispatcher(ctx)
+    _start_exports(ctx)
     return ctx
 
 
@@ -88,7 +89,22 @@ async def _start_dispatcher(ctx: ServerContext) -> None:
         ctx.dispatcher = dispatcher
 
 
+def _start_exports(ctx: ServerContext) -> None:
+    """The bulk export runner ($export jobs), unless told not to."""
+    from eolc_fhir.services.export import capability
+    from eolc_fhir.services.export.runner import ExportRunner
+
+    capability.install(ctx)
+    if ctx.settings.run_exports:
+        runner = ExportRunner(ctx)
+        runner.start()
+        ctx.exports = runner
+
+
 async def close_context(ctx: ServerContext) -> None:
+    exports, ctx.exports = ctx.exports, None
+    if exports is not None:
+        await exports.stop()
     dispatcher, ctx.dispatcher = ctx.dispatcher, None
     if dispatcher is not None:
         await dispatcher.stop()

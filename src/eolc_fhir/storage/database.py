@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
 import orjson
@@ -26,6 +26,7 @@ from eolc_fhir.storage.audit_repo import AuditRecord
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
 from eolc_fhir.storage.errors import translated, unavailable
+from eolc_fhir.storage.export_rows import ExportSnapshot, export_snapshot
 from eolc_fhir.storage.fence import BatchedRead
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
@@ -247,6 +248,10 @@ class Database:
         if self._compartment is None:
             self._compartment = PatientReader(self)
         return self._compartment
+
+    def export_snapshot(self) -> AbstractAsyncContextManager[ExportSnapshot]:
+        """One read transaction for a whole bulk export (storage/export_rows.py)."""
+        return export_snapshot(self.engine, self.dialect)
 
     @asynccontextmanager
     async def startup_lock(self) -> AsyncIterator[None]:

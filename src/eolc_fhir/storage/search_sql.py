@@ -52,7 +52,8 @@ from eolc_fhir.storage.search_conditions import (
 )
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
-           "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
+           "current_batch", "count_matches", "match_conditions", "match_ids", "include_keys",
+           "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
            "wants_custom_plan"]
 
@@ -238,6 +239,11 @@ async def prefer_custom_plans(conn: AsyncConnection, dialect: str, query: Query)
 
 def wants_custom_plan(query: Query) -> bool:
     return len(query.clauses) > 1 or any(isinstance(c, Chain | Has) for c in query.clauses)
+
+
+def match_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    """The query's conditions on the ``resources`` alias ``r`` (bulk export's filters)."""
+    return _Compiler(dialect).where(query, r)
 
 
 async def count_matches(conn: AsyncConnection, dialect: str, query: Query) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.audit_repo import AuditRepository
 from eolc_fhir.storage.errors import translated, unavailable
+from eolc_fhir.storage.export_repo import ExportJobRepository
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.search_repo import SearchRepository
 from eolc_fhir.storage.security_repo import SecurityRepository
@@ -80,6 +81,11 @@ class UnitOfWork:
     def audit(self) -> AuditRepository:
         """The append-only audit log."""
         return AuditRepository(self.connection, self.dialect)
+
+    @cached_property
+    def exports(self) -> ExportJobRepository:
+        """Bulk export jobs."""
+        return ExportJobRepository(self.connection, self.dialect)
 
     @cached_property
     def subscriptions(self) -> SubscriptionRepository:
