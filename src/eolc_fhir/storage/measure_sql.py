@@ -49,7 +49,7 @@ from eolc_fhir.storage.measure_plan import (
     SubjectDate,
     TokenJoin,
 )
-from eolc_fhir.storage.query import Has, Query
+from eolc_fhir.storage.query import Has, LastUpdatedTest, Query
 from eolc_fhir.storage.search_conditions import driver_index
 from eolc_fhir.storage.search_sql import (
     has_condition,
@@ -92,6 +92,7 @@ class MeasureSql:
     def __init__(self, dialect: str, plan: GroupPlan, scope: Scope) -> None:
         self.dialect, self.plan, self.scope = dialect, plan, scope
         self._labels = {p: f"d{n}" for n, p in enumerate(_date_params(plan))}
+        self._sets: dict[Related, Any] = {}  # uncorrelated related tests: one set each
         # Materialised: each subject's columns and each test are computed once, not again
         # wherever a level above names them (SQLite and PostgreSQL both honour the hint).
         base = self._subjects().cte("base").prefix_with("MATERIALIZED")
@@ -125,9 +126,8 @@ class MeasureSql:
         if self.scope.patient_id is not None:  # an individual report: every flag of one person
             return [p.c.res_type == "Patient", p.c.deleted.is_(False),
                     p.c.res_id == self.scope.patient_id]
-        filters = list(dict.fromkeys(_prefilter(alt)
-                                     for alt in self.plan.populations[0].alternatives))
-        conds = [or_(*(and_(*query_conditions(self.dialect, q, p)) for q in filters))]
+        alternatives = self.plan.populations[0].alternatives
+        conds = [or_(*dict.fromkeys(self._prefilter(alt, p) for alt in alternatives))]
         if self.scope.practice_id is not None:
             ref = t.idx_reference.alias()
             conds.append(_exists([ref], ref.c.res_type == "Patient", ref.c.res_id == p.c.res_id,
@@ -173,10 +173,37 @@ class MeasureSql:
         parts += [self._related(rel) for rel in alt.related]
         return parts or [true()]
 
+    def _prefilter(self, alt: Alternative, p: Any) -> ColumnElement[bool]:
+        """A cheap superset of the alternative's subjects (every test is checked again
+        above): its own clauses when one can drive from an index, else its first related
+        test's set (or, when that test is correlated, ``_has`` with its best clause)."""
+        if driver_index(alt.subject.clauses) is not None or not alt.related:
+            return and_(*query_conditions(self.dialect, alt.subject, p))
+        rel = alt.related[0]
+        if _uncorrelated(rel):
+            return p.c.res_id.in_(self._set(rel))  # type: ignore[no-any-return]
+        best = driver_index(rel.query.clauses)
+        clauses = rel.query.clauses if best is None else (rel.query.clauses[best],)
+        has = Has(rel.link, Query(rel.query.resource_type, clauses))
+        return has_condition(self.dialect, has, "Patient", p.c.res_id)
+
+    def _set(self, rel: Related) -> Select[Any]:
+        """The subjects having a resource that meets ``rel`` (uncorrelated): computed once
+        per statement (a materialised CTE), driven by the query's most selective index."""
+        if rel not in self._sets:
+            ref = t.idx_reference.alias()
+            rtype = rel.query.resource_type
+            stmt = select(ref.c.target_id.label("id")).where(
+                ref.c.res_type == rtype, ref.c.param == rel.link,
+                ref.c.target_type == "Patient",
+                *probe_id_conditions(self.dialect, rel.query, ref.c.res_id, drive=True))
+            name = f"set{len(self._sets)}"
+            self._sets[rel] = stmt.cte(name).prefix_with("MATERIALIZED")
+        return select(self._sets[rel].c.id)
+
     def _related(self, rel: Related, extra: Extra | None = None) -> ColumnElement[bool]:
         if extra is None and _uncorrelated(rel):  # one set for all subjects, made once
-            return has_condition(self.dialect, Has(rel.link, rel.query), "Patient",
-                                 self.subjects.c.res_id)
+            return self.subjects.c.res_id.in_(self._set(rel))
         conds, own, rid = self._related_conditions(rel, extra)
         if rel.at_least > 1:
             counted = select(func.count(distinct(rid))).where(*conds).correlate_except(
@@ -343,20 +370,9 @@ def _ymd_of(us: int) -> int:
 
 
 def _uncorrelated(rel: Related) -> bool:
-    return not (rel.dates or rel.joins or rel.latest) and rel.at_least == 1
-
-
-def _prefilter(alt: Alternative) -> Query:
-    """A cheap superset of the alternative's subjects in plain search clauses (every test
-    is checked again above): its own clauses when one of them can drive from an index,
-    else ``_has`` of its first related test with only that test's most selective clause."""
-    if driver_index(alt.subject.clauses) is not None or not alt.related:
-        return alt.subject
-    rel = alt.related[0]
-    best = driver_index(rel.query.clauses)
-    clauses = rel.query.clauses if best is None else (rel.query.clauses[best],)
-    has = Has(rel.link, Query(rel.query.resource_type, clauses))
-    return Query("Patient", (*alt.subject.clauses, has))
+    """Its resources' tests do not name the subject's own values: one set serves all."""
+    lean = not any(isinstance(c, LastUpdatedTest) for c in rel.query.clauses)
+    return lean and not (rel.dates or rel.joins or rel.latest) and rel.at_least == 1
 
 
 async def run_summary(conn: AsyncConnection, sql: MeasureSql) -> list[Stratum]:

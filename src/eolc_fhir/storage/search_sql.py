@@ -193,12 +193,18 @@ class _IdOnly:
         self.res_id = rid
 
 
-def probe_id_conditions(dialect: str, query: Query, rid: Any) -> list[ColumnElement[bool]]:
-    """``probe_conditions`` on a resource id column (index rows exist only for live
-    resources, so no ``resources`` row is needed); None when a clause needs that row."""
+def probe_id_conditions(dialect: str, query: Query, rid: Any, *,
+                        drive: bool = False) -> list[ColumnElement[bool]]:
+    """The query's clauses on a resource id column (index rows exist only for live
+    resources, so no ``resources`` row is needed); ``drive``: the most selective clause as
+    ``rid IN (index lookup)``, the others as probes. ValueError when a clause needs the
+    resources row (``_lastUpdated``)."""
     if any(isinstance(c, LastUpdatedTest) for c in query.clauses):
         raise ValueError("_lastUpdated needs the resources row")
-    return probe_conditions(dialect, query, _IdOnly(rid))
+    comp, r = _Compiler(dialect), _IdOnly(rid)
+    driver = driver_index(query.clauses) if drive else None
+    return [comp.clause(c, query.resource_type, r, drive=n == driver)
+            for n, c in enumerate(query.clauses)]
 
 
 def has_condition(dialect: str, has: Has, rtype: str, rid: Any) -> ColumnElement[bool]:
