@@ -14,7 +14,7 @@ from eolc_fhir.search import SearchRegistry
 from eolc_fhir.search.measures import read_measure
 from eolc_fhir.storage.measure_plan import CorrelatedDate, SubjectDate
 
-PROFILES = Path(__file__).parents[2] / "profiles"
+PROFILES = Path(__file__).parents[3] / "profiles"
 PERIOD = ("2026-07-01T00:00:00.000000Z", "2026-09-30T23:59:59.999999Z")
 REGISTRY = SearchRegistry.load(PROFILES)
 
