@@ -154,6 +154,8 @@ class MeasureSql:
                 labels[-1].append([f"p{k}_{a}_{n}" for n in range(len(parts))])
                 columns += [case((cond, 1), else_=0).label(f"p{k}_{a}_{n}")
                             for n, cond in enumerate(parts)]
+        if self.plan.observation is not None:  # computed here once, beside the tests
+            columns.append(self._observed().label("observed"))
         return select(*columns), labels
 
     def _alternative_parts(self, alt: Alternative) -> list[ColumnElement[bool]]:
@@ -321,6 +323,8 @@ class MeasureSql:
             previous = within
         columns += [parts.c[name] for alts in self.part_labels for names in alts
                     for name in names]
+        if self.plan.observation is not None:
+            columns.append(parts.c.observed)
         return select(*columns)
 
     # -- the statements ------------------------------------------------------------------------
@@ -334,29 +338,31 @@ class MeasureSql:
         """(res_id, f0..fn, parts...) of every subject in the first population (or the
         one person of an individual report, in or out)."""
         f = self.flags
-        stmt = select(*[c for c in f.c if c.name not in ("practice", "band")])
+        stmt = select(*[c for c in f.c if c.name not in ("practice", "band", "observed")])
         if self.scope.patient_id is None:
             stmt = stmt.where(f.c.f0 == 1)
         return stmt.order_by(f.c.res_id)
 
     def observations(self) -> Select[Any] | None:
-        """(practice, band, days) per subject of the last population."""
-        obs = self.plan.observation
-        if obs is None:
+        """(practice, band, value) per subject of the last population."""
+        if self.plan.observation is None:
             return None
-        f, s = self.flags, self.subjects
+        f = self.flags
         last = f.c[f"f{len(self.plan.populations) - 1}"]
+        return select(f.c.practice, f.c.band, f.c.observed).where(
+            last == 1, f.c.observed.is_not(None))
+
+    def _observed(self) -> Any:
+        """Whole days from the earliest date of the source resources to the subject's date."""
+        obs = self.plan.observation
+        assert obs is not None
         source = dataclasses.replace(obs.source, at_least=1)
         conds, own, rid = self._related_conditions(source, None)
         i = t.idx_date.alias()
         first = select(func.min(i.c.low_us)).where(
             *conds, i.c.res_type == obs.source.query.resource_type, i.c.res_id == rid,
             i.c.param == obs.param).correlate_except(*own, i).scalar_subquery()
-        until = self._subject_date(obs.until, "l")
-        days = (until - first) // DAY_US
-        inner = select(s.c.res_id, days.label("days")).subquery("observed")
-        return select(f.c.practice, f.c.band, inner.c.days).join_from(
-            f, inner, inner.c.res_id == f.c.res_id).where(last == 1, inner.c.days.is_not(None))
+        return (self._subject_date(obs.until, "l") - first) // DAY_US
 
 
 def _exists(own: list[Any], *conds: ColumnElement[bool]) -> ColumnElement[bool]:
