@@ -53,6 +53,7 @@ from eolc_fhir.storage.query import Has, LastUpdatedTest, Query
 from eolc_fhir.storage.search_conditions import driver_index
 from eolc_fhir.storage.search_sql import (
     has_condition,
+    id_set,
     probe_conditions,
     probe_id_conditions,
     query_conditions,
@@ -198,10 +199,15 @@ class MeasureSql:
         if rel not in self._sets:
             ref = t.idx_reference.alias()
             rtype = rel.query.resource_type
+            ids = id_set(self.dialect, rel.query)
+            tests: list[ColumnElement[bool]]
+            if ids is not None:  # set operations over the index ranges
+                tests = [ref.c.res_id.in_(ids)]
+            else:
+                tests = probe_id_conditions(self.dialect, rel.query, ref.c.res_id, drive=True)
             stmt = select(ref.c.target_id.label("id")).where(
                 ref.c.res_type == rtype, ref.c.param == rel.link,
-                ref.c.target_type == "Patient",
-                *probe_id_conditions(self.dialect, rel.query, ref.c.res_id, drive=True))
+                ref.c.target_type == "Patient", *tests)
             name = f"set{len(self._sets)}"
             self._sets[rel] = stmt.cte(name).prefix_with("MATERIALIZED")
         return select(self._sets[rel].c.id)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    intersect,
     literal,
     or_,
     select,
@@ -55,7 +56,7 @@ __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_pa
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
            "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
-           "has_condition"]
+           "has_condition", "id_set"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -205,6 +206,32 @@ def probe_id_conditions(dialect: str, query: Query, rid: Any, *,
     driver = driver_index(query.clauses) if drive else None
     return [comp.clause(c, query.resource_type, r, drive=n == driver)
             for n, c in enumerate(query.clauses)]
+
+
+def id_set(dialect: str, query: Query) -> Any:
+    """The ids of the query's resources as set operations over whole index ranges: the
+    INTERSECT of each clause's ids, minus (``NOT IN``) those of each negated clause
+    (``:not``, ``:missing=true``). No probe per resource: the database scans, hashes or
+    sorts each range once. None when a clause is not a plain test of one parameter."""
+    if not query.clauses or not all(isinstance(c, Criterion | Missing) for c in query.clauses):
+        return None
+    keep: list[Select[Any]] = []
+    drop: list[Select[Any]] = []
+    for clause in query.clauses:
+        assert isinstance(clause, Criterion | Missing)
+        i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+        conds = [i.c.res_type == query.resource_type, i.c.param == clause.param]
+        if isinstance(clause, Criterion):
+            conds.append(or_(*(test_condition(x, i, dialect) for x in clause.tests)))
+            negate = clause.negate
+        else:
+            negate = clause.missing
+        (drop if negate else keep).append(select(i.c.res_id).where(*conds))
+    if not keep:
+        return None
+    found = (keep[0] if len(keep) == 1 else intersect(*keep)).subquery()
+    # NOT IN rather than EXCEPT: SQLite refuses a parenthesised compound SELECT inside one.
+    return select(found.c.res_id).where(*(found.c.res_id.not_in(d) for d in drop))
 
 
 def has_condition(dialect: str, has: Has, rtype: str, rid: Any) -> ColumnElement[bool]:
