@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import resource
 import statistics
 import tempfile
 import time
@@ -203,7 +204,9 @@ def main() -> None:
                  for r in found]
     else:
         rows = _synthetic(args, registry)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(_markdown(rows))
+    print(f"peak RSS of this process: {peak} MB")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
