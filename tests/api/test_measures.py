@@ -261,3 +261,27 @@ async def test_unknown_measures_and_unreadable_criteria(client: httpx.AsyncClien
     assert broken.status_code == 400
     assert broken.json()["issue"][0]["expression"] == [
         "Measure.group[0].population[2].criteria"]
+
+
+async def test_a_measure_given_whole_is_evaluated_without_being_stored(tmp_path: Path) -> None:
+    """The interface a command-line report uses: evaluate_measure on a Measure read from
+    profiles/, against a database that has never published it."""
+    from eolc_fhir.search import SearchRegistry
+    from eolc_fhir.services.context import ServerContext
+    from eolc_fhir.services.measures.evaluate import EvaluateRequest, evaluate_measure
+    from eolc_fhir.storage.database import Database
+    from eolc_fhir.storage.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    db = Database(url)
+    try:
+        await upgrade(db)
+        ctx = ServerContext(settings=Settings(database_url=url), db=db)
+        ctx.search = SearchRegistry.load(Path("profiles"))
+        measure = orjson.loads(Path("profiles/Measure-deaths-in-hospital.json").read_bytes())
+        result = await evaluate_measure(ctx, EvaluateRequest(
+            "2026-07-01", "2026-09-30", measure_resource=measure))
+    finally:
+        await db.close()
+    assert result.measure_id == "deaths-in-hospital" and result.patients == []
+    assert [p["count"] for p in result.report["group"][0]["population"]] == [0, 0, 0]

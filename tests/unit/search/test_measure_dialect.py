@@ -78,3 +78,4 @@ def test_populations_must_be_a_proportion_or_a_continuous_variable() -> None:
     del continuous["group"][1]["extension"]
     with pytest.raises(InvalidRequest, match="aggregateMethod"):
         _read(continuous)
+

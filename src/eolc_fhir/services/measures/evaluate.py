@@ -87,6 +87,8 @@ def _may_name_patients(kind: str) -> None:
 
 async def _measure(ctx: ServerContext, uow: UnitOfWork,
                    request: EvaluateRequest) -> tuple[str, dict[str, Any]]:
+    if request.measure_resource is not None:
+        return str(request.measure_resource.get("id") or ""), request.measure_resource
     if request.measure_id is not None:
         rid = request.measure_id
     else:

@@ -8,7 +8,7 @@ R4 names the report types ``population`` (a summary), ``subject-list`` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +34,9 @@ class EvaluateRequest:
     measure_url: str | None = None  # the canonical, for the type-level call
     report_type: str | None = None  # None: individual with a Patient subject, else summary
     subject: str | None = None
+    # A Measure given whole (e.g. read from profiles/ by a command-line tool) instead of
+    # one stored in the database; never set from an HTTP request.
+    measure_resource: dict[str, Any] | None = field(default=None, compare=False)
 
     def audit_query(self) -> str:
         """The request's parameters as a query string, for the audit record."""
