@@ -13,7 +13,7 @@ import pytest
 from eolc_fhir.cli import main
 from eolc_fhir.security.client_side import new_private_key, public_jwks
 from tests.api.measure_cohort import PERIOD
-from tests.builders import make_patient, make_place_of_death
+from tests.builders import make_consent_to_share, make_patient, make_place_of_death
 from tests.security_support import SecureApp, secure, secure_settings
 
 __all__ = ["secure", "secure_settings"]
@@ -67,6 +67,21 @@ async def test_which_roles_may_evaluate(secure: SecureApp) -> None:
     listed = await _get(secure, "coordination-centre", reportType="subject-list")
     assert listed.status_code == 200, listed.text
     assert {c["id"] for c in listed.json()["contained"]} >= {"group0-numerator"}
+
+
+async def test_no_individual_report_of_a_person_who_withdrew_consent(secure: SecureApp) -> None:
+    await _one_death(secure)
+    gp = await secure.headers("gp")
+    withdrawal = make_consent_to_share(patient={"reference": "Patient/dead-1"}, category=[
+        {"coding": [{"system": "http://snomed.info/sct", "code": "882941000000102"}]}],
+        dateTime="2026-06-01T09:00:00Z")
+    assert (await secure.http.post("/Consent", content=orjson.dumps(withdrawal),
+                                   headers=gp)).status_code == 201
+    one = {"subject": "Patient/dead-1"}
+    refused = await _get(secure, "coordination-centre", **one)
+    assert refused.status_code == 403 and "withdrawn consent" in refused.text
+    assert (await _get(secure, "admin", **one)).status_code == 200
+    assert (await _get(secure, "coordination-centre")).status_code == 200  # counts still
 
 
 def _events(entries: list[dict[str, Any]], client: str) -> list[dict[str, Any]]:

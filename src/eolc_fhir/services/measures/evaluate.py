@@ -85,6 +85,20 @@ def _may_name_patients(kind: str) -> None:
                         "data (reportType=population gives the counts)", code="forbidden")
 
 
+async def _may_see_person(ctx: ServerContext, request: EvaluateRequest) -> None:
+    """One person's report is made of their records: when they withdrew consent to share,
+    only admin gets it (other organisations would learn from it what they may not read)."""
+    principal = current_principal()
+    if request.kind != "individual" or ctx.security is None or principal is None \
+            or principal.is_admin:
+        return
+    patient = (request.subject or "").partition("/")[2]
+    if patient in await ctx.security.withdrawn_patients():
+        raise Forbidden("the person has withdrawn consent to share their record: no "
+                        "individual report is made of it for other organisations",
+                        code="forbidden")
+
+
 async def _measure(ctx: ServerContext, uow: UnitOfWork,
                    request: EvaluateRequest) -> tuple[str, dict[str, Any]]:
     if request.measure_resource is not None:
@@ -151,6 +165,7 @@ async def evaluate_measure(ctx: ServerContext, request: EvaluateRequest) -> Meas
     cannot read, 403 for a report naming patients to a client that may not read them)."""
     kind = request.kind
     _may_name_patients(kind)
+    await _may_see_person(ctx, request)
     start_us, end_us = _period(request)
     async with ctx.db.unit_of_work(write=False) as uow:
         measure_id, measure = await _measure(ctx, uow, request)
