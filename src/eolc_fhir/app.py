@@ -16,6 +16,7 @@ from eolc_fhir.api import (
     errors,
     export,
     guard,
+    measures,
     operations,
     rest,
     search,
@@ -44,7 +45,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;
     # every operation's route before unknown_operations, which answers for the others.
-    for router in (operations.router, export.router, conformance.router,
+    for router in (operations.router, export.router, measures.router, conformance.router,
                    subscriptions.router):
         app.include_router(router, dependencies=_GUARDED)
     app.include_router(unknown_operations.router)  # refuses before any data is touched

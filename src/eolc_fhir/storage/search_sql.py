@@ -19,6 +19,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    intersect,
     literal,
     or_,
     select,
@@ -55,7 +56,8 @@ __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_pa
            "current_batch", "count_matches", "match_conditions", "match_ids", "include_keys",
            "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
-           "wants_custom_plan"]
+           "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
+           "has_condition", "id_set"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -171,6 +173,72 @@ class _Compiler:
             .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
             .scalar_subquery()
         )
+
+
+def query_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    """The query's conditions on resources alias ``r``, its most selective clause driving."""
+    return _Compiler(dialect).where(query, r)
+
+
+def probe_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    """The query's clauses as probes of one candidate row ``r`` (no driver): for
+    correlated subqueries, where a driving ``IN`` list would be the whole table."""
+    comp = _Compiler(dialect)
+    return [comp.clause(c, query.resource_type, r, drive=False) for c in query.clauses]
+
+
+class _IdOnly:
+    """Stands for a resources alias where only ``res_id`` is known (an index row's)."""
+
+    def __init__(self, rid: Any) -> None:
+        self.c = self
+        self.res_id = rid
+
+
+def probe_id_conditions(dialect: str, query: Query, rid: Any, *,
+                        drive: bool = False) -> list[ColumnElement[bool]]:
+    """The query's clauses on a resource id column (index rows exist only for live
+    resources, so no ``resources`` row is needed); ``drive``: the most selective clause as
+    ``rid IN (index lookup)``, the others as probes. ValueError when a clause needs the
+    resources row (``_lastUpdated``)."""
+    if any(isinstance(c, LastUpdatedTest) for c in query.clauses):
+        raise ValueError("_lastUpdated needs the resources row")
+    comp, r = _Compiler(dialect), _IdOnly(rid)
+    driver = driver_index(query.clauses) if drive else None
+    return [comp.clause(c, query.resource_type, r, drive=n == driver)
+            for n, c in enumerate(query.clauses)]
+
+
+def id_set(dialect: str, query: Query) -> Any:
+    """The ids of the query's resources as set operations over whole index ranges: the
+    INTERSECT of each clause's ids, minus (``NOT IN``) those of each negated clause
+    (``:not``, ``:missing=true``). No probe per resource: the database scans, hashes or
+    sorts each range once. None when a clause is not a plain test of one parameter."""
+    if not query.clauses or not all(isinstance(c, Criterion | Missing) for c in query.clauses):
+        return None
+    keep: list[Select[Any]] = []
+    drop: list[Select[Any]] = []
+    for clause in query.clauses:
+        assert isinstance(clause, Criterion | Missing)
+        i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+        conds = [i.c.res_type == query.resource_type, i.c.param == clause.param]
+        if isinstance(clause, Criterion):
+            conds.append(or_(*(test_condition(x, i, dialect) for x in clause.tests)))
+            negate = clause.negate
+        else:
+            negate = clause.missing
+        (drop if negate else keep).append(select(i.c.res_id).where(*conds))
+    if not keep:
+        return None
+    found = (keep[0] if len(keep) == 1 else intersect(*keep)).subquery()
+    # NOT IN rather than EXCEPT: SQLite refuses a parenthesised compound SELECT inside one.
+    return select(found.c.res_id).where(*(found.c.res_id.not_in(d) for d in drop))
+
+
+def has_condition(dialect: str, has: Has, rtype: str, rid: Any) -> ColumnElement[bool]:
+    """``rid IN (ids that a matching has.source refers to)``: one uncorrelated set, made
+    once by the database however many rows ask."""
+    return _Compiler(dialect)._has(has, rtype, rid, drive=True)
 
 
 def _sort_column(key: SortKey) -> str:

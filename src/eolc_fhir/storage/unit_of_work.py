@@ -15,6 +15,7 @@ from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.audit_repo import AuditRepository
 from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.export_repo import ExportJobRepository
+from eolc_fhir.storage.measure_repo import MeasureRepository
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.search_repo import SearchRepository
 from eolc_fhir.storage.security_repo import SecurityRepository
@@ -33,7 +34,8 @@ class UnitOfWork:
     """``async with db.unit_of_work() as uow``: everything inside commits together.
 
     The typed repositories (``uow.resources``, ``uow.search``, ``uow.security``,
-    ``uow.audit``, ``uow.subscriptions``) are made on first use and share its transaction.
+    ``uow.audit``, ``uow.subscriptions``, ``uow.measures``) are made on first use and share
+    its transaction.
     Repositories never commit; the unit of work does, once, when the block
     exits cleanly, and rolls back on any exception. Callbacks registered with
     ``after_commit`` run only once the commit has succeeded. A database that is
@@ -86,6 +88,11 @@ class UnitOfWork:
     def exports(self) -> ExportJobRepository:
         """Bulk export jobs."""
         return ExportJobRepository(self.connection, self.dialect)
+
+    @cached_property
+    def measures(self) -> MeasureRepository:
+        """Measure populations, counted or listed (``$evaluate-measure``)."""
+        return MeasureRepository(self.connection, self.dialect)
 
     @cached_property
     def subscriptions(self) -> SubscriptionRepository:
