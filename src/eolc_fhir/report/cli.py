@@ -1,0 +1,139 @@
+"""`eolc-fhir report --period 2026-Q3 [--practice ODS] [--out DIR]`, in-process on the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from eolc_fhir.report.period import PeriodError, Quarter, parse_quarter
+
+__all__ = ["register_commands", "ReportError", "run_report"]
+
+Handler = Callable[[argparse.Namespace], int]
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+_ODS_CODE = re.compile(r"[A-Z0-9]{3,10}")
+
+
+class ReportError(Exception):
+    """A report that cannot be made as asked; the message says why (exit code 2)."""
+
+
+def register_commands(subparsers: Any, add_db: Callable[[argparse.ArgumentParser], None]
+                      ) -> dict[str, Handler]:
+    parser = subparsers.add_parser(
+        "report", help="write every measure for a quarter as CSV tables, PNG plots (with the "
+        "last four quarters' trend) and one HTML page")
+    parser.add_argument("--period", required=True, help="calendar quarter, YYYY-Qn (2026-Q3)")
+    parser.add_argument("--practice", metavar="ODS",
+                        help="only the people of this GP practice (its ODS code)")
+    parser.add_argument("--out", type=Path, help="folder to write (default ./report-<period>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_db(parser)
+    return {"report": _report}
+
+
+def _ods_code(text: str | None) -> str | None:
+    if text is None:
+        return None
+    code = text.strip().upper()
+    if not _ODS_CODE.fullmatch(code):
+        raise ReportError(f"--practice '{text}': expected an ODS code (3 to 10 letters and "
+                          "digits, e.g. Y01234)")
+    return code
+
+
+def _report(args: argparse.Namespace) -> int:
+    from eolc_fhir.config import settings_from
+
+    try:
+        period = parse_quarter(args.period)
+        practice = _ods_code(args.practice)
+    except (PeriodError, ReportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = settings_from(args).model_copy(update={"run_dispatcher": False})
+    out: Path = args.out or Path(f"report-{period.label}")
+    if period.end >= date.today():
+        print(f"warning: {period.label} has not ended yet: its figures are partial",
+              file=sys.stderr)
+    try:
+        files = asyncio.run(run_report(settings, period, practice, out, quiet=args.quiet))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report {period.label}: {len(files.tables)} measures; open {files.page}")
+    return 0
+
+
+async def run_report(settings: Any, period: Quarter, practice: str | None, out: Path, *,
+                     quiet: bool = True, evaluator: Callable[[Any], Any] | None = None) -> Any:
+    """Open the database, evaluate every measure for four quarters, write the files.
+
+    ``evaluator`` makes the MeasureEvaluator from the server context (tests give their own).
+    """
+    from eolc_fhir.report.build import write_report
+    from eolc_fhir.report.page import PageHeader
+    from eolc_fhir.report.source import TREND_QUARTERS, gather, measures_in
+    from eolc_fhir.services.startup import build_context, close_context
+
+    measures = measures_in(Path(settings.profiles_dir))
+    if not measures:
+        raise ReportError(f"no Measure resources (Measure-*.json) in {settings.profiles_dir}")
+    ctx = await build_context(settings)
+    try:
+        practice_id, label = (await _resolve_practice(ctx, practice)) if practice else (None, None)
+        evaluate = (evaluator or _service_evaluator)(ctx)
+        header = PageHeader(period, label, datetime.now(UTC))
+        with _progress(len(measures) * (TREND_QUARTERS + 1), quiet) as step:
+            inputs = await gather(measures, period, evaluate, practice_id, step)
+            return write_report(out, header, inputs, step)
+    finally:
+        await close_context(ctx)
+
+
+async def _resolve_practice(ctx: Any, code: str) -> tuple[str, str]:
+    """The Organization id of the GP practice with this ODS code, and how to name it."""
+    from eolc_fhir.services.search.query import find_ids, registry_of
+
+    async with ctx.db.unit_of_work(write=False) as uow:
+        ids = await find_ids(uow, "Organization", [("identifier", f"{ODS_SYSTEM}|{code}")],
+                             registry=registry_of(ctx))
+    if not ids:
+        raise ReportError(f"--practice {code}: no Organization with this ODS code in the "
+                          "database")
+    if len(ids) > 1:
+        raise ReportError(f"--practice {code}: {len(ids)} Organizations have this ODS code")
+    stored = await ctx.db.get_current("Organization", ids[0])
+    name = json.loads(stored.content).get("name") if stored and stored.content else None
+    return ids[0], f"GP practice {name} ({code})" if name else f"GP practice {code}"
+
+
+def _service_evaluator(ctx: Any) -> Any:
+    raise ReportError("the measures service is not in this build yet (issue 14)")
+
+
+@contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr, only when stderr is a terminal and --quiet is not given."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console,
+                  disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task("report", total=total)
+
+        def step(label: str) -> None:
+            progress.update(task, advance=1, description=escape(label[:60]))
+
+        yield step
