@@ -127,10 +127,10 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    # sys.stderr.isatty() rather than rich's own test, which FORCE_COLOR turns on in pipes.
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console,
-                  disable=quiet or not console.is_terminal) as progress:
+                  TimeElapsedColumn(), console=Console(stderr=True),
+                  disable=quiet or not sys.stderr.isatty()) as progress:
         task = progress.add_task("report", total=total)
 
         def step(label: str) -> None:

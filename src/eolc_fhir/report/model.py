@@ -119,10 +119,20 @@ def _group_views(measure: Json, reports: list[Json]) -> list[GroupView]:
                  for p in g.get("population", [])}
         proportion = {"numerator", "denominator"} <= codes
         label = (definition.get("description") or _text(definition.get("code"))
-                 or (f"group {index + 1}" if count > 1 else "all"))
+                 or _first_group_label(measure, index, count) or definition.get("id")
+                 or f"group {index + 1}")
         views.append(GroupView(index, str(label), proportion,
                                "%" if proportion else _unit(reported)))
     return views
+
+
+def _first_group_label(measure: Json, index: int, count: int) -> str | None:
+    """A measure's only group is the measure; its first of several is what the title says."""
+    if count == 1:
+        return "all"
+    if index == 0 and measure.get("title"):
+        return str(measure["title"])
+    return None
 
 
 def _definitions(measure: Json) -> list[tuple[int, str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -94,8 +95,9 @@ def write_png(view: MeasureView, path: Path) -> Path:
         _draw_bars(bars, view, group)
         _draw_trend(trend, view, group)
         if len(view.groups) > 1:
-            bars.set_title(f"{group.label}\n{bars.get_title()}", fontsize=11)
-    figure.suptitle(view.title, fontsize=13, fontweight="bold")
+            label = textwrap.shorten(group.label, 90, placeholder="...")
+            bars.set_title(f"{label}\n{bars.get_title()}", fontsize=11, loc="left")
+    figure.suptitle(textwrap.fill(view.title, 90), fontsize=13, fontweight="bold")
     figure.savefig(path, format="png", dpi=100)
     return path
 
