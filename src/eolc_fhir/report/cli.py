@@ -74,17 +74,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 async def run_report(settings: Any, period: Quarter, practice: str | None, out: Path, *,
-                     quiet: bool = True, evaluator: Callable[[Any], Any] | None = None) -> Any:
+                     quiet: bool = True, evaluator: Callable[[Any], Any] | None = None,
+                     measures: list[dict[str, Any]] | None = None) -> Any:
     """Open the database, evaluate every measure for four quarters, write the files.
 
-    ``evaluator`` makes the MeasureEvaluator from the server context (tests give their own).
+    ``evaluator`` makes the MeasureEvaluator from the server context and ``measures`` are
+    the Measure resources (default: the profiles folder's); tests may give their own.
     """
     from eolc_fhir.report.build import write_report
     from eolc_fhir.report.page import PageHeader
     from eolc_fhir.report.source import TREND_QUARTERS, gather, measures_in
     from eolc_fhir.services.startup import build_context, close_context
 
-    measures = measures_in(Path(settings.profiles_dir))
+    if measures is None:
+        measures = measures_in(Path(settings.profiles_dir))
     if not measures:
         raise ReportError(f"no Measure resources (Measure-*.json) in {settings.profiles_dir}")
     ctx = await build_context(settings)
