@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -19,6 +20,8 @@ __all__ = ["write_png", "describe_plot"]
 _STRATUM_COLOUR = "#0072B2"
 _TOTAL_COLOUR = "#D55E00"
 _TOTAL_LABEL = "All (total)"
+_TREND_HEIGHT = 2.6  # inches
+_DIGITS = re.compile(r"(\d+)")
 
 
 def _bar_rows(view: MeasureView, group: GroupView) -> tuple[str | None, list[Row]]:
@@ -26,17 +29,23 @@ def _bar_rows(view: MeasureView, group: GroupView) -> tuple[str | None, list[Row
     quarter = view.quarters[-1]
     breakdown = view.practice_breakdown(group.index) or next(
         iter(view.breakdowns(group.index)), None)
-    rows = sorted(view.select(quarter, group.index, breakdown), key=lambda r: r.stratum,
-                  reverse=True) if breakdown else []
+    rows = sorted(view.select(quarter, group.index, breakdown), key=_natural,
+                  reverse=True) if breakdown else []  # drawn bottom up: A is at the top
     return breakdown, rows + view.select(quarter, group.index, TOTAL)
 
 
-def _value_text(row: Row, group: GroupView) -> str:
+def _natural(row: Row) -> list[tuple[int, str]]:
+    """Practice 2 before Practice 10."""
+    return [(int(part), "") if part.isdigit() else (-1, part.lower())
+            for part in _DIGITS.split(row.stratum)]
+
+
+def _value_text(row: Row, group: GroupView, space: str = " ") -> str:
     if row.score is None:
         return "no data"
     text = format_score(row.score, group.unit) + ("%" if group.unit == "%" else f" {group.unit}")
     if group.proportion and "denominator" in row.counts:
-        text += f" ({row.counts.get('numerator', 0)}/{row.counts['denominator']})"
+        text += f"{space}({row.counts.get('numerator', 0)}/{row.counts['denominator']})"
     return text
 
 
@@ -61,7 +70,7 @@ def _draw_bars(ax: Axes, view: MeasureView, group: GroupView) -> None:
     ax.set_xlim(0, 100 if group.proportion else max(1.0, top * 1.35))
     ax.set_xlabel(_axis_label(group))
     where = f"by {breakdown}" if breakdown else "total"
-    ax.set_title(f"{view.quarters[-1].label}, {where}", fontsize=11)
+    ax.set_title(f"{view.quarters[-1].label} {where}", fontsize=11)
 
 
 def _draw_trend(ax: Axes, view: MeasureView, group: GroupView) -> None:
@@ -71,32 +80,38 @@ def _draw_trend(ax: Axes, view: MeasureView, group: GroupView) -> None:
     ax.plot(positions, scores, color=_TOTAL_COLOUR, marker="o", linewidth=2,
             label=_TOTAL_LABEL)
     for x, total in zip(positions, totals, strict=True):
-        text = _value_text(total, group) if total is not None else "no data"
+        text = _value_text(total, group, "\n") if total is not None else "no data"
         y = total.score if total is not None and total.score is not None else 0.0
-        ax.annotate(text, (x, y), xytext=(0, 8), textcoords="offset points", ha="center",
-                    fontsize=9)
+        ax.annotate(text, (x, y), xytext=(0, 6), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=9)
     ax.set_xticks(positions, [q.label for q in view.quarters])
     finite = [s for s in scores if s == s]
-    ax.set_ylim(0, 100 if group.proportion else max(1.0, max(finite, default=0.0) * 1.3))
+    if group.proportion:  # room above 100% for the labels
+        ax.set_ylim(0, 125)
+        ax.set_yticks(range(0, 101, 20))
+    else:
+        ax.set_ylim(0, max(1.0, max(finite, default=0.0) * 1.4))
     ax.set_xlim(-0.5, len(positions) - 0.5)
     ax.set_ylabel(_axis_label(group))
-    ax.set_title("trend, last four quarters (total)", fontsize=11)
+    ax.set_title("Trend over the last four quarters (total)", fontsize=11)
     ax.grid(axis="y", linestyle=":", linewidth=0.8)
 
 
 def write_png(view: MeasureView, path: Path) -> Path:
-    """One row of two plots per group of the measure; 100 dpi keeps each file small."""
-    heights = [max(3.2, 0.32 * (len(_bar_rows(view, g)[1]) + 3)) for g in view.groups]
-    figure = Figure(figsize=(11, sum(heights) + 0.8), layout="constrained")
+    """Per group of the measure, the trend above the bars; 100 dpi keeps each file small."""
+    heights = []
+    for group in view.groups:
+        heights += [_TREND_HEIGHT, max(1.6, 0.3 * (len(_bar_rows(view, group)[1]) + 2))]
+    figure = Figure(figsize=(11, sum(heights) + 0.6), layout="constrained")
     FigureCanvasAgg(figure)  # the non-interactive backend: no display needed
-    grid = figure.add_gridspec(len(view.groups), 2, height_ratios=heights, width_ratios=[3, 2])
-    for row, group in enumerate(view.groups):
-        bars, trend = figure.add_subplot(grid[row, 0]), figure.add_subplot(grid[row, 1])
-        _draw_bars(bars, view, group)
+    grid = figure.add_gridspec(len(heights), 1, height_ratios=heights)
+    for number, group in enumerate(view.groups):
+        trend = figure.add_subplot(grid[2 * number])
         _draw_trend(trend, view, group)
+        _draw_bars(figure.add_subplot(grid[2 * number + 1]), view, group)
         if len(view.groups) > 1:
-            label = textwrap.shorten(group.label, 90, placeholder="...")
-            bars.set_title(f"{label}\n{bars.get_title()}", fontsize=11, loc="left")
+            label = textwrap.shorten(group.label, 100, placeholder="...")
+            trend.set_title(f"{label}\n{trend.get_title()}", fontsize=11)
     figure.suptitle(textwrap.fill(view.title, 90), fontsize=13, fontweight="bold")
     figure.savefig(path, format="png", dpi=100)
     return path
