@@ -65,7 +65,12 @@ class MeasureView:
 
     @property
     def populations(self) -> list[str]:
-        present = {code for row in self.rows for code in row.counts}
+        return self.populations_of(None)
+
+    def populations_of(self, group: int | None) -> list[str]:
+        """The population codes reported (for one group, or for any), in the usual order."""
+        present = {code for row in self.rows if group is None or row.group == group
+                   for code in row.counts}
         return [code for code in POPULATION_ORDER if code in present] + sorted(
             present.difference(POPULATION_ORDER))
 
@@ -127,12 +132,10 @@ def _group_views(measure: Json, reports: list[Json]) -> list[GroupView]:
 
 
 def _first_group_label(measure: Json, index: int, count: int) -> str | None:
-    """A measure's only group is the measure; its first of several is what the title says."""
-    if count == 1:
-        return "all"
+    """The first (or only) group is what the measure's title says."""
     if index == 0 and measure.get("title"):
         return str(measure["title"])
-    return None
+    return "all" if count == 1 else None
 
 
 def _definitions(measure: Json) -> list[tuple[int, str, str]]:

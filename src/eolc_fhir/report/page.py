@@ -73,7 +73,7 @@ def _definition(view: MeasureView) -> str:
 
 def _quarter_table(view: MeasureView, group: int) -> str:
     quarter, unit = view.quarters[-1], view.groups[group].unit
-    populations = view.populations
+    populations = view.populations_of(group)
     head = "".join(f'<th scope="col">{_e(c)}</th>' for c in
                    ["breakdown", "stratum", *populations, f"score ({unit})" if unit else "score"])
     rows = view.select(quarter, group, TOTAL) + [

@@ -31,7 +31,6 @@ def proportion_measure(name: str, title: str) -> Json:
 
 def two_group_measure(name: str, title: str) -> Json:
     measure = proportion_measure(name, title)
-    measure["group"][0]["description"] = "on the register before death"
     measure["group"].append({"description": "median days on the register", "population": [
         {"code": {"coding": [{"system": POP, "code": "measure-population"}]},
          "description": "deaths on the register"}]})

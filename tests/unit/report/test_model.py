@@ -42,7 +42,7 @@ def test_a_second_group_in_days_keeps_its_unit_and_no_score_is_not_zero() -> Non
     report = measure_report(measure, Q3, [proportion_group(0, 0), median_group(4, 37.5)])
     view = measure_view(MeasureInput(measure, {Q3: report}))
     assert [(g.label, g.proportion, g.unit) for g in view.groups] == [
-        ("on the register before death", True, "%"),
+        ("Identified before death", True, "%"),
         ("median days on the register", False, "days")]
     first, second = view.total(Q3, 0), view.total(Q3, 1)
     assert first is not None and first.score is None  # nobody died: no score, not 0%
@@ -69,8 +69,9 @@ def test_the_table_has_every_quarter_newest_first_with_the_total_before_the_stra
     assert table_header(view) == ["period", "group", "breakdown", "stratum",
                                   "initial-population", "denominator", "numerator", "score",
                                   "unit"]
+    title = "Deaths in hospital"
     assert table_rows(view) == [
-        ["2026-Q3", "all", TOTAL, "all", "3", "3", "2", "66.7", "%"],
-        ["2026-Q3", "all", "GP practice", "Riverside Surgery (Y01001)", "3", "3", "2", "66.7",
+        ["2026-Q3", title, TOTAL, "all", "3", "3", "2", "66.7", "%"],
+        ["2026-Q3", title, "GP practice", "Riverside Surgery (Y01001)", "3", "3", "2", "66.7",
          "%"],
-        ["2026-Q2", "all", TOTAL, "all", "3", "3", "1", "33.3", "%"]]
+        ["2026-Q2", title, TOTAL, "all", "3", "3", "1", "33.3", "%"]]
