@@ -15,6 +15,7 @@ from eolc_fhir.api import (
     conformance,
     errors,
     guard,
+    measures,
     operations,
     rest,
     search,
@@ -43,7 +44,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;
     # every operation's route before unknown_operations, which answers for the others.
-    for router in (operations.router, conformance.router, subscriptions.router):
+    for router in (operations.router, measures.router, conformance.router,
+                   subscriptions.router):
         app.include_router(router, dependencies=_GUARDED)
     app.include_router(unknown_operations.router)  # refuses before any data is touched
     app.include_router(search.router, dependencies=_GUARDED)

@@ -257,7 +257,8 @@ class _Exchange:
             client_id=principal.client_id if principal else None,
             ods=principal.ods if principal else None,
             role=principal.role if principal else None, request_id=rc.request_id,
-            remote=rc.remote, query=rc.query if interaction.startswith("search") else None,
+            remote=rc.remote,
+            query=rc.query if interaction.startswith("search") else rc.extra.get("audit_query"),
         )
         if status < 400 and rc.resources is not None:
             record.resources.extend(rc.resources[:_ENTITY_LIMIT])
@@ -366,13 +367,16 @@ async def authorize_route(request: Request) -> None:
 
 
 def record_patients(patient_ids: list[str], resources: list[str] | None = None, *,
-                    decided: bool = False) -> None:
+                    decided: bool = False, query: str | None = None) -> None:
     """Name the people an answer is about (and, when the service knows them, the resources
     it holds), for its audit record: then the body need not be parsed to find them.
     ``decided``: the operation decided the answer's visibility whole (a $wishes document),
-    so the Bundle is not filtered either."""
+    so the Bundle is not filtered either. ``query``: the operation's parameters, recorded
+    as the audit's query entity (a measure and its period)."""
     rc = current.get()
     if rc is not None:
         rc.patients = list(patient_ids)
         if resources is not None:
             rc.resources, rc.decided = list(resources), decided
+        if query is not None:  # what an operation was asked (a measure's period), audited
+            rc.extra["audit_query"] = query

@@ -360,4 +360,17 @@ SearchParameter code token SearchParameter.code
 SearchParameter base token SearchParameter.base
 SearchParameter type token SearchParameter.type
 OperationDefinition code token OperationDefinition.code
+Measure url uri Measure.url
+Measure name string Measure.name
+Measure version token Measure.version
+Measure status token Measure.status
+Measure title string Measure.title
+Measure date date Measure.date
+Measure identifier token Measure.identifier
+MeasureReport date date MeasureReport.date
+MeasureReport identifier token MeasureReport.identifier
+MeasureReport period date MeasureReport.period
+MeasureReport status token MeasureReport.status
+MeasureReport patient reference MeasureReport.subject.where(resolve() is Patient) -> Patient
+MeasureReport subject reference MeasureReport.subject -> Patient,Practitioner,PractitionerRole,Location,Device,RelatedPerson,Group
 """

@@ -28,6 +28,7 @@ DEMO_CLIENTS = (
     ("demo-ambulance", "ambulance", "RYC01", "Demo ambulance service"),
     ("demo-care-home", "care-home", "VM1AB", "Demo care home"),
     ("demo-coordination-centre", "coordination-centre", "CC001", "Demo coordination centre"),
+    ("demo-commissioner", "commissioner", "CCG01", "Demo commissioner"),
     ("demo-admin", "admin", "EOLC1", "Demo administrator"),
 )
 

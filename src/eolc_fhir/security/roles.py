@@ -3,8 +3,10 @@
 Roles come from the issue: ambulance and care-home read; gp, hospital and
 hospice write clinical resources; the coordination centre reads everything
 and manages Subscriptions and EpisodeOfCare; admin manages conformance
-resources and is the only role that deletes. A token needs BOTH its scope and
-its role to allow an interaction.
+resources (Measures among them) and is the only role that deletes; the
+commissioner has a population view: conformance resources, Measures and
+MeasureReports, and ``$evaluate-measure`` summaries, never a patient's record.
+A token needs BOTH its scope and its role to allow an interaction.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["ROLES", "TypeSet", "role_allows", "default_scopes", "CONFORMANCE_TYPES",
-           "AUDIT_TYPE", "OWNED_TYPES", "OPERATION_ROLES", "operation_allows"]
+           "AUDIT_TYPE", "OWNED_TYPES", "OPERATION_ROLES", "operation_allows",
+           "POPULATION_TYPES"]
 
 AUDIT_TYPE = "AuditEvent"
 # Resources that belong to the client that created them.
@@ -20,8 +23,10 @@ OWNED_TYPES = frozenset({"Subscription"})
 CONFORMANCE_TYPES = frozenset({
     "CapabilityStatement", "CodeSystem", "CompartmentDefinition", "ConceptMap",
     "ImplementationGuide", "NamingSystem", "OperationDefinition", "SearchParameter",
-    "StructureDefinition", "StructureMap", "SubscriptionTopic", "ValueSet",
+    "StructureDefinition", "StructureMap", "SubscriptionTopic", "ValueSet", "Measure",
 })
+# What a population view reads: the definitions and the reports, no patient's record.
+POPULATION_TYPES = CONFORMANCE_TYPES | {"MeasureReport"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ _HOSPICE = {**_CLINICIAN, "c": TypeSet(but=CONFORMANCE_TYPES | {AUDIT_TYPE}),
 _COORDINATION = {"r": EVERYTHING, "s": EVERYTHING,
                  "c": TypeSet(OWNED_TYPES | {"EpisodeOfCare"}),
                  "u": TypeSet(OWNED_TYPES | {"EpisodeOfCare"}), "d": NOTHING}
+_COMMISSIONER = {"r": TypeSet(POPULATION_TYPES), "s": TypeSet(POPULATION_TYPES),
+                 "c": NOTHING, "u": NOTHING, "d": NOTHING}
 _ADMIN = {"r": EVERYTHING, "s": EVERYTHING, "c": TypeSet(CONFORMANCE_TYPES | OWNED_TYPES),
           "u": TypeSet(CONFORMANCE_TYPES | OWNED_TYPES), "d": TypeSet(but=frozenset({AUDIT_TYPE}))}
 
@@ -63,6 +70,7 @@ ROLES: dict[str, dict[str, TypeSet]] = {
     "ambulance": _READER,
     "care-home": _READER,
     "coordination-centre": _COORDINATION,
+    "commissioner": _COMMISSIONER,
     "admin": _ADMIN,
 }
 
@@ -71,6 +79,7 @@ _DEFAULT_SCOPES = {
     "ambulance": "system/*.rs system/Subscription.cru",
     "care-home": "system/*.rs system/Subscription.cru",
     "coordination-centre": "system/*.rs system/Subscription.cru system/EpisodeOfCare.cru",
+    "commissioner": "system/*.rs",
     "admin": "system/*.cruds",
 }
 
@@ -81,6 +90,9 @@ _CLINICAL_ROLES = frozenset({"gp", "hospital", "hospice", "coordination-centre"}
 OPERATION_ROLES: dict[str, frozenset[str]] = {
     "wishes": _CLINICAL_ROLES | {"ambulance", "care-home"},
     "everything": _CLINICAL_ROLES,
+    # Summaries for the population view; subject lists and individual reports also need
+    # patient-level read, which the service checks (services/measures/evaluate.py).
+    "evaluate-measure": _CLINICAL_ROLES | {"commissioner", "admin"},
 }
 
 

@@ -1,7 +1,7 @@
 """The region's conformance resources: published at start, $validate, terminology.
 
 Every JSON file in ``profiles/`` (StructureDefinitions, ValueSets, CodeSystems,
-SearchParameters, OperationDefinitions) is stored through
+SearchParameters, OperationDefinitions, Measures) is stored through
 the normal write path when the server starts — a new version only when the
 file changed — so it is readable and searchable like any other resource.
 """
@@ -28,7 +28,7 @@ log = logging.getLogger("eolc_fhir")
 
 # Topics are the subscriptions engine's data and are published by it.
 _PUBLISHED = ("StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter",
-              "OperationDefinition")
+              "OperationDefinition", "Measure")
 
 
 def _files(profiles_dir: Path) -> list[dict[str, Any]]:

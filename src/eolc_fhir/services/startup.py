@@ -20,9 +20,11 @@ log = logging.getLogger("eolc_fhir")
 
 
 def _install_operations(ctx: ServerContext) -> None:
+    from eolc_fhir.services.measures import evaluate as measures  # Measure/$evaluate-measure
     from eolc_fhir.services.wishes import document as wishes  # Patient/$wishes and $everything
 
     wishes.install(ctx)
+    measures.install(ctx)
 
 
 async def build_context(settings: Settings) -> ServerContext:

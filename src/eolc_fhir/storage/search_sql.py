@@ -54,7 +54,7 @@ from eolc_fhir.storage.search_conditions import (
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
-           "wants_custom_plan"]
+           "wants_custom_plan", "query_conditions", "probe_conditions"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -170,6 +170,18 @@ class _Compiler:
             .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
             .scalar_subquery()
         )
+
+
+def query_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    """The query's conditions on resources alias ``r``, its most selective clause driving."""
+    return _Compiler(dialect).where(query, r)
+
+
+def probe_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    """The query's clauses as probes of one candidate row ``r`` (no driver): for
+    correlated subqueries, where a driving ``IN`` list would be the whole table."""
+    comp = _Compiler(dialect)
+    return [comp.clause(c, query.resource_type, r, drive=False) for c in query.clauses]
 
 
 def _sort_column(key: SortKey) -> str:

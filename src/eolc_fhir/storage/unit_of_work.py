@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from eolc_fhir.fhir.errors import ServiceUnavailable
 from eolc_fhir.storage.audit_repo import AuditRepository
 from eolc_fhir.storage.errors import translated, unavailable
+from eolc_fhir.storage.measure_repo import MeasureRepository
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.search_repo import SearchRepository
 from eolc_fhir.storage.security_repo import SecurityRepository
@@ -32,7 +33,8 @@ class UnitOfWork:
     """``async with db.unit_of_work() as uow``: everything inside commits together.
 
     The typed repositories (``uow.resources``, ``uow.search``, ``uow.security``,
-    ``uow.audit``, ``uow.subscriptions``) are made on first use and share its transaction.
+    ``uow.audit``, ``uow.subscriptions``, ``uow.measures``) are made on first use and share
+    its transaction.
     Repositories never commit; the unit of work does, once, when the block
     exits cleanly, and rolls back on any exception. Callbacks registered with
     ``after_commit`` run only once the commit has succeeded. A database that is
@@ -80,6 +82,11 @@ class UnitOfWork:
     def audit(self) -> AuditRepository:
         """The append-only audit log."""
         return AuditRepository(self.connection, self.dialect)
+
+    @cached_property
+    def measures(self) -> MeasureRepository:
+        """Measure populations, counted or listed (``$evaluate-measure``)."""
+        return MeasureRepository(self.connection, self.dialect)
 
     @cached_property
     def subscriptions(self) -> SubscriptionRepository:

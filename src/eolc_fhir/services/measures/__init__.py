@@ -1,0 +1,1 @@
+"""Measure/$evaluate-measure: the region's measures, evaluated in the database."""
