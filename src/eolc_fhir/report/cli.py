@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from eolc_fhir.report.model import MeasureInput
 from eolc_fhir.report.period import PeriodError, Quarter, parse_quarter
+from eolc_fhir.report.source import MeasureEvaluator
 
 __all__ = ["register_commands", "ReportError", "run_report"]
 
@@ -74,29 +76,26 @@ def _report(args: argparse.Namespace) -> int:
 
 
 async def run_report(settings: Any, period: Quarter, practice: str | None, out: Path, *,
-                     quiet: bool = True, evaluator: Callable[[Any], Any] | None = None,
-                     measures: list[dict[str, Any]] | None = None) -> Any:
-    """Open the database, evaluate every measure for four quarters, write the files.
-
-    ``evaluator`` makes the MeasureEvaluator from the server context and ``measures`` are
-    the Measure resources (default: the profiles folder's); tests may give their own.
-    """
+                     quiet: bool = True) -> Any:
+    """Open the database, evaluate every active Measure for four quarters, write the files."""
     from eolc_fhir.report.build import write_report
     from eolc_fhir.report.page import PageHeader
-    from eolc_fhir.report.source import TREND_QUARTERS, gather, measures_in
+    from eolc_fhir.report.source import TREND_QUARTERS, gather
+    from eolc_fhir.services.measures.evaluate import active_measures
     from eolc_fhir.services.startup import build_context, close_context
 
-    if measures is None:
-        measures = measures_in(Path(settings.profiles_dir))
-    if not measures:
-        raise ReportError(f"no Measure resources (Measure-*.json) in {settings.profiles_dir}")
     ctx = await build_context(settings)
     try:
         practice_id, label = (await _resolve_practice(ctx, practice)) if practice else (None, None)
-        evaluate = (evaluator or _service_evaluator)(ctx)
+        # Those of profiles/ (published at start) and any a region added.
+        measures = await active_measures(ctx)
+        if not measures:
+            raise ReportError("the database holds no active Measure")
+        evaluate = _service_evaluator(ctx)
         header = PageHeader(period, label, datetime.now(UTC))
         with _progress(len(measures) * (TREND_QUARTERS + 1), quiet) as step:
             inputs = await gather(measures, period, evaluate, practice_id, step)
+            await _name_practices(ctx, inputs)
             return write_report(out, header, inputs, step)
     finally:
         await close_context(ctx)
@@ -119,8 +118,37 @@ async def _resolve_practice(ctx: Any, code: str) -> tuple[str, str]:
     return ids[0], f"GP practice {name} ({code})" if name else f"GP practice {code}"
 
 
-def _service_evaluator(ctx: Any) -> Any:
-    raise ReportError("the measures service is not in this build yet (issue 14)")
+def _service_evaluator(ctx: Any) -> MeasureEvaluator:
+    """$evaluate-measure's own service, in this process: a summary report for a quarter."""
+    from eolc_fhir.services.measures.evaluate import EvaluateRequest, evaluate_measure
+
+    async def evaluate(measure_url: str, start: date, end: date,
+                       practice_id: str | None) -> dict[str, Any]:
+        request = EvaluateRequest(
+            start.isoformat(), end.isoformat(), measure_url=measure_url,
+            report_type="population",
+            subject=f"Organization/{practice_id}" if practice_id else None)
+        return (await evaluate_measure(ctx, request)).report
+
+    return evaluate
+
+
+async def _name_practices(ctx: Any, inputs: list[MeasureInput]) -> None:
+    """Give each practice stratum (``Organization/<id>``) its practice's name as the coding's
+    display, so tables and plots say which practice a reader knows."""
+    values = [stratum["value"] for source in inputs for report in source.reports.values()
+              for group in report.get("group", []) for stratifier in group.get("stratifier", [])
+              for stratum in stratifier.get("stratum", [])
+              if str(stratum.get("value", {}).get("text", "")).startswith("Organization/")]
+    names: dict[str, str | None] = {}
+    for value in values:
+        org_id = value["text"].partition("/")[2]
+        if org_id not in names:
+            stored = await ctx.db.get_current("Organization", org_id)
+            content = json.loads(stored.content) if stored and stored.content else {}
+            names[org_id] = content.get("name")
+        if names[org_id] and value.get("coding"):
+            value["coding"][0].setdefault("display", names[org_id])
 
 
 @contextmanager

@@ -203,7 +203,8 @@ def _stratum_label(value: Json | None) -> tuple[str, str]:
     value = value or {}
     coding = (value.get("coding") or [{}])[0]
     code = coding.get("code")
-    name = value.get("text") or coding.get("display")
+    # A coding's display names it for people (e.g. a practice); text may be a reference.
+    name = coding.get("display") or value.get("text")
     if code:  # e.g. a practice's name and its ODS code
         label = f"{name} ({code})" if name and name != code else str(code)
         return label, f"{coding.get('system', '')}|{code}"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any, Protocol
 
 from eolc_fhir.report.model import MeasureInput
 from eolc_fhir.report.period import Quarter
 
-__all__ = ["MeasureEvaluator", "gather", "measures_in", "TREND_QUARTERS"]
+__all__ = ["MeasureEvaluator", "gather", "TREND_QUARTERS"]
 
 TREND_QUARTERS = 4
 Json = dict[str, Any]
@@ -23,13 +21,6 @@ class MeasureEvaluator(Protocol):
 
     async def __call__(self, measure_url: str, start: date, end: date,
                        practice_id: str | None) -> Json: ...
-
-
-def measures_in(folder: Path) -> list[Json]:
-    """The Measure resources shipped in a profiles folder, in file-name order."""
-    found = [json.loads(path.read_text(encoding="utf-8"))
-             for path in sorted(folder.glob("Measure-*.json"))]
-    return [m for m in found if m.get("resourceType") == "Measure" and m.get("url")]
 
 
 async def gather(measures: list[Json], period: Quarter, evaluate: MeasureEvaluator,
