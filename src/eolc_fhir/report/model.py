@@ -32,7 +32,8 @@ class MeasureInput:
 @dataclass(frozen=True)
 class GroupView:
     index: int
-    label: str
+    label: str  # for people: the group's description, else the measure's title
+    key: str  # for tables: the group's id when it has one, else the label
     proportion: bool  # numerator over denominator, shown in per cent
     unit: str  # "%" for proportions, else the measureScore's unit (e.g. "days")
 
@@ -126,8 +127,8 @@ def _group_views(measure: Json, reports: list[Json]) -> list[GroupView]:
         label = (definition.get("description") or _text(definition.get("code"))
                  or _first_group_label(measure, index, count) or definition.get("id")
                  or f"group {index + 1}")
-        views.append(GroupView(index, str(label), proportion,
-                               "%" if proportion else _unit(reported)))
+        views.append(GroupView(index, str(label), str(definition.get("id") or label),
+                               proportion, "%" if proportion else _unit(reported)))
     return views
 
 

@@ -67,7 +67,11 @@ def _draw_bars(ax: Axes, view: MeasureView, group: GroupView) -> None:
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
     ax.set_yticks(range(len(rows)), labels, fontsize=9)
     top = max(values, default=0.0)
-    ax.set_xlim(0, 100 if group.proportion else max(1.0, top * 1.35))
+    if group.proportion:  # room right of 100% for the value labels
+        ax.set_xlim(0, 122)
+        ax.set_xticks(range(0, 101, 20))
+    else:
+        ax.set_xlim(0, max(1.0, top * 1.35))
     ax.set_xlabel(_axis_label(group))
     where = f"by {breakdown}" if breakdown else "total"
     ax.set_title(f"{view.quarters[-1].label} {where}", fontsize=11)

@@ -38,7 +38,7 @@ def table_rows(view: MeasureView) -> list[list[str]]:
     for row in _ordered(view):
         group = view.groups[row.group]
         counts = [str(row.counts[code]) if code in row.counts else "" for code in populations]
-        lines.append([row.quarter.label, group.label, row.breakdown, row.stratum, *counts,
+        lines.append([row.quarter.label, group.key, row.breakdown, row.stratum, *counts,
                       format_score(row.score, group.unit), group.unit])
     return lines
 

@@ -39,11 +39,14 @@ def test_a_proportion_shows_counts_and_per_cent_for_the_total_and_each_stratum()
 
 def test_a_second_group_in_days_keeps_its_unit_and_no_score_is_not_zero() -> None:
     measure = two_group_measure("identified-before-death", "Identified before death")
+    measure["group"][1]["id"] = "days-on-register"
     report = measure_report(measure, Q3, [proportion_group(0, 0), median_group(4, 37.5)])
     view = measure_view(MeasureInput(measure, {Q3: report}))
-    assert [(g.label, g.proportion, g.unit) for g in view.groups] == [
-        ("Identified before death", True, "%"),
-        ("median days on the register", False, "days")]
+    assert [(g.label, g.key, g.proportion, g.unit) for g in view.groups] == [
+        ("Identified before death", "Identified before death", True, "%"),
+        ("median days on the register", "days-on-register", False, "days")]
+    assert [row[1] for row in table_rows(view)] == [
+        "Identified before death", "days-on-register"]  # the table names a group by its id
     first, second = view.total(Q3, 0), view.total(Q3, 1)
     assert first is not None and first.score is None  # nobody died: no score, not 0%
     assert second is not None and second.score == 37.5
