@@ -16,6 +16,7 @@ from PIL import Image
 
 from eolc_fhir.cli import main
 from eolc_fhir.config import Settings
+from eolc_fhir.report.cli import AUDIT_CLIENT
 from eolc_fhir.report.period import Quarter
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.measures.evaluate import (
@@ -25,6 +26,7 @@ from eolc_fhir.services.measures.evaluate import (
 )
 from eolc_fhir.services.resources import crud
 from eolc_fhir.services.startup import build_context, close_context
+from eolc_fhir.storage.audit_repo import AuditQuery, AuditRecord
 from tests.builders import make_patient, make_place_of_death, make_register_flag
 
 Q3 = Quarter(2026, 3)
@@ -103,6 +105,11 @@ async def _expected(ctx: ServerContext) -> dict[str, Any]:
         found[measure["url"].rsplit("/", 1)[-1]] = {
             "title": measure["title"], "report": (await evaluate_measure(ctx, request)).report}
     return found
+
+
+async def _report_audits(ctx: ServerContext) -> list[AuditRecord]:
+    async with ctx.db.unit_of_work(write=False) as uow:
+        return await uow.audit.search(AuditQuery(clients=[AUDIT_CLIENT]))
 
 
 @pytest.fixture
@@ -224,6 +231,12 @@ def test_the_report_holds_the_services_figures_for_the_region_and_for_one_practi
               for r in _csv(practice / "deaths-in-hospital.csv") if r["breakdown"] == "total"]
     assert totals == [("2026-Q3", "1", "1"), ("2026-Q2", "1", "0"), ("2026-Q1", "0", "0"),
                       ("2025-Q4", "0", "0")]
+
+    audits = _with_context(cohort_url, _report_audits)
+    assert [(a.interaction, a.status, a.query, len(a.resources)) for a in audits] == [
+        ("operation", 200, "period=2026-07-01%2F2026-09-30&subject=Organization%2Fprac-b", 7),
+        ("operation", 200, "period=2026-07-01%2F2026-09-30", 7)]  # newest first
+    assert "Measure/deaths-in-hospital" in audits[0].resources
 
     unknown = tmp_path / "unknown"
     assert main(["report", "--period", "2026-Q3", "--practice", "Y09999", "--out", str(unknown),

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import re
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from eolc_fhir.report.model import MeasureInput
 from eolc_fhir.report.period import PeriodError, Quarter, parse_quarter
 from eolc_fhir.report.source import MeasureEvaluator
 
-__all__ = ["register_commands", "ReportError", "run_report"]
+__all__ = ["register_commands", "ReportError", "run_report", "AUDIT_CLIENT"]
 
 Handler = Callable[[argparse.Namespace], int]
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+AUDIT_CLIENT = "eolc-fhir-report"  # the audit log's client id of this command's runs
 _ODS_CODE = re.compile(r"[A-Z0-9]{3,10}")
 
 
@@ -96,6 +100,7 @@ async def run_report(settings: Any, period: Quarter, practice: str | None, out: 
         with _progress(len(measures) * (TREND_QUARTERS + 1), quiet) as step:
             inputs = await gather(measures, period, evaluate, practice_id, step)
             await _name_practices(ctx, inputs)
+            await _audit(ctx, period, practice_id, measures)  # durable before any file
             return write_report(out, header, inputs, step)
     finally:
         await close_context(ctx)
@@ -149,6 +154,30 @@ async def _name_practices(ctx: Any, inputs: list[MeasureInput]) -> None:
             names[org_id] = content.get("name")
         if names[org_id] and value.get("coding"):
             value["coding"][0].setdefault("display", names[org_id])
+
+
+async def _audit(ctx: Any, period: Quarter, practice_id: str | None,
+                 measures: list[dict[str, Any]]) -> None:
+    """One audit record for the run, as each $evaluate-measure over HTTP has: the measures,
+    the period and the practice; the client is this command, the user the one running it."""
+    from eolc_fhir.fhir.instant import now_us
+    from eolc_fhir.security.audit import AuditRecord
+
+    query = [("period", f"{period.start.isoformat()}/{period.end.isoformat()}")]
+    if practice_id:
+        query.append(("subject", f"Organization/{practice_id}"))
+    record = AuditRecord(
+        interaction="operation", recorded_us=now_us(), status=200, client_id=AUDIT_CLIENT,
+        ods=None, request_id=uuid.uuid4().hex, user_id=_user(), query=urlencode(query),
+        resources=[f"Measure/{m['id']}" for m in measures if m.get("id")])
+    await ctx.db.append_audit([record])
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (e.g. some containers)
+        return None
 
 
 @contextmanager
