@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import re
 import sys
 import uuid
@@ -61,22 +62,30 @@ def _report(args: argparse.Namespace) -> int:
 
     try:
         period = parse_quarter(args.period)
+        if period.end >= date.today():
+            print(f"warning: {period.label} has not ended yet: its figures are partial",
+                  file=sys.stderr)
         practice = _ods_code(args.practice)
-    except (PeriodError, ReportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    settings = settings_from(args).model_copy(update={"run_dispatcher": False})
-    out: Path = args.out or Path(f"report-{period.label}")
-    if period.end >= date.today():
-        print(f"warning: {period.label} has not ended yet: its figures are partial",
-              file=sys.stderr)
-    try:
+        out = _out_dir(args.out, period)
+        settings = settings_from(args).model_copy(update={"run_dispatcher": False})
         files = asyncio.run(run_report(settings, period, practice, out, quiet=args.quiet))
-    except ReportError as exc:
+    except (PeriodError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"report {period.label}: {len(files.tables)} measures; open {files.page}")
     return 0
+
+
+def _out_dir(given: Path | None, period: Quarter) -> Path:
+    """The folder to write, checked before the long part: it (or the nearest folder above
+    it that exists, where it will be made) must be a folder this process may write in."""
+    out = given or Path(f"report-{period.label}")
+    existing = next(p for p in [out, *out.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise ReportError(f"--out {out}: {existing} exists and is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportError(f"--out {out}: {existing} is not writable")
+    return out
 
 
 async def run_report(settings: Any, period: Quarter, practice: str | None, out: Path, *,
@@ -101,7 +110,10 @@ async def run_report(settings: Any, period: Quarter, practice: str | None, out: 
             inputs = await gather(measures, period, evaluate, practice_id, step)
             await _name_practices(ctx, inputs)
             await _audit(ctx, period, practice_id, measures)  # durable before any file
-            return write_report(out, header, inputs, step)
+            try:
+                return write_report(out, header, inputs, step)
+            except OSError as exc:  # a full disk, a folder we may not write to
+                raise ReportError(f"cannot write the report in {out}: {exc}") from exc
     finally:
         await close_context(ctx)
 

@@ -29,6 +29,21 @@ def test_bad_options_exit_2_with_a_clear_error_and_touch_nothing(
     assert not database.exists() and not out.exists()
 
 
+def test_an_unfinished_quarter_is_warned_about_and_out_must_be_a_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database, out = tmp_path / "eolc.db", tmp_path / "a-file"
+    out.write_text("not a folder")
+    assert main(["report", "--period", "2999-Q1", "--out", str(out),
+                 "--database-url", f"sqlite+aiosqlite:///{database}"]) == 2
+    err = capsys.readouterr().err
+    assert "warning: 2999-Q1 has not ended yet: its figures are partial" in err
+    assert f"error: --out {out}: {out} exists and is not a folder" in err
+    assert main(["report", "--period", "2026-Q3", "--out", str(out / "inside"),
+                 "--database-url", f"sqlite+aiosqlite:///{database}"]) == 2
+    assert f"{out} exists and is not a folder" in capsys.readouterr().err
+    assert not database.exists()
+
+
 def test_the_period_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["report"])
