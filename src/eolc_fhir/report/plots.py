@@ -20,7 +20,9 @@ __all__ = ["write_png", "describe_plot"]
 _STRATUM_COLOUR = "#0072B2"
 _TOTAL_COLOUR = "#D55E00"
 _TOTAL_LABEL = "All (total)"
-_TREND_HEIGHT = 2.6  # inches
+_TREND_HEIGHT = 2.2  # inches
+_WIDTH = 11.0
+_LABEL_CHARS = 48
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -40,6 +42,18 @@ def _natural(row: Row) -> list[tuple[int, str]]:
             for part in _DIGITS.split(row.stratum)]
 
 
+def _short(label: str) -> str:
+    """A bar's label of at most _LABEL_CHARS, keeping a trailing "(code)" whole (the page
+    and the table give the full name)."""
+    if len(label) <= _LABEL_CHARS:
+        return label
+    name, _, code = label.rpartition(" (")
+    if name and code.endswith(")") and len(code) < 15:
+        room = _LABEL_CHARS - len(code) - 2
+        return f"{textwrap.shorten(name, room, placeholder='...')} ({code}"
+    return textwrap.shorten(label, _LABEL_CHARS, placeholder="...")
+
+
 def _value_text(row: Row, group: GroupView, space: str = " ") -> str:
     if row.score is None:
         return "no data"
@@ -55,7 +69,7 @@ def _axis_label(group: GroupView) -> str:
 
 def _draw_bars(ax: Axes, view: MeasureView, group: GroupView) -> None:
     breakdown, rows = _bar_rows(view, group)
-    labels = [_TOTAL_LABEL if r.breakdown == TOTAL else r.stratum for r in rows]
+    labels = [_TOTAL_LABEL if r.breakdown == TOTAL else _short(r.stratum) for r in rows]
     values = [r.score or 0.0 for r in rows]
     bars = ax.barh(range(len(rows)), values, color=[
         _TOTAL_COLOUR if r.breakdown == TOTAL else _STRATUM_COLOUR for r in rows])
@@ -66,6 +80,7 @@ def _draw_bars(ax: Axes, view: MeasureView, group: GroupView) -> None:
         ax.annotate(_value_text(row, group), (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
     ax.set_yticks(range(len(rows)), labels, fontsize=9)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     top = max(values, default=0.0)
     if group.proportion:  # room right of 100% for the value labels
         ax.set_xlim(0, 122)
@@ -101,22 +116,42 @@ def _draw_trend(ax: Axes, view: MeasureView, group: GroupView) -> None:
     ax.grid(axis="y", linestyle=":", linewidth=0.8)
 
 
+def _panels(view: MeasureView) -> tuple[float, float, list[tuple[float, float, float]]]:
+    """A fixed layout, in inches (matplotlib's constrained layout cost a third of the time):
+    the figure's height, the left margin, and per group the top of its trend panel, the top
+    of its bars panel and the bars panel's height."""
+    labels = [len(_short(r.stratum)) for g in view.groups for r in _bar_rows(view, g)[1]]
+    left = max(1.0, 0.3 + 0.072 * max(labels + [len(_TOTAL_LABEL)]))  # a character at 9 pt
+    y, panels = 0.3 + 0.25 * view.title.count("\n") + 0.3 * (len(view.title) > 90), []
+    for group in view.groups:
+        y += 0.75 if len(view.groups) > 1 else 0.45  # the trend's title (and the group's)
+        trend_top = y
+        y += _TREND_HEIGHT + 0.8  # its quarter labels, then the bars' title
+        bars_height = 0.3 * (len(_bar_rows(view, group)[1]) + 1) + 0.2
+        panels.append((trend_top, y, bars_height))
+        y += bars_height + 0.65  # value ticks and the axis label
+    return y + 0.1, left, panels
+
+
 def write_png(view: MeasureView, path: Path) -> Path:
     """Per group of the measure, the trend above the bars; 100 dpi keeps each file small."""
-    heights = []
-    for group in view.groups:
-        heights += [_TREND_HEIGHT, max(1.6, 0.3 * (len(_bar_rows(view, group)[1]) + 2))]
-    figure = Figure(figsize=(11, sum(heights) + 0.6), layout="constrained")
+    height, left, panels = _panels(view)
+    figure = Figure(figsize=(_WIDTH, height))
     FigureCanvasAgg(figure)  # the non-interactive backend: no display needed
-    grid = figure.add_gridspec(len(heights), 1, height_ratios=heights)
-    for number, group in enumerate(view.groups):
-        trend = figure.add_subplot(grid[2 * number])
+    width = (_WIDTH - left - 0.35) / _WIDTH
+
+    def axes(top: float, tall: float) -> Axes:
+        return figure.add_axes((left / _WIDTH, 1 - (top + tall) / height, width, tall / height))
+
+    for group, (trend_top, bars_top, bars_height) in zip(view.groups, panels, strict=True):
+        trend = axes(trend_top, _TREND_HEIGHT)
         _draw_trend(trend, view, group)
-        _draw_bars(figure.add_subplot(grid[2 * number + 1]), view, group)
+        _draw_bars(axes(bars_top, bars_height), view, group)
         if len(view.groups) > 1:
             label = textwrap.shorten(group.label, 100, placeholder="...")
             trend.set_title(f"{label}\n{trend.get_title()}", fontsize=11)
-    figure.suptitle(textwrap.fill(view.title, 90), fontsize=13, fontweight="bold")
+    figure.suptitle(textwrap.fill(view.title, 90), fontsize=13, fontweight="bold",
+                    y=1 - 0.12 / height, va="top")
     figure.savefig(path, format="png", dpi=100)
     return path
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from eolc_fhir.report import plots
 from eolc_fhir.report.build import ReportFiles, write_report
 from eolc_fhir.report.model import MeasureInput
 from eolc_fhir.report.page import PageHeader
@@ -132,3 +133,10 @@ def test_a_measure_name_cannot_write_outside_the_folder(tmp_path: Path) -> None:
                          [MeasureInput(measure, reports), MeasureInput(measure, reports)])
     assert [p.name for p in files.tables] == ["etc.csv", "etc-2.csv"]
     assert all(p.parent == tmp_path / "out" for p in files.tables + files.plots)
+
+
+def test_a_long_practice_name_is_shortened_on_the_plot_but_keeps_its_code() -> None:
+    assert plots._short("Riverside Surgery (Y01001)") == "Riverside Surgery (Y01001)"
+    long = "The Very Long Named Medical Practice of Upper and Lower Riverside (Y01001)"
+    short = plots._short(long)
+    assert len(short) <= 48 and short.endswith("... (Y01001)") and short.startswith("The Very")
