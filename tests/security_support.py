@@ -28,7 +28,8 @@ __all__ = ["SecureApp", "secure_settings", "secure", "ODS_BY_ROLE", "TOKEN_URL",
 FHIR = "application/fhir+json"
 TOKEN_URL = "http://test/auth/token"
 ODS_BY_ROLE = {"gp": "Y01234", "hospital": "RH801", "hospice": "HSP01", "ambulance": "RYC01",
-               "care-home": "VM1AB", "coordination-centre": "CC001", "admin": "EOLC1"}
+               "care-home": "VM1AB", "coordination-centre": "CC001", "admin": "EOLC1",
+               "commissioner": "CCG01"}
 
 
 @dataclass

@@ -49,8 +49,14 @@ from eolc_fhir.storage.measure_plan import (
     SubjectDate,
     TokenJoin,
 )
-from eolc_fhir.storage.query import Has, Query
-from eolc_fhir.storage.search_sql import probe_conditions, query_conditions
+from eolc_fhir.storage.query import Has, LastUpdatedTest, Query
+from eolc_fhir.storage.search_conditions import driver_index
+from eolc_fhir.storage.search_sql import (
+    has_condition,
+    probe_conditions,
+    probe_id_conditions,
+    query_conditions,
+)
 
 __all__ = ["MeasureSql", "DAY_US", "run_summary", "run_members", "run_observations"]
 
@@ -86,7 +92,12 @@ class MeasureSql:
     def __init__(self, dialect: str, plan: GroupPlan, scope: Scope) -> None:
         self.dialect, self.plan, self.scope = dialect, plan, scope
         self._labels = {p: f"d{n}" for n, p in enumerate(_date_params(plan))}
-        self.subjects = self._subjects().subquery("subjects")
+        self._sets: dict[Related, Any] = {}  # uncorrelated related tests: one set each
+        # Materialised: each subject's columns and each test are computed once, not again
+        # wherever a level above names them (SQLite and PostgreSQL both honour the hint).
+        base = self._subjects().cte("base").prefix_with("MATERIALIZED")
+        self.subjects = select(base, self._age(base).label("age")).cte(
+            "subjects").prefix_with("MATERIALIZED")
         self.parts, self.part_labels = self._parts()
         self.flags = self._flags().subquery("flags")
 
@@ -95,7 +106,7 @@ class MeasureSql:
         i = t.idx_date.alias()
         return select(agg(i.c[column])).where(
             i.c.res_type == "Patient", i.c.res_id == p.c.res_id, i.c.param == param
-        ).scalar_subquery()
+        ).correlate_except(i).scalar_subquery()
 
     def _subjects(self) -> Select[Any]:
         p = t.resources.alias("p")
@@ -103,7 +114,7 @@ class MeasureSql:
         practice = select(func.min(ref.c.target_id)).where(
             ref.c.res_type == "Patient", ref.c.res_id == p.c.res_id,
             ref.c.param == _PRACTICE_PARAM, ref.c.target_type == "Organization",
-        ).scalar_subquery()
+        ).correlate_except(ref).scalar_subquery()
         columns = [p.c.res_id, practice.label("practice"),
                    self._subject_value(_BIRTH_PARAM, func.min, "low_us", p).label("birth")]
         for param, label in self._labels.items():
@@ -115,14 +126,14 @@ class MeasureSql:
         if self.scope.patient_id is not None:  # an individual report: every flag of one person
             return [p.c.res_type == "Patient", p.c.deleted.is_(False),
                     p.c.res_id == self.scope.patient_id]
-        conds = [or_(*(and_(*query_conditions(self.dialect, _prefilter(alt), p))
-                       for alt in self.plan.populations[0].alternatives))]
+        alternatives = self.plan.populations[0].alternatives
+        conds = [or_(*dict.fromkeys(self._prefilter(alt, p) for alt in alternatives))]
         if self.scope.practice_id is not None:
             ref = t.idx_reference.alias()
-            conds.append(exists().where(
-                ref.c.res_type == "Patient", ref.c.res_id == p.c.res_id,
-                ref.c.param == _PRACTICE_PARAM, ref.c.target_type == "Organization",
-                ref.c.target_id == self.scope.practice_id))
+            conds.append(_exists([ref], ref.c.res_type == "Patient", ref.c.res_id == p.c.res_id,
+                                 ref.c.param == _PRACTICE_PARAM,
+                                 ref.c.target_type == "Organization",
+                                 ref.c.target_id == self.scope.practice_id))
         return [p.c.res_type == "Patient", p.c.deleted.is_(False), *conds]
 
     # -- level 2: one 0/1 column per test --------------------------------------------------
@@ -131,13 +142,17 @@ class MeasureSql:
         columns: list[Any] = [s.c.res_id, s.c.practice, self._band().label("band")]
         labels: list[list[list[str]]] = []
         for k, population in enumerate(self.plan.populations):
-            labels.append([])
-            for a, alt in enumerate(population.alternatives):
-                labels[-1].append([])
-                for n, cond in enumerate(self._alternative_parts(alt)):
-                    name = f"p{k}_{a}_{n}"
-                    labels[-1][-1].append(name)
-                    columns.append(case((cond, 1), else_=0).label(name))
+            alternatives = [self._alternative_parts(alt) for alt in population.alternatives]
+            if self.scope.patient_id is None:  # one column: the database stops at a miss
+                met = or_(*(and_(*parts) for parts in alternatives))
+                labels.append([[f"c{k}"]])
+                columns.append(case((met, 1), else_=0).label(f"c{k}"))
+                continue
+            labels.append([])  # an individual report: every test, to say why
+            for a, parts in enumerate(alternatives):
+                labels[-1].append([f"p{k}_{a}_{n}" for n in range(len(parts))])
+                columns += [case((cond, 1), else_=0).label(f"p{k}_{a}_{n}")
+                            for n, cond in enumerate(parts)]
         return select(*columns), labels
 
     def _alternative_parts(self, alt: Alternative) -> list[ColumnElement[bool]]:
@@ -148,63 +163,110 @@ class MeasureSql:
                 self._date_test(d, "Patient", s.c.res_id) for d in alt.dates]
             own += [self._age_test(x.op, x.years) for x in alt.ages]
             if alt.subject.clauses:
-                p = t.resources.alias()
-                own.append(exists().where(p.c.res_type == "Patient", p.c.res_id == s.c.res_id,
-                                          *probe_conditions(self.dialect, alt.subject, p)))
+                try:
+                    own += probe_id_conditions(self.dialect, alt.subject, s.c.res_id)
+                except ValueError:  # _lastUpdated: a column of the resources row
+                    p = t.resources.alias()
+                    own.append(_exists([p], p.c.res_type == "Patient", p.c.res_id == s.c.res_id,
+                                       *probe_conditions(self.dialect, alt.subject, p)))
             parts.append(and_(*own))
         parts += [self._related(rel) for rel in alt.related]
         return parts or [true()]
 
-    def _related(self, rel: Related, extra: Extra | None = None) -> ColumnElement[bool]:
-        conds, r = self._related_conditions(rel, extra)
-        if rel.at_least > 1:
-            counted = select(func.count(distinct(r.c.res_id))).where(*conds).scalar_subquery()
-            return counted >= rel.at_least
-        return exists().where(*conds)
+    def _prefilter(self, alt: Alternative, p: Any) -> ColumnElement[bool]:
+        """A cheap superset of the alternative's subjects (every test is checked again
+        above): its own clauses when one can drive from an index, else its first related
+        test's set (or, when that test is correlated, ``_has`` with its best clause)."""
+        if driver_index(alt.subject.clauses) is not None or not alt.related:
+            return and_(*query_conditions(self.dialect, alt.subject, p))
+        rel = alt.related[0]
+        if _uncorrelated(rel):
+            return p.c.res_id.in_(self._set(rel))  # type: ignore[no-any-return]
+        best = driver_index(rel.query.clauses)
+        clauses = rel.query.clauses if best is None else (rel.query.clauses[best],)
+        has = Has(rel.link, Query(rel.query.resource_type, clauses))
+        return has_condition(self.dialect, has, "Patient", p.c.res_id)
 
-    def _related_conditions(self, rel: Related,
-                            extra: Extra | None) -> tuple[list[ColumnElement[bool]], Any]:
+    def _set(self, rel: Related) -> Select[Any]:
+        """The subjects having a resource that meets ``rel`` (uncorrelated): computed once
+        per statement (a materialised CTE), driven by the query's most selective index."""
+        if rel not in self._sets:
+            ref = t.idx_reference.alias()
+            rtype = rel.query.resource_type
+            stmt = select(ref.c.target_id.label("id")).where(
+                ref.c.res_type == rtype, ref.c.param == rel.link,
+                ref.c.target_type == "Patient",
+                *probe_id_conditions(self.dialect, rel.query, ref.c.res_id, drive=True))
+            name = f"set{len(self._sets)}"
+            self._sets[rel] = stmt.cte(name).prefix_with("MATERIALIZED")
+        return select(self._sets[rel].c.id)
+
+    def _related(self, rel: Related, extra: Extra | None = None) -> ColumnElement[bool]:
+        if extra is None and _uncorrelated(rel):  # one set for all subjects, made once
+            return self.subjects.c.res_id.in_(self._set(rel))
+        conds, own, rid = self._related_conditions(rel, extra)
+        if rel.at_least > 1:
+            counted = select(func.count(distinct(rid))).where(*conds).correlate_except(
+                *own).scalar_subquery()
+            return counted >= rel.at_least
+        return _exists(own, *conds)
+
+    def _related_conditions(self, rel: Related, extra: Extra | None
+                            ) -> tuple[list[ColumnElement[bool]], list[Any], Any]:
+        """The conditions on one related resource (its id: the index row's ``res_id``;
+        index rows exist only for live resources), the tables they own, and that id."""
         rtype = rel.query.resource_type
-        ref, r = t.idx_reference.alias(), t.resources.alias()
+        ref = t.idx_reference.alias()
+        rid = ref.c.res_id
         conds: list[ColumnElement[bool]] = [
             ref.c.param == rel.link, ref.c.target_id == self.subjects.c.res_id,
-            ref.c.target_type == "Patient", ref.c.res_type == rtype,
-            r.c.res_type == rtype, r.c.res_id == ref.c.res_id, r.c.deleted.is_(False),
-            *probe_conditions(self.dialect, rel.query, r)]
-        conds += [self._date_test(d, rtype, r.c.res_id) for d in rel.dates]
-        conds += [self._join(j, rtype, r) for j in rel.joins]
+            ref.c.target_type == "Patient", ref.c.res_type == rtype]
+        own = [ref]
+        try:
+            conds += probe_id_conditions(self.dialect, rel.query, rid)
+        except ValueError:  # _lastUpdated: a column of the resources row
+            r = t.resources.alias()
+            own.append(r)
+            conds += [r.c.res_type == rtype, r.c.res_id == rid,
+                      *probe_conditions(self.dialect, rel.query, r)]
+        conds += [self._date_test(d, rtype, rid) for d in rel.dates]
+        conds += [self._join(j, rtype, rid) for j in rel.joins]
         if rel.latest is not None:  # no matching resource of this subject is later
-            param, earlier = rel.latest, r
+            param, earlier = rel.latest, rid
 
-            def later(r2: Any) -> ColumnElement[bool]:
-                return self._first(rtype, r2.c.res_id, param) > self._first(  # type: ignore[no-any-return]
-                    rtype, earlier.c.res_id, param)
+            def later(other: Any) -> ColumnElement[bool]:
+                return self._first(rtype, other, param) > self._first(  # type: ignore[no-any-return]
+                    rtype, earlier, param)
 
             conds.append(~self._related(dataclasses.replace(rel, latest=None, at_least=1),
                                         later))
         if extra is not None:
-            conds.append(extra(r))
-        return conds, r
+            conds.append(extra(rid))
+        return conds, own, rid
 
     def _first(self, rtype: str, rid: Any, param: str) -> Any:
         i = t.idx_date.alias()
         return select(func.min(i.c.low_us)).where(
-            i.c.res_type == rtype, i.c.res_id == rid, i.c.param == param).scalar_subquery()
+            i.c.res_type == rtype, i.c.res_id == rid, i.c.param == param
+        ).correlate_except(i).scalar_subquery()
 
-    def _join(self, join: TokenJoin, rtype: str, r: Any) -> ColumnElement[bool]:
+    def _join(self, join: TokenJoin, rtype: str, rid: Any) -> ColumnElement[bool]:
         mine, theirs = t.idx_token.alias(), t.idx_token.alias()
         other_type = join.other.query.resource_type
 
-        def same_code(r2: Any) -> ColumnElement[bool]:
-            return exists().where(theirs.c.res_type == other_type, theirs.c.res_id == r2.c.res_id,
-                                  theirs.c.param == join.other_param,
-                                  theirs.c.system == mine.c.system, theirs.c.code == mine.c.code)
+        def same_code(other: Any) -> ColumnElement[bool]:
+            return _exists([theirs], theirs.c.res_type == other_type,
+                           theirs.c.res_id == other, theirs.c.param == join.other_param,
+                           theirs.c.system == mine.c.system, theirs.c.code == mine.c.code)
 
-        return exists().where(mine.c.res_type == rtype, mine.c.res_id == r.c.res_id,
-                              mine.c.param == join.param, self._related(join.other, same_code))
+        return _exists([mine], mine.c.res_type == rtype, mine.c.res_id == rid,
+                       mine.c.param == join.param, self._related(join.other, same_code))
 
     def _subject_date(self, other: SubjectDate, end: str) -> Any:
-        column = self.subjects.c[self._labels[other.param] + end]
+        return self._date_column(self.subjects, other, end)
+
+    def _date_column(self, source: Any, other: SubjectDate, end: str) -> Any:
+        column = source.c[self._labels[other.param] + end]
         return column + other.offset_us if other.offset_us else column
 
     def _date_test(self, d: CorrelatedDate, rtype: str, rid: Any) -> ColumnElement[bool]:
@@ -212,8 +274,7 @@ class MeasureSql:
         low, high = self._subject_date(d.other, "l"), self._subject_date(d.other, "h")
         test = {"lt": i.c.low_us < low, "le": i.c.low_us <= high,
                 "gt": i.c.high_us > high, "ge": i.c.high_us >= low}[d.op]
-        return exists().where(i.c.res_type == rtype, i.c.res_id == rid, i.c.param == d.param,
-                              test)
+        return _exists([i], i.c.res_type == rtype, i.c.res_id == rid, i.c.param == d.param, test)
 
     # -- ages ------------------------------------------------------------------------------
     def _ymd(self, us: Any) -> Any:
@@ -223,29 +284,30 @@ class MeasureSql:
             return cast(func.to_char(moment, "YYYYMMDD"), Integer)
         return cast(func.strftime("%Y%m%d", us // 1_000_000, "unixepoch"), Integer)
 
-    def _age(self) -> Any:
+    def _age(self, base: Any) -> Any:
         """Whole years from birth to the reference date: (YYYYMMDD - YYYYMMDD) div 10000."""
         if self.plan.age_at is not None:
-            at = self._ymd(self._subject_date(self.plan.age_at, "l"))
+            at = self._ymd(self._date_column(base, self.plan.age_at, "l"))
         else:
             at = literal(_ymd_of(self.plan.age_at_us))
-        return (at - self._ymd(self.subjects.c.birth)) // 10000
+        return case((base.c.birth.is_(None), None),
+                    else_=(at - self._ymd(base.c.birth)) // 10000)
 
     def _age_test(self, op: str, years: int) -> ColumnElement[bool]:
-        age = self._age()
+        age = self.subjects.c.age
         tests = {"eq": age == years, "ne": age != years, "lt": age < years,
                  "le": age <= years, "gt": age > years, "ge": age >= years}
-        return and_(self.subjects.c.birth.is_not(None), tests[op])
+        return and_(age.is_not(None), tests[op])
 
     def _band(self) -> Any:
-        age = self._age()
-        whens: list[Any] = [(self.subjects.c.birth.is_(None), None)]
+        age = self.subjects.c.age
+        whens: list[Any] = [(age.is_(None), None)]
         whens += [(age <= high, label) for label, _, high in AGE_BANDS if high is not None]
         return case(*whens, else_=AGE_BANDS[-1][0])
 
     # -- level 3: the populations ------------------------------------------------------------
     def _flags(self) -> Select[Any]:
-        parts = self.parts.subquery("parts")
+        parts = self.parts.cte("parts").prefix_with("MATERIALIZED")
         columns: list[Any] = [parts.c.res_id, parts.c.practice, parts.c.band]
         previous: Any = None
         for k, alternatives in enumerate(self.part_labels):
@@ -281,16 +343,23 @@ class MeasureSql:
             return None
         f, s = self.flags, self.subjects
         last = f.c[f"f{len(self.plan.populations) - 1}"]
-        conds, r = self._related_conditions(dataclasses.replace(obs.source, at_least=1), None)
+        source = dataclasses.replace(obs.source, at_least=1)
+        conds, own, rid = self._related_conditions(source, None)
         i = t.idx_date.alias()
         first = select(func.min(i.c.low_us)).where(
-            *conds, i.c.res_type == obs.source.query.resource_type, i.c.res_id == r.c.res_id,
-            i.c.param == obs.param).scalar_subquery()
+            *conds, i.c.res_type == obs.source.query.resource_type, i.c.res_id == rid,
+            i.c.param == obs.param).correlate_except(*own, i).scalar_subquery()
         until = self._subject_date(obs.until, "l")
         days = (until - first) // DAY_US
         inner = select(s.c.res_id, days.label("days")).subquery("observed")
         return select(f.c.practice, f.c.band, inner.c.days).join_from(
             f, inner, inner.c.res_id == f.c.res_id).where(last == 1, inner.c.days.is_not(None))
+
+
+def _exists(own: list[Any], *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    """EXISTS over ``own`` tables, correlated with every other table it names, at any
+    depth (SQLAlchemy correlates on its own only with the SELECT just around it)."""
+    return exists().where(*conds).correlate_except(*own)
 
 
 def _ymd_of(us: int) -> int:
@@ -300,12 +369,10 @@ def _ymd_of(us: int) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
-def _prefilter(alt: Alternative) -> Query:
-    """A superset of the alternative's subjects in plain search clauses: its own clauses,
-    and ``_has`` for each related test (the correlations left out), so the planner can
-    drive from the most selective index."""
-    has = tuple(Has(rel.link, rel.query) for rel in alt.related)
-    return Query("Patient", (*alt.subject.clauses, *has))
+def _uncorrelated(rel: Related) -> bool:
+    """Its resources' tests do not name the subject's own values: one set serves all."""
+    lean = not any(isinstance(c, LastUpdatedTest) for c in rel.query.clauses)
+    return lean and not (rel.dates or rel.joins or rel.latest) and rel.at_least == 1
 
 
 async def run_summary(conn: AsyncConnection, sql: MeasureSql) -> list[Stratum]:

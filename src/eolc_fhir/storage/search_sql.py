@@ -54,7 +54,8 @@ from eolc_fhir.storage.search_conditions import (
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
            "current_batch", "count_matches", "match_ids", "include_keys", "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
-           "wants_custom_plan", "query_conditions", "probe_conditions"]
+           "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
+           "has_condition"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -182,6 +183,34 @@ def probe_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[b
     correlated subqueries, where a driving ``IN`` list would be the whole table."""
     comp = _Compiler(dialect)
     return [comp.clause(c, query.resource_type, r, drive=False) for c in query.clauses]
+
+
+class _IdOnly:
+    """Stands for a resources alias where only ``res_id`` is known (an index row's)."""
+
+    def __init__(self, rid: Any) -> None:
+        self.c = self
+        self.res_id = rid
+
+
+def probe_id_conditions(dialect: str, query: Query, rid: Any, *,
+                        drive: bool = False) -> list[ColumnElement[bool]]:
+    """The query's clauses on a resource id column (index rows exist only for live
+    resources, so no ``resources`` row is needed); ``drive``: the most selective clause as
+    ``rid IN (index lookup)``, the others as probes. ValueError when a clause needs the
+    resources row (``_lastUpdated``)."""
+    if any(isinstance(c, LastUpdatedTest) for c in query.clauses):
+        raise ValueError("_lastUpdated needs the resources row")
+    comp, r = _Compiler(dialect), _IdOnly(rid)
+    driver = driver_index(query.clauses) if drive else None
+    return [comp.clause(c, query.resource_type, r, drive=n == driver)
+            for n, c in enumerate(query.clauses)]
+
+
+def has_condition(dialect: str, has: Has, rtype: str, rid: Any) -> ColumnElement[bool]:
+    """``rid IN (ids that a matching has.source refers to)``: one uncorrelated set, made
+    once by the database however many rows ask."""
+    return _Compiler(dialect)._has(has, rtype, rid, drive=True)
 
 
 def _sort_column(key: SortKey) -> str:

@@ -157,7 +157,7 @@ async def evaluate_measure(ctx: ServerContext, request: EvaluateRequest) -> Meas
                                 end_us)
         except FhirError as exc:
             raise InvalidRequest(f"Measure/{measure_id} cannot be evaluated: {exc}",
-                                 issues=exc.issues[1:]) from None
+                                 expression=exc.issues[0].expression) from None
         scope = await _scope(uow, request)
         results = [await _group(uow, g, scope, kind) for g in spec.groups]
         ods = await _practice_codes(uow, results)
