@@ -41,7 +41,8 @@ def register_commands(subparsers: Any, add_db: Callable[[argparse.ArgumentParser
     parser.add_argument("--period", required=True, help="calendar quarter, YYYY-Qn (2026-Q3)")
     parser.add_argument("--practice", metavar="ODS",
                         help="only the people of this GP practice (its ODS code)")
-    parser.add_argument("--out", type=Path, help="folder to write (default ./report-<period>)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder to write (default ./report-<period>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_db(parser)
     return {"report": _report}
