@@ -250,3 +250,23 @@ def test_a_practice_report_counts_that_practice_alone(
                  "--database-url", cohort_url]) == 2
     assert "--practice Y09999: no Organization with this ODS code" in capsys.readouterr().err
     assert not unknown.exists()
+
+    # A Measure a region added that the service cannot read stops the report, naming it.
+    _with_context(cohort_url, _store_unreadable_measure)
+    assert main(["report", "--period", "2026-Q3", "--out", str(unknown),
+                 "--database-url", cohort_url]) == 2
+    assert f"error: {BROKEN}: Measure/aaa-broken cannot be evaluated" in capsys.readouterr().err
+    assert not unknown.exists()
+
+
+BROKEN = "https://eolc.example.org/fhir/Measure/aaa-broken"
+
+
+async def _store_unreadable_measure(ctx: ServerContext) -> None:
+    population = {"code": {"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/measure-population",
+        "code": "initial-population"}]},
+        "criteria": {"language": "application/x-fhir-query", "expression": "Patient?nonsense=1"}}
+    await crud.update(ctx, {"resourceType": "Measure", "id": "aaa-broken", "url": BROKEN,
+                            "status": "active", "group": [{"population": [population]}]},
+                      "aaa-broken")

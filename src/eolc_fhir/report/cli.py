@@ -14,12 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from eolc_fhir.report.model import MeasureInput
 from eolc_fhir.report.period import PeriodError, Quarter, parse_quarter
 from eolc_fhir.report.source import MeasureEvaluator
+
+if TYPE_CHECKING:
+    from eolc_fhir.config import Settings
+    from eolc_fhir.report.build import ReportFiles
+    from eolc_fhir.services.context import ServerContext
 
 __all__ = ["register_commands", "ReportError", "run_report", "AUDIT_CLIENT"]
 
@@ -89,8 +94,8 @@ def _out_dir(given: Path | None, period: Quarter) -> Path:
     return out
 
 
-async def run_report(settings: Any, period: Quarter, practice: str | None, out: Path, *,
-                     quiet: bool = True) -> Any:
+async def run_report(settings: Settings, period: Quarter, practice: str | None, out: Path, *,
+                     quiet: bool = True) -> ReportFiles:
     """Open the database, evaluate every active Measure for four quarters, write the files."""
     from eolc_fhir.report.build import write_report
     from eolc_fhir.report.page import PageHeader
@@ -119,7 +124,7 @@ async def run_report(settings: Any, period: Quarter, practice: str | None, out: 
         await close_context(ctx)
 
 
-async def _resolve_practice(ctx: Any, code: str) -> tuple[str, str]:
+async def _resolve_practice(ctx: ServerContext, code: str) -> tuple[str, str]:
     """The Organization id of the GP practice with this ODS code, and how to name it."""
     from eolc_fhir.services.search.query import find_ids, registry_of
 
@@ -136,8 +141,9 @@ async def _resolve_practice(ctx: Any, code: str) -> tuple[str, str]:
     return ids[0], f"GP practice {name} ({code})" if name else f"GP practice {code}"
 
 
-def _service_evaluator(ctx: Any) -> MeasureEvaluator:
+def _service_evaluator(ctx: ServerContext) -> MeasureEvaluator:
     """$evaluate-measure's own service, in this process: a summary report for a quarter."""
+    from eolc_fhir.fhir.errors import FhirError
     from eolc_fhir.services.measures.evaluate import EvaluateRequest, evaluate_measure
 
     async def evaluate(measure_url: str, start: date, end: date,
@@ -146,12 +152,15 @@ def _service_evaluator(ctx: Any) -> MeasureEvaluator:
             start.isoformat(), end.isoformat(), measure_url=measure_url,
             report_type="population",
             subject=f"Organization/{practice_id}" if practice_id else None)
-        return (await evaluate_measure(ctx, request)).report
+        try:
+            return (await evaluate_measure(ctx, request)).report
+        except FhirError as exc:  # a Measure a region added that this server cannot read
+            raise ReportError(f"{measure_url}: {exc}") from exc
 
     return evaluate
 
 
-async def _name_practices(ctx: Any, inputs: list[MeasureInput]) -> None:
+async def _name_practices(ctx: ServerContext, inputs: list[MeasureInput]) -> None:
     """Give each practice stratum (``Organization/<id>``) its practice's name as the coding's
     display, so tables and plots say which practice a reader knows."""
     values = [stratum["value"] for source in inputs for report in source.reports.values()
@@ -169,7 +178,7 @@ async def _name_practices(ctx: Any, inputs: list[MeasureInput]) -> None:
             value["coding"][0].setdefault("display", names[org_id])
 
 
-async def _audit(ctx: Any, period: Quarter, practice_id: str | None,
+async def _audit(ctx: ServerContext, period: Quarter, practice_id: str | None,
                  measures: list[dict[str, Any]]) -> None:
     """One audit record for the run, as each $evaluate-measure over HTTP has: the measures,
     the period and the practice; the client is this command, the user the one running it."""
