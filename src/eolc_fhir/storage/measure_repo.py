@@ -37,10 +37,13 @@ class MeasureRepository:
         self._tuned = False
 
     async def _tune(self) -> None:
-        # One evaluation runs a handful of large correlated statements: plan each for its
-        # values, and on PostgreSQL without JIT (compiling costs more than it saves here).
+        # One evaluation runs a few large statements. On PostgreSQL: no JIT (compiling
+        # costs more than it saves here), and room for the sets of people a statement
+        # builds (tens of thousands of ids) to be hashed in memory: past work_mem the
+        # planner probes them again for every person instead (seconds, not milliseconds).
         if self._dialect == "postgresql" and not self._tuned:
             await self._conn.execute(text("SET LOCAL jit = off"))
+            await self._conn.execute(text("SET LOCAL work_mem = '64MB'"))
             self._tuned = True
 
     async def strata(self, plan: GroupPlan, scope: Scope) -> list[Stratum]:

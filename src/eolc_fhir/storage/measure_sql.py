@@ -93,6 +93,8 @@ class MeasureSql:
         self.dialect, self.plan, self.scope = dialect, plan, scope
         self._labels = {p: f"d{n}" for n, p in enumerate(_date_params(plan))}
         self._sets: dict[Related, Any] = {}  # uncorrelated related tests: one set each
+        # One practice or one person: few subjects, so probes per subject beat whole sets.
+        self._whole_region = scope.practice_id is None and scope.patient_id is None
         # Materialised: each subject's columns and each test are computed once, not again
         # wherever a level above names them (SQLite and PostgreSQL both honour the hint).
         base = self._subjects().cte("base").prefix_with("MATERIALIZED")
@@ -130,10 +132,9 @@ class MeasureSql:
         conds = [or_(*dict.fromkeys(self._prefilter(alt, p) for alt in alternatives))]
         if self.scope.practice_id is not None:
             ref = t.idx_reference.alias()
-            conds.append(_exists([ref], ref.c.res_type == "Patient", ref.c.res_id == p.c.res_id,
-                                 ref.c.param == _PRACTICE_PARAM,
-                                 ref.c.target_type == "Organization",
-                                 ref.c.target_id == self.scope.practice_id))
+            conds.append(p.c.res_id.in_(select(ref.c.res_id).where(
+                ref.c.param == _PRACTICE_PARAM, ref.c.target_id == self.scope.practice_id,
+                ref.c.target_type == "Organization", ref.c.res_type == "Patient")))
         return [p.c.res_type == "Patient", p.c.deleted.is_(False), *conds]
 
     # -- level 2: one 0/1 column per test --------------------------------------------------
@@ -179,6 +180,8 @@ class MeasureSql:
         test's set (or, when that test is correlated, ``_has`` with its best clause)."""
         if driver_index(alt.subject.clauses) is not None or not alt.related:
             return and_(*query_conditions(self.dialect, alt.subject, p))
+        if not self._whole_region:  # the practice's patients drive
+            return true()
         rel = alt.related[0]
         if _uncorrelated(rel):
             return p.c.res_id.in_(self._set(rel))  # type: ignore[no-any-return]
@@ -202,7 +205,7 @@ class MeasureSql:
         return select(self._sets[rel].c.id)
 
     def _related(self, rel: Related, extra: Extra | None = None) -> ColumnElement[bool]:
-        if extra is None and _uncorrelated(rel):  # one set for all subjects, made once
+        if extra is None and self._whole_region and _uncorrelated(rel):  # one set, made once
             return self.subjects.c.res_id.in_(self._set(rel))
         conds, own, rid = self._related_conditions(rel, extra)
         if rel.at_least > 1:
