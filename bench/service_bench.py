@@ -348,10 +348,7 @@ def _write(rows: list[Measurement], header: dict[str, str], notes: list[str]) ->
     (RESULTS / f"{stamp}-service.md").write_text(markdown)
     (RESULTS / f"{stamp}-service.json").write_text(json.dumps(
         {"header": header, "rows": [asdict(r) | {"rps": r.result.rps} for r in rows]}, indent=2))
-    try:
-        render_png(rows, RESULTS / f"{stamp}-service.png")
-    except ImportError:  # matplotlib is the optional `bench` extra
-        print("no plot: pip install -e '.[bench]' for matplotlib")
+    render_png(rows, RESULTS / f"{stamp}-service.png")  # matplotlib: a main dependency
     print(markdown)
     print(f"written to {RESULTS}/{stamp}-service.md (+ .json, .png)")
 

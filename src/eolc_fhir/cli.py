@@ -162,12 +162,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 def _feature_commands() -> list[Callable[..., dict[str, Handler]]]:
     """Subcommands contributed by the feature packages (each has register_commands)."""
     from eolc_fhir.demo import cli as demo_cli
+    from eolc_fhir.report import cli as report_cli
     from eolc_fhir.search import cli as search_cli
     from eolc_fhir.security import cli as security_cli
     from eolc_fhir.subscriptions import cli as subscriptions_cli
 
     return [search_cli.register_commands, security_cli.register_commands,
-            subscriptions_cli.register_commands, demo_cli.register_commands]
+            subscriptions_cli.register_commands, demo_cli.register_commands,
+            report_cli.register_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
