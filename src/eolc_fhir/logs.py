@@ -42,16 +42,12 @@ class MessageWithheldFormatter(logging.Formatter):
 def configure_logging(level: str = "info") -> None:
     """Root logging for our processes: one line per record, exception messages withheld.
 
-    Adds one handler of ours to the root logger (once), leaving others' handlers (a test
-    runner's) alone."""
+    Like ``logging.basicConfig``, the handler is added only when the root logger has none
+    (a server or CLI process; a test runner brings its own)."""
     root = logging.getLogger()
-    for handler in root.handlers:
-        if getattr(handler, "eolc_withheld", False):
-            break
-    else:
+    if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(MessageWithheldFormatter(_FORMAT))
-        handler.eolc_withheld = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
     for name in _QUIET:

@@ -10,23 +10,30 @@ import pytest
 import sqlalchemy
 import uvicorn
 
-from eolc_fhir.logs import configure_logging, uvicorn_log_config
+from eolc_fhir.logs import MessageWithheldFormatter, configure_logging, uvicorn_log_config
 
 NHS_NUMBER = "9434765919"
 
 
 @pytest.fixture
 def server_log() -> Iterator[io.StringIO]:
-    """The root handler `configure_logging` installs, writing to a buffer."""
+    """The root handler `configure_logging` installs in a server process (whose root
+    logger has no handler yet), writing to a buffer; the test runner's handlers are put
+    back afterwards."""
     root = logging.getLogger()
-    level = root.level
+    kept, level = root.handlers[:], root.level
+    for handler in kept:
+        root.removeHandler(handler)
     configure_logging("info")
-    handler = next(h for h in root.handlers if getattr(h, "eolc_withheld", False))
-    assert isinstance(handler, logging.StreamHandler)
+    (ours,) = root.handlers  # pytest adds its capturing handlers again for the test itself
+    assert isinstance(ours, logging.StreamHandler)
+    assert isinstance(ours.formatter, MessageWithheldFormatter)
     buffer = io.StringIO()
-    handler.setStream(buffer)
+    ours.setStream(buffer)
     yield buffer
-    root.removeHandler(handler)
+    root.removeHandler(ours)
+    for handler in kept:
+        root.addHandler(handler)
     root.setLevel(level)
 
 
@@ -67,6 +74,7 @@ def test_uvicorn_records_go_through_the_same_handler(server_log: io.StringIO) ->
 
 def test_configuring_twice_adds_one_handler(server_log: io.StringIO) -> None:
     configure_logging("warning")
-    ours = [h for h in logging.getLogger().handlers if getattr(h, "eolc_withheld", False)]
+    ours = [h for h in logging.getLogger().handlers
+            if isinstance(h.formatter, MessageWithheldFormatter)]
     assert len(ours) == 1
     assert logging.getLogger("sqlalchemy.engine").level == logging.WARNING

@@ -104,8 +104,13 @@ class Database:
         return self.dialect == "sqlite"
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
-        """One transaction: commits on a clean exit, rolls back on an exception."""
-        lock = self._write_lock if write and self.dialect == "sqlite" else None
+        """One transaction: commits on a clean exit, rolls back on an exception.
+
+        An in-memory SQLite database is one shared connection, which holds one transaction
+        at a time: there reads take the write lock too (background tasks such as the export
+        runner's sweep would otherwise begin inside a request's transaction)."""
+        shared = self._sqlite_path == ":memory:"
+        lock = self._write_lock if (write or shared) and self.dialect == "sqlite" else None
         uow = UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
         if write and self.pg is not None:
             uow.after_commit(lambda: self._wrote(uow))
