@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, text
 
+from eolc_fhir.fhir.nhs_number import check_digit
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.database import Database
@@ -37,10 +38,8 @@ def nhs_for(i: int) -> str:
     """The i-th valid NHS number of a deterministic sequence (modulus 11)."""
     base = 400_000_000 + i * 11  # distinct 9-digit stems; a stem whose check is 10 moves on
     while True:
-        digits = [int(c) for c in str(base)]
-        check = 11 - sum(d * (10 - n) for n, d in enumerate(digits)) % 11
-        check = 0 if check == 11 else check
-        if check != 10:
+        check = check_digit(str(base))
+        if check is not None:
             return f"{base}{check}"
         base += 1
 

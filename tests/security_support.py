@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.roles import ROLES
 from eolc_fhir.storage.security_repo import SecurityRepository
 
-__all__ = ["SecureApp", "secure_settings", "secure", "ODS_BY_ROLE", "TOKEN_URL", "FHIR"]
+__all__ = ["SecureApp", "secure_settings", "secure", "secure_app", "ODS_BY_ROLE", "TOKEN_URL",
+           "FHIR"]
 
 FHIR = "application/fhir+json"
 TOKEN_URL = "http://test/auth/token"
@@ -88,10 +90,17 @@ def secure_settings(migrated_url: str, tmp_path: Path) -> Settings:
                     demo_keys_dir=tmp_path / "keys")
 
 
-@pytest.fixture
-async def secure(secure_settings: Settings) -> AsyncIterator[SecureApp]:
-    app = create_app(secure_settings)
+@asynccontextmanager
+async def secure_app(settings: Settings) -> AsyncIterator[SecureApp]:
+    """An app with these settings, its lifespan running, and a client for it."""
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield SecureApp(http, app)
+
+
+@pytest.fixture
+async def secure(secure_settings: Settings) -> AsyncIterator[SecureApp]:
+    async with secure_app(secure_settings) as app:
+        yield app

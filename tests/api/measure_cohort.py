@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eolc_fhir.fhir.nhs_number import check_digit
 from tests.builders import (
     BASE,
     make_care_plan,
@@ -32,10 +33,8 @@ def nhs(i: int) -> str:
     """The i-th valid NHS number of a deterministic sequence (modulus 11)."""
     base = 999_000_000 + i * 13
     while True:
-        digits = [int(c) for c in str(base)]
-        check = 11 - sum(d * (10 - n) for n, d in enumerate(digits)) % 11
-        check = 0 if check == 11 else check
-        if check != 10:
+        check = check_digit(str(base))
+        if check is not None:
             return f"{base}{check}"
         base += 1
 

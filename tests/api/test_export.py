@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from tests.builders import (
     VALID_NHS_NUMBERS,
@@ -25,7 +22,9 @@ from tests.export_support import (
     poll,
     stored_counts,
 )
-from tests.security_support import SecureApp
+from tests.security_support import SecureApp, secure
+
+__all__ = ["secure"]  # the fixture, with this module's secure_settings
 
 PEOPLE = ("p1", "p2", "p3")
 
@@ -35,13 +34,6 @@ def secure_settings(migrated_url: str, tmp_path: Path) -> Settings:
     return export_settings(migrated_url, tmp_path)
 
 
-@pytest.fixture
-async def secure(secure_settings: Settings) -> AsyncIterator[SecureApp]:
-    app = create_app(secure_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield SecureApp(http, app)
 
 
 async def _put(secure: SecureApp, headers: dict[str, str], resource: dict[str, Any]) -> None:

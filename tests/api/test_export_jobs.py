@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from eolc_fhir.app import create_app
-from eolc_fhir.config import Settings
 from eolc_fhir.fhir.instant import now_us
 from tests.api.test_export import _ids, _put, _region, secure, secure_settings
 from tests.builders import make_consent_to_share
@@ -25,7 +20,7 @@ from tests.export_support import (
     poll,
     stored_counts,
 )
-from tests.security_support import SecureApp
+from tests.security_support import SecureApp, secure_app
 
 __all__ = ["secure", "secure_settings"]
 
@@ -92,13 +87,7 @@ async def test_every_export_request_is_audited(secure: SecureApp, monkeypatch: A
     assert '"Patient"' not in refused.text
 
 
-@asynccontextmanager
-async def _app(settings: Settings) -> AsyncIterator[SecureApp]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield SecureApp(http, app)
+_app = secure_app
 
 
 async def _job(secure: SecureApp, job_id: str) -> Any:
