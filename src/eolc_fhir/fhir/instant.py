@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 
-__all__ = ["now_us", "to_instant", "to_http_date", "from_instant"]
+__all__ = ["now_us", "to_instant", "to_http_date", "from_instant", "DAY_US"]
+
+DAY_US = 86_400_000_000  # microseconds in a day
 
 
 def now_us() -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest
+from eolc_fhir.fhir.instant import DAY_US
 from eolc_fhir.search.parse import parse_clause
 from eolc_fhir.search.registry import SearchRegistry
 from eolc_fhir.storage.measure_plan import (
@@ -51,7 +52,6 @@ FHIRPATH = "text/fhirpath"
 PROPORTION_CODES = ("initial-population", "denominator", "numerator")
 CONTINUOUS_CODES = ("initial-population", "measure-population", "measure-observation")
 _AGGREGATES = ("median", "mean", "sum", "count", "min", "max")
-_DAY_US = 86_400_000_000
 _SUBJECT = re.compile(r"^%(death|subject\.([A-Za-z0-9_-]+))(?:\s*([-+])\s*(\d+)\s*days?)?$")
 _JOIN = re.compile(r"^%([A-Za-z][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+)$")
 _DAYS_BETWEEN = re.compile(
@@ -204,7 +204,7 @@ def _subject_date(text: str) -> SubjectDate | None:
         return None
     param = match.group(2) or "death-date"
     days = int(match.group(4) or 0) * (-1 if match.group(3) == "-" else 1)
-    return SubjectDate(param, days * _DAY_US)
+    return SubjectDate(param, days * DAY_US)
 
 
 def _check_kind(reader: _Reader, rtype: str, code: str, kind: str) -> None:

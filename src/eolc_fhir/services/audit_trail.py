@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.fhir.instant import DAY_US, now_us
 from eolc_fhir.security.audit import AuditRecord
 from eolc_fhir.services.subscriptions.group_commit import GroupCommit
 from eolc_fhir.storage.database import Database
@@ -28,7 +28,6 @@ from eolc_fhir.storage.database import Database
 __all__ = ["AuditTrail", "purge_expired"]
 
 log = logging.getLogger("eolc_fhir.security")
-_DAY_US = 86_400 * 1_000_000
 _MAX_GROUP = 500  # records per commit: a bound on one transaction's size
 
 
@@ -85,7 +84,7 @@ async def purge_expired(db: Database, retention_days: float, *, batch: int = 500
     per transaction; how many were removed."""
     if retention_days <= 0:
         return 0
-    before = (now if now is not None else now_us()) - int(retention_days * _DAY_US)
+    before = (now if now is not None else now_us()) - int(retention_days * DAY_US)
     removed = 0
     while True:
         async with db.unit_of_work(write=True) as uow:

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from eolc_fhir.fhir.instant import DAY_US
 from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.measure_plan import (
     AGE_BANDS,
@@ -59,9 +60,8 @@ from eolc_fhir.storage.search_sql import (
     query_conditions,
 )
 
-__all__ = ["MeasureSql", "DAY_US", "run_summary", "run_members", "run_observations"]
+__all__ = ["MeasureSql", "run_summary", "run_members", "run_observations"]
 
-DAY_US = 86_400_000_000
 _PRACTICE_PARAM = "general-practitioner"
 _BIRTH_PARAM = "birthdate"
 Extra = Callable[[Any], ColumnElement[bool]]
