@@ -177,7 +177,14 @@ class _Files:
             return
         handles = [h for h in (self._file, self._ids) if h is not None]
         self._file = self._ids = None
-        await asyncio.to_thread(_close, handles)
+        try:
+            await asyncio.to_thread(_close, handles)
+        except asyncio.CancelledError:
+            # Stopped (shutdown, cancel) before the thread ran or finished: close here, or
+            # the files stay open until collected. close() may be called twice safely.
+            for handle in handles:
+                handle.close()
+            raise
         rtype, name, _ = self.done[-1]
         self.done[-1] = (rtype, name, self._lines)
 
