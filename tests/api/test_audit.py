@@ -270,7 +270,8 @@ async def test_audit_event_search_parameters_and_paging(secure: SecureApp) -> No
                                   headers=admin)
     assert count.json()["total"] == 8  # two more reads while paging
 
-    bad = await secure.http.get("/AuditEvent?colour=blue", headers=admin)
+    bad = await secure.http.get("/AuditEvent?colour=blue",
+                                headers={**admin, "Prefer": "handling=strict"})
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
     lenient = await secure.http.get("/AuditEvent?colour=blue&_count=1",
                                     headers={**admin, "Prefer": "handling=lenient"})

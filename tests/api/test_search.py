@@ -71,18 +71,25 @@ async def test_lookups_see_writes_at_once(client: httpx.AsyncClient) -> None:
         assert _ids(gone) == []
 
 
-async def test_unknown_parameter_400_unless_lenient(client: httpx.AsyncClient) -> None:
+async def test_unknown_parameter_ignored_unless_strict(client: httpx.AsyncClient) -> None:
     await _seed(client)
-    resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"})
+    resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"},
+                            headers={"Prefer": "handling=strict"})
     assert resp.status_code == 400
     assert resp.json()["resourceType"] == "OperationOutcome"
     assert "shoe-size" in resp.json()["issue"][0]["diagnostics"]
-    resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"},
-                            headers={"Prefer": "handling=lenient"})
-    assert resp.status_code == 200
-    bundle = resp.json()
-    assert sorted(_ids(bundle)) == ["p1", "p3"]
-    assert _link(bundle, "self") == "http://test/Patient?family=fam1"
+    for headers in ({}, {"Prefer": "handling=lenient"}):  # lenient is the default (R4 3.1.1.5)
+        resp = await client.get("/Patient", params={"shoe-size": "9", "family": "fam1"},
+                                headers=headers)
+        assert resp.status_code == 200
+        bundle = resp.json()
+        assert sorted(_ids(bundle)) == ["p1", "p3"]
+        assert _link(bundle, "self") == "http://test/Patient?family=fam1"
+        (outcome,) = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+        assert outcome["issue"][0]["severity"] == "warning"
+        assert "shoe-size" in outcome["issue"][0]["diagnostics"]
+    count = (await client.get("/Patient", params={"shoe-size": "9", "_summary": "count"})).json()
+    assert count["total"] == 5  # what fhirpy's count() sends
 
 
 async def test_bad_values_are_400(client: httpx.AsyncClient) -> None:

@@ -36,8 +36,10 @@ def media_type_for(request: Request) -> str:
 
 
 def wants_lenient(prefer: str) -> bool:
-    """``Prefer: handling=lenient`` among the header's preferences."""
-    return any(p.strip().replace(" ", "") == "handling=lenient" for p in prefer.split(","))
+    """Search ignores unknown parameters unless ``Prefer: handling=strict`` (FHIR R4
+    §3.1.1.5: lenient is the default; strict turns them into a 400)."""
+    items = prefer.replace(";", ",").split(",")
+    return not any(p.strip().replace(" ", "") == "handling=strict" for p in items)
 
 
 def prefer_return(request: Request) -> str:

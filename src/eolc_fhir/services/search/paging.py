@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 
 import orjson
 
+from eolc_fhir.fhir.bundle import BundleEntry
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.services.context import ServerContext
 
-__all__ = ["page_size", "encode_cursor", "encode_snapshot_cursor", "cursor_data",
+__all__ = ["ignored_outcome", "page_size", "encode_cursor", "encode_snapshot_cursor", "cursor_data",
            "decode_cursor", "search_url", "paging_url"]
 
 
@@ -63,3 +64,16 @@ def paging_url(base_url: str, params: list[tuple[str, str]]) -> str:
     """A system-level URL ([base]?...)."""
     query = urlencode(params)
     return base_url + (f"?{query}" if query else "")
+
+
+def ignored_outcome(resource_type: str, ignored: list[str]) -> list[BundleEntry]:
+    """The searchset's ``outcome`` entry warning of parameters left out (none: no entry)."""
+    if not ignored:
+        return []
+    issues = [{"severity": "warning", "code": "not-supported",
+               "diagnostics": f"search parameter {name!r} is not supported for "
+                              f"{resource_type} and was ignored (send 'Prefer: "
+                              f"handling=strict' to have it refused)"}
+              for name in dict.fromkeys(ignored)]
+    outcome = {"resourceType": "OperationOutcome", "issue": issues}
+    return [BundleEntry({"search": {"mode": "outcome"}}, orjson.dumps(outcome))]

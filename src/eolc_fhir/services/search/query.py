@@ -17,6 +17,7 @@ from eolc_fhir.services.search.paging import (
     decode_cursor,
     encode_cursor,
     encode_snapshot_cursor,
+    ignored_outcome,
     search_url,
 )
 from eolc_fhir.services.search.snapshot import snapshot_page, take_snapshot, wants_snapshot
@@ -81,7 +82,7 @@ def _is_lean(parsed: ParsedSearch) -> bool:
 
 async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
                     params: list[tuple[str, str]], *, base_url: str,
-                    lenient: bool = False) -> bytes:
+                    lenient: bool = True) -> bytes:
     """The same search inside a caller's unit of work (batch GET entries)."""
     parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
                           base_url=base_url, page_size=_page_size(ctx))
@@ -96,7 +97,8 @@ async def _run(uow: UnitOfWork, resource_type: str, parsed: ParsedSearch, base_u
         await search.prefer_custom_plans(parsed.query)
         matched = await search.count(parsed.query)
         links = [("self", search_url(base_url, resource_type, parsed.used))]
-        return assemble_bundle("searchset", [], total=matched, links=links)
+        outcome = ignored_outcome(resource_type, parsed.ignored)
+        return assemble_bundle("searchset", outcome, total=matched, links=links)
     await search.prefer_custom_plans(parsed.query)
     data = cursor_data(controls.cursor) if controls.cursor else None
     if data is not None and "s" in data:
@@ -159,6 +161,7 @@ def _bundle(base_url: str, resource_type: str, parsed: ParsedSearch, page: list[
     entries = [_entry(base_url, resource_type, row.res_id, row.content, "match", parsed)
                for row in page]
     entries += [_entry(base_url, t, i, c, "include", parsed) for t, i, c in included]
+    entries += ignored_outcome(resource_type, parsed.ignored)
     return assemble_bundle("searchset", entries, total=total, links=links)
 
 

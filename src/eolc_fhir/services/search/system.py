@@ -11,7 +11,12 @@ from eolc_fhir.search import SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.includes import gather_includes
-from eolc_fhir.services.search.paging import decode_cursor, encode_cursor, paging_url
+from eolc_fhir.services.search.paging import (
+    decode_cursor,
+    encode_cursor,
+    ignored_outcome,
+    paging_url,
+)
 
 __all__ = ["run_system_search"]
 
@@ -71,6 +76,8 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
     counted = controls.total in ("accurate", "estimate") or controls.summary == "count"
     if controls.summary == "count":
         entries = []
+    ignored = [name for plan in plans.values() for name in plan.ignored]
+    entries += ignored_outcome(",".join(types), ignored)
     return assemble_bundle("searchset", entries, total=total if counted else None, links=links)
 
 
