@@ -9,6 +9,7 @@ from eolc_fhir.search.expression import reference_type
 from eolc_fhir.search.values import MAX_US, MIN_US, DateFormatError, date_range, normalise
 from eolc_fhir.storage.model import (
     DateRow,
+    IndexRows,
     NumberRow,
     QuantityRow,
     ReferenceRow,
@@ -27,6 +28,8 @@ __all__ = [
     "uri_rows",
     "split_reference",
     "identifier_param",
+    "of_type_param",
+    "add_rows",
 ]
 
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
@@ -36,6 +39,22 @@ _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "co
 def identifier_param(code: str) -> str:
     """Token rows for ``param:identifier`` live under this name."""
     return f"{code}:identifier"
+
+
+def of_type_param(code: str) -> str:
+    """Token rows for ``param:of-type`` live under this name (code ``type-code|value``)."""
+    return f"{code}:of-type"
+
+
+def _of_type_rows(param: str, value: dict[str, Any]) -> Iterator[TokenRow]:
+    """An Identifier's type and value, one row per coding of its type."""
+    kind, ident = value.get("type"), value.get("value")
+    if not isinstance(kind, dict) or not isinstance(ident, str):
+        return
+    for coding in kind.get("coding", []):
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            yield TokenRow(of_type_param(param), coding.get("system"),
+                           f"{coding['code']}|{ident}")
 
 
 def _norm_or_none(text: Any) -> str | None:
@@ -65,6 +84,7 @@ def _token_rows_of(param: str, value: dict[str, Any]) -> Iterator[TokenRow]:
         kind = value.get("type")
         type_text = kind.get("text") if isinstance(kind, dict) else None
         yield TokenRow(param, value.get("system"), str(value["value"]), _norm_or_none(type_text))
+        yield from _of_type_rows(param, value)
     elif "code" in value or "system" in value:  # Coding
         yield TokenRow(param, value.get("system"), value.get("code"),
                        _norm_or_none(value.get("display")))
@@ -175,3 +195,27 @@ def uri_rows(param: str, values: list[Any]) -> Iterator[UriRow]:
     for value in values:
         if isinstance(value, str):
             yield UriRow(param, value)
+
+
+def add_rows(rows: IndexRows, param: str, kind: str, values: list[Any]) -> None:
+    """Add the index rows of one parameter's values to ``rows``, by the parameter's kind."""
+    if not values:
+        return
+    if kind == "token":
+        rows.tokens.extend(token_rows(param, values))
+    elif kind == "string":
+        rows.strings.extend(string_rows(param, values))
+    elif kind == "reference":
+        for row in reference_rows(param, values):
+            if isinstance(row, TokenRow):
+                rows.tokens.append(row)
+            else:
+                rows.references.append(row)
+    elif kind == "date":
+        rows.dates.extend(date_rows(param, values))
+    elif kind == "number":
+        rows.numbers.extend(number_rows(param, values))
+    elif kind == "quantity":
+        rows.quantities.extend(quantity_rows(param, values))
+    else:
+        rows.uris.extend(uri_rows(param, values))

@@ -18,8 +18,10 @@ from eolc_fhir.storage.query import (
     Chain,
     Clause,
     Criterion,
+    Either,
     Has,
     IdTest,
+    InList,
     LastUpdatedTest,
     Missing,
     QuantityTest,
@@ -32,11 +34,11 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["matches", "query_matches", "range_holds"]
+__all__ = ["matches", "query_matches", "range_holds", "needs_database"]
 
 _ROWS_OF_KIND = {
     "token": "tokens", "string": "strings", "reference": "references", "date": "dates",
-    "number": "numbers", "quantity": "quantities", "uri": "uris",
+    "number": "numbers", "quantity": "quantities", "uri": "uris", "text": "texts",
 }
 
 
@@ -51,6 +53,17 @@ def matches(registry: SearchRegistry, resource: dict[str, Any], resource_type: s
 
 def query_matches(query: Query, resource: dict[str, Any], rows: IndexRows) -> bool:
     return all(_clause(c, resource, rows) for c in query.clauses)
+
+
+def needs_database(query: Query) -> bool:
+    """Whether a clause looks beyond the resource itself (chains, ``_has``, ``_list``)."""
+    return any(_beyond(c) for c in query.clauses)
+
+
+def _beyond(clause: Clause) -> bool:
+    if isinstance(clause, Either):
+        return any(_beyond(c) for branch in clause.branches for c in branch)
+    return isinstance(clause, Chain | Has | InList)
 
 
 def _clause(clause: Clause, resource: dict[str, Any], rows: IndexRows) -> bool:
@@ -69,8 +82,11 @@ def _clause(clause: Clause, resource: dict[str, Any], rows: IndexRows) -> bool:
             return False
         point = date_range(text)[0]  # stored as one instant, like the resources column
         return any(range_holds(t, point, point) for t in clause.tests)
-    if isinstance(clause, Chain | Has):
-        raise InvalidRequest("chained parameters and _has need the database", code="not-supported")
+    if isinstance(clause, Either):
+        return any(all(_clause(c, resource, rows) for c in branch) for branch in clause.branches)
+    if isinstance(clause, Chain | Has | InList):
+        raise InvalidRequest("chained parameters, _has and _list need the database",
+                             code="not-supported")
     raise TypeError(clause)
 
 
@@ -82,6 +98,8 @@ def _test(test: Test, row: Any) -> bool:
             return bool(row.value_exact == test.value)
         if test.mode == "contains":
             return test.value in row.value_norm
+        if test.mode == "suffix":
+            return bool(row.value_norm.endswith(test.value))
         return bool(row.value_norm.startswith(test.value))
     if isinstance(test, ReferenceTest):
         if test.url is not None:

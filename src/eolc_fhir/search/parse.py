@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.search import criteria as cr
+from eolc_fhir.search.composite_query import composite_clause
 from eolc_fhir.search.controls import (
     DEFAULT_COUNT,
     MAX_COUNT,
@@ -14,13 +15,18 @@ from eolc_fhir.search.controls import (
     parse_controls,
 )
 from eolc_fhir.search.extract import identifier_param
+from eolc_fhir.search.filter import parse_filter
+from eolc_fhir.search.fulltext import TEXT_PARAMS, text_criterion
+from eolc_fhir.search.modifiers import TERMINOLOGY_MODIFIERS, of_type_clause, terminology_clause
 from eolc_fhir.search.registry import SearchParam, SearchRegistry
 from eolc_fhir.storage.query import (
     Chain,
     Clause,
     Criterion,
+    Either,
     Has,
     IdTest,
+    InList,
     LastUpdatedTest,
     Missing,
     Query,
@@ -30,7 +36,7 @@ from eolc_fhir.storage.query import (
 __all__ = ["ParsedSearch", "parse_search", "parse_clause", "UnknownParameter"]
 
 _MODIFIERS = {
-    "token": {"not", "text", "missing"},
+    "token": {"not", "text", "missing", "in", "not-in", "below", "above", "of-type"},
     "string": {"exact", "contains", "missing"},
     "reference": {"missing", "identifier"},
     "date": {"missing"},
@@ -103,6 +109,9 @@ def parse_clause(ctx: _Context | SearchRegistry, resource_type: str, name: str,
     if "." in name:
         return _chain(ctx, resource_type, name, value)
     code, _, modifier = name.partition(":")
+    special = _special(ctx, resource_type, code, modifier, value)
+    if special is not None:
+        return special
     param = _lookup(ctx, resource_type, code)
     if modifier == "missing":
         return Missing(param.kind, code, _bool(value, name))
@@ -114,8 +123,50 @@ def parse_clause(ctx: _Context | SearchRegistry, resource_type: str, name: str,
     if param.kind == "reference" and modifier == "identifier":
         ident_tests = tuple(cr.token_test(v) for v in cr.split_values(value))
         return Criterion("token", identifier_param(code), ident_tests)
+    if modifier in TERMINOLOGY_MODIFIERS and param.kind == "token":
+        return terminology_clause(ctx.registry.codes, code, modifier, cr.split_values(value))
+    if modifier == "of-type":
+        return of_type_clause(code, cr.split_values(value))
     tests = tuple(_test(ctx, param, modifier, v) for v in cr.split_values(value))
     return Criterion(param.kind, code, tests, negate=modifier == "not")
+
+
+def _special(ctx: _Context, resource_type: str, code: str, modifier: str,
+             value: str) -> Clause | None:
+    """_text, _content, _list, _filter and composite parameters; None for the others."""
+    composite = ctx.registry.composite(resource_type, code)
+    if code not in (*TEXT_PARAMS, "_list", "_filter") and composite is None:
+        return None
+    if modifier:
+        raise InvalidRequest(f"unsupported modifier in {code}:{modifier}", code="not-supported")
+    if composite is not None:
+        return composite_clause(composite, value)
+    if code in TEXT_PARAMS:
+        return text_criterion(code, value)
+    if code == "_list":
+        ids = [v for v in cr.split_values(value) if v]
+        if not ids:
+            raise InvalidRequest("_list needs the id of a List", expression="_list")
+        if len(ids) == 1:
+            return InList(ids[0])
+        return Either(tuple((InList(i),) for i in ids))
+    return _filter(ctx, resource_type, value)
+
+
+def _filter(ctx: _Context, resource_type: str, text: str) -> Clause:
+    def kind_of(name: str) -> str:
+        param = ctx.registry.get(resource_type, name.split(":")[0])
+        if param is None:
+            raise InvalidRequest(f"_filter: unknown search parameter {name!r} for "
+                                 f"{resource_type}", code="not-supported", expression="_filter")
+        return param.kind
+
+    def clause_of(name: str, value: str) -> Clause:
+        kind_of(name)
+        return parse_clause(ctx, resource_type, name, value)
+
+    clauses = parse_filter(text, clause_of, kind_of)
+    return clauses[0] if len(clauses) == 1 else Either((clauses,))
 
 
 def _check_modifier(param: SearchParam, modifier: str, name: str) -> None:

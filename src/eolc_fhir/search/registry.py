@@ -10,9 +10,12 @@ from typing import Any
 import orjson
 
 from eolc_fhir.search import extract as ex
+from eolc_fhir.search.composite import COMPOSITES, Composite, composite_rows
 from eolc_fhir.search.expression import CompiledExpression, compile_expression
+from eolc_fhir.search.fulltext import text_rows
+from eolc_fhir.search.modifiers import Codes
 from eolc_fhir.search.standard import STANDARD_PARAMS, STANDARD_URL
-from eolc_fhir.storage.model import IndexRows, TokenRow
+from eolc_fhir.storage.model import IndexRows
 
 __all__ = ["SearchParam", "SearchRegistry", "KINDS", "COMMON_BASE"]
 
@@ -71,10 +74,31 @@ def _from_resource(doc: dict[str, Any]) -> list[SearchParam]:
     ]
 
 
+_TOKEN_DOC = ("modifiers :not, :text, :missing, :in and :not-in (a ValueSet this server "
+              "holds), :below and :above (hierarchies of this server's CodeSystems), "
+              ":of-type on identifiers (type-system|type-code|value)")
+_SPECIAL = (
+    {"name": "_text", "definition": f"{STANDARD_URL}DomainResource-text", "type": "string",
+     "documentation": "words or phrases of the narrative (case and accents ignored)"},
+    {"name": "_content", "definition": f"{STANDARD_URL}Resource-content", "type": "string",
+     "documentation": "words or phrases anywhere in the resource's text"},
+    {"name": "_list", "definition": f"{STANDARD_URL}Resource-list", "type": "token",
+     "documentation": "the items of the List with this id"},
+    {"name": "_filter", "definition": "http://hl7.org/fhir/R4/search_filter.html",
+     "type": "special", "documentation": "eq ne co sw ew gt lt ge le on search parameters, "
+                                        "and / or / parentheses"},
+)
+
+
 class SearchRegistry:
     """Parameters by (resource type, code); built once at start-up."""
 
+    codes: Codes | None = None  # the server's terminology, for :in, :not-in, :below, :above
+
     def __init__(self, params: Iterable[SearchParam]) -> None:
+        self._composites: dict[str, list[Composite]] = {}
+        for composite in COMPOSITES.values():
+            self._composites.setdefault(composite.base, []).append(composite)
         self._common: dict[str, SearchParam] = {}
         self._by_type: dict[str, dict[str, SearchParam]] = {}
         for param in params:
@@ -96,6 +120,9 @@ class SearchRegistry:
         found = self._by_type.get(resource_type, {}).get(code)
         return found if found is not None else self._common.get(code)
 
+    def composite(self, resource_type: str, code: str) -> Composite | None:
+        return COMPOSITES.get((resource_type, code))
+
     def params_for(self, resource_type: str) -> list[SearchParam]:
         merged = {**self._common, **self._by_type.get(resource_type, {})}
         return [merged[code] for code in sorted(merged)]
@@ -111,7 +138,10 @@ class SearchRegistry:
         for param in self.params_for(resource_type):
             if param.code in _COLUMN_PARAMS:
                 continue
-            _add_rows(rows, param, param.values(resource))
+            ex.add_rows(rows, param.code, param.kind, param.values(resource))
+        for composite in self._composites.get(resource_type, ()):
+            composite_rows(composite, resource, rows)
+        rows.texts.extend(text_rows(resource))
         return rows
 
     def capability_params(self, resource_type: str) -> list[dict[str, Any]]:
@@ -121,7 +151,14 @@ class SearchRegistry:
             entry = {"name": param.code, "definition": param.url, "type": param.kind}
             if param.base == COMMON_BASE:
                 entry["definition"] = f"{STANDARD_URL}Resource-{param.code.lstrip('_')}"
+            if param.kind == "token":
+                entry["documentation"] = _TOKEN_DOC
             out.append(entry)
+        out += [{"name": c.code, "definition": c.url, "type": "composite",
+                 "documentation": "two values joined by '$' (code$value), matched on the "
+                                  "same element"}
+                for c in self._composites.get(resource_type, ())]
+        out += [dict(entry) for entry in _SPECIAL]
         return out
 
     def capability_includes(self, resource_type: str) -> list[str]:
@@ -138,27 +175,3 @@ class SearchRegistry:
                                                   or resource_type in param.targets):
                     out.append(f"{source}:{param.code}")
         return out
-
-
-def _add_rows(rows: IndexRows, param: SearchParam, values: list[Any]) -> None:
-    if not values:
-        return
-    code, kind = param.code, param.kind
-    if kind == "token":
-        rows.tokens.extend(ex.token_rows(code, values))
-    elif kind == "string":
-        rows.strings.extend(ex.string_rows(code, values))
-    elif kind == "reference":
-        for row in ex.reference_rows(code, values):
-            if isinstance(row, TokenRow):
-                rows.tokens.append(row)
-            else:
-                rows.references.append(row)
-    elif kind == "date":
-        rows.dates.extend(ex.date_rows(code, values))
-    elif kind == "number":
-        rows.numbers.extend(ex.number_rows(code, values))
-    elif kind == "quantity":
-        rows.quantities.extend(ex.quantity_rows(code, values))
-    else:
-        rows.uris.extend(ex.uri_rows(code, values))

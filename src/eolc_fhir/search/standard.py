@@ -170,6 +170,15 @@ Consent security-label token Consent.provision.securityLabel
 Consent source-reference reference Consent.source -> Consent,DocumentReference,Contract,QuestionnaireResponse
 Consent status token Consent.status
 
+List code token List.code
+List date date List.date
+List identifier token List.identifier
+List item reference List.entry.item
+List patient reference List.subject.where(resolve() is Patient) -> Patient
+List status token List.status
+List subject reference List.subject
+List title string List.title
+
 Observation based-on reference Observation.basedOn -> CarePlan,MedicationRequest,NutritionOrder,DeviceRequest,ServiceRequest,ImmunizationRecommendation
 Observation category token Observation.category
 Observation code token Observation.code

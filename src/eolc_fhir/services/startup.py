@@ -49,6 +49,7 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
     ctx = ServerContext(settings=settings, db=db)
     ctx.search = SearchRegistry.load(settings.profiles_dir)
     ctx.validator = ProfileSet.load(settings.profiles_dir)
+    ctx.search.codes = ctx.validator.terminology  # :in, :not-in, :below, :above
     # Every write's base check asks which resource types exist, which imports all the R4B
     # models (2-4 s): at start, not inside the first write (a dispatcher's first status
     # write held its lease that long, and another dispatcher delivered the same events).

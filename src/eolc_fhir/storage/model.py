@@ -23,6 +23,7 @@ __all__ = [
     "QuantityRow",
     "UriRow",
     "IndexRows",
+    "TextRow",
 ]
 
 
@@ -75,6 +76,12 @@ class StringRow:
 
 
 @dataclass(frozen=True, slots=True)
+class TextRow:
+    param: str  # _text (the narrative) or _content (the whole resource)
+    value_norm: str  # its words, normalised, one space apart, padded with a space
+
+
+@dataclass(frozen=True, slots=True)
 class ReferenceRow:
     param: str
     target_type: str | None
@@ -124,6 +131,7 @@ class IndexRows:
     numbers: list[NumberRow] = field(default_factory=list)
     quantities: list[QuantityRow] = field(default_factory=list)
     uris: list[UriRow] = field(default_factory=list)
+    texts: list[TextRow] = field(default_factory=list)
 
 
 def ids_by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

@@ -23,6 +23,8 @@ __all__ = [
     "LastUpdatedTest",
     "Chain",
     "Has",
+    "InList",
+    "Either",
     "Clause",
     "SortKey",
     "Query",
@@ -37,6 +39,7 @@ TABLE_OF_KIND = {
     "number": "idx_number",
     "quantity": "idx_quantity",
     "uri": "idx_uri",
+    "text": "idx_text",  # _text / _content: StringTest "contains" on padded word lists
 }
 
 Op = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
@@ -53,7 +56,7 @@ class TokenTest:
 @dataclass(frozen=True, slots=True)
 class StringTest:
     value: str  # normalised for prefix/contains, as given for exact
-    mode: Literal["prefix", "exact", "contains"]
+    mode: Literal["prefix", "exact", "contains", "suffix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,21 @@ class Has:
     source: Query
 
 
-Clause = Criterion | Missing | IdTest | LastUpdatedTest | Chain | Has
+@dataclass(frozen=True, slots=True)
+class InList:
+    """``_list``: the resource is an item of List ``list_id``."""
+
+    list_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Either:
+    """``_filter``'s ``or``: at least one branch holds (a branch is the AND of its clauses)."""
+
+    branches: tuple[tuple[Clause, ...], ...]
+
+
+Clause = Criterion | Missing | IdTest | LastUpdatedTest | Chain | Has | InList | Either
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ _INDEX_FIELDS: tuple[tuple[str, Any], ...] = (
     ("numbers", t.idx_number),
     ("quantities", t.idx_quantity),
     ("uris", t.idx_uri),
+    ("texts", t.idx_text),
 )
 
 _CURRENT_COLS = (

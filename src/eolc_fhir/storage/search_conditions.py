@@ -14,8 +14,10 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, true
 from eolc_fhir.storage.query import (
     Chain,
     Clause,
+    Either,
     Has,
     IdTest,
+    InList,
     LastUpdatedTest,
     Missing,
     QuantityTest,
@@ -53,8 +55,8 @@ def test_condition(test: Test, i: Any, dialect: str,
     if isinstance(test, StringTest):
         if test.mode == "exact":
             return i.c.value_exact == test.value  # type: ignore[no-any-return]
-        if test.mode == "contains":
-            pattern = "%" + _like(test.value) + "%"
+        if test.mode in ("contains", "suffix"):
+            pattern = "%" + _like(test.value) + ("%" if test.mode == "contains" else "")
             return i.c.value_norm.like(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
         return _prefix(i.c.value_norm, test.value, dialect)
     if isinstance(test, ReferenceTest):
@@ -147,6 +149,10 @@ def _rank(clause: Clause) -> int:
         return 15
     if isinstance(clause, Has):
         return 45
+    if isinstance(clause, InList):
+        return 12
+    if isinstance(clause, Either):
+        return _NO_DRIVER
     if isinstance(clause, LastUpdatedTest):
         return 55
     if clause.negate:
@@ -154,6 +160,8 @@ def _rank(clause: Clause) -> int:
     if clause.kind == "token" and (clause.param in ("identifier", "_id")
                                    or clause.param.endswith(":identifier")):
         return 5
+    if clause.kind == "text":
+        return 70
     if clause.kind == "string" and all(
             isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
         return 60

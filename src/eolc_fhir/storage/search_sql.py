@@ -38,8 +38,10 @@ from eolc_fhir.storage.query import (
     Chain,
     Clause,
     Criterion,
+    Either,
     Has,
     IdTest,
+    InList,
     LastUpdatedTest,
     Missing,
     Query,
@@ -105,8 +107,21 @@ class _Compiler:
             return or_(*(test_condition(x, None, self.dialect, point=col) for x in clause.tests))
         if isinstance(clause, Chain):
             return self._chain(clause, rtype, rid, drive)
+        if isinstance(clause, InList):
+            return self._in_list(clause, rtype, rid)
+        if isinstance(clause, Either):
+            return or_(*(and_(true(), *(self.clause(c, rtype, r, drive=False) for c in branch))
+                         for branch in clause.branches))
         assert isinstance(clause, Has)
         return self._has(clause, rtype, rid, drive)
+
+    def _in_list(self, clause: InList, rtype: str, rid: Any) -> ColumnElement[bool]:
+        """The List's ``item`` references (its index rows exist only while it is live)."""
+        ref = t.idx_reference.alias()
+        items = select(ref.c.target_id).where(
+            ref.c.res_type == "List", ref.c.res_id == clause.list_id, ref.c.param == "item",
+            ref.c.target_type == rtype)
+        return rid.in_(items)  # type: ignore[no-any-return]
 
     def _criterion(self, clause: Criterion | Missing, rtype: str, rid: Any,
                    drive: bool) -> ColumnElement[bool]:

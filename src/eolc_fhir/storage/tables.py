@@ -28,6 +28,7 @@ __all__ = [
     "idx_number",
     "idx_quantity",
     "idx_uri",
+    "idx_text",
     "INDEX_TABLES",
     "change_counter",
     "UNWATCHED_TYPES",
@@ -160,4 +161,14 @@ idx_uri = _index_table(
     extra=(Index("ix_idx_uri_lookup", "param", "value", "res_type", "res_id"),),
 )
 
-INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri)
+# _text and _content: one row per resource and parameter holding its words, lower case,
+# one space apart and padded (" a b "), matched by LIKE '% word%'. No index on the text:
+# a row is far longer than a btree entry may be; the (param, res_type) index bounds the scan.
+idx_text = _index_table(
+    "idx_text",
+    Column("value_norm", Text, nullable=False),
+    extra=(Index("ix_idx_text_lookup", "param", "res_type", "res_id"),),
+)
+
+INDEX_TABLES = (idx_token, idx_string, idx_reference, idx_date, idx_number, idx_quantity, idx_uri,
+                idx_text)

@@ -62,6 +62,20 @@ class Terminology:
             return code in self._codes[url]
         return (system, code) in self._members[url]
 
+    def subsumption(self, system: str, code: str, direction: str) -> frozenset[str] | None:
+        """``below``: the code and every code under it in a local CodeSystem's ``concept``
+        hierarchy; ``above``: the code and every code it sits under. None when the server
+        holds no such CodeSystem (SNOMED CT): subsumption cannot be answered here."""
+        cs = self.code_systems.get(system)
+        if cs is None:
+            return None
+        path = _concept_path(cs.get("concept", []), code)
+        if path is None:
+            return frozenset()
+        if direction == "above":
+            return frozenset(c["code"] for c in path)
+        return frozenset(c["code"] for c in _flatten({"concept": [path[-1]]}))
+
     def concepts(self, vs_url: str) -> tuple[Concept, ...]:
         url = _canonical(vs_url)
         if url not in self._expansions:
@@ -242,3 +256,15 @@ def _flatten(cs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _find_concept(cs: Mapping[str, Any], code: str) -> Mapping[str, Any] | None:
     return next((c for c in _flatten(cs) if c["code"] == code), None)
+
+
+def _concept_path(concepts: Iterable[Mapping[str, Any]],
+                  code: str) -> list[Mapping[str, Any]] | None:
+    """The concepts from the top of the hierarchy down to ``code`` (None: not there)."""
+    for concept in concepts:
+        if concept.get("code") == code:
+            return [concept]
+        below = _concept_path(concept.get("concept", []), code)
+        if below is not None:
+            return [concept, *below]
+    return None
