@@ -6,6 +6,9 @@ one of its profiles and its FHIRPath criteria (``%current``, ``%previous``) hold
 Filters are FHIR searches on the topic's resource type, evaluated by the search
 registry's in-memory matcher (the same semantics as the database search). Parsed
 filters and the changed resource's index rows are computed once per change.
+Chains, ``_has`` and ``_list`` look past the resource: its own side comes from its
+index rows in memory (so a deleted resource's last version still answers), the
+other side from the database inside the write's transaction.
 """
 
 from __future__ import annotations
@@ -16,9 +19,21 @@ from typing import Any
 import orjson
 
 from eolc_fhir.fhir.errors import FhirError, ProfileViolation
-from eolc_fhir.search.matcher import query_matches
+from eolc_fhir.search.matcher import needs_database, query_matches
 from eolc_fhir.search.parse import parse_search
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.storage.model import IndexRows
+from eolc_fhir.storage.query import (
+    Chain,
+    Clause,
+    Criterion,
+    Either,
+    Has,
+    IdTest,
+    InList,
+    Query,
+    ReferenceTest,
+)
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.spec import Filter
 from eolc_fhir.subscriptions.topics import Topic
@@ -84,6 +99,8 @@ class Matcher:
     def check(self, rtype: str, params: list[tuple[str, str]], topic_url: str) -> None:
         """422 unless the search registry understands the filter (done at subscribe time)."""
         try:
+            if self.ctx.search is not None and needs_database(self._plan(rtype, tuple(params))):
+                return  # parsed: its database part is evaluated at each change
             self._match_one({"resourceType": rtype, "id": "probe"}, rtype, tuple(params), {})
         except FhirError as exc:
             raise ProfileViolation(f"filter {rtype}?{_query(params)} of topic {topic_url} "
@@ -128,13 +145,26 @@ class Matcher:
             for f in filters:
                 key = (id(target), f)
                 if key not in cache:
-                    cache[key] = self._match_one(target, f.resource_type, f.params, rows_cache)
+                    cache[key] = await self._match_filter(uow, target, f, rows_cache)
                 if not cache[key]:
                     ok = False
                     break
             if ok:
                 return True
         return False
+
+    async def _match_filter(self, uow: UnitOfWork, resource: dict[str, Any], f: Filter,
+                            rows_cache: dict[int, Any]) -> bool:
+        search = self.ctx.search
+        if search is None or resource.get("resourceType") != f.resource_type:
+            return self._match_one(resource, f.resource_type, f.params, rows_cache)
+        plan = self._plan(f.resource_type, f.params)
+        if not needs_database(plan):
+            return self._match_one(resource, f.resource_type, f.params, rows_cache)
+        rows = rows_cache.get(id(resource))
+        if rows is None:
+            rows = rows_cache[id(resource)] = search.extract(resource)
+        return await _all_hold(uow, plan.clauses, resource, rows)
 
     async def _patients(self, uow: UnitOfWork, versions: Sequence[dict[str, Any]],
                         cache: dict[Any, Any]) -> list[dict[str, Any]]:
@@ -153,6 +183,47 @@ class Matcher:
                 found.append(orjson.loads(stored.content))
         cache["patients"] = found
         return found
+
+
+async def _all_hold(uow: UnitOfWork, clauses: Sequence[Clause], resource: dict[str, Any],
+                    rows: IndexRows) -> bool:
+    for clause in clauses:
+        if not await _holds(uow, clause, resource, rows):
+            return False
+    return True
+
+
+async def _holds(uow: UnitOfWork, clause: Clause, resource: dict[str, Any],
+                 rows: IndexRows) -> bool:
+    """One filter clause on one resource version; the database answers for the far side."""
+    rtype, rid = str(resource.get("resourceType")), str(resource.get("id"))
+    if isinstance(clause, Either):
+        for branch in clause.branches:
+            if await _all_hold(uow, branch, resource, rows):
+                return True
+        return False
+    if isinstance(clause, Chain):
+        refs = [(r.target_type, r.target_id) for r in rows.references
+                if r.param == clause.param and r.target_id is not None]
+        for target in clause.targets:
+            ids = tuple(i for t, i in refs if t == target.resource_type)
+            if ids and await _any(uow, Query(target.resource_type,
+                                             (IdTest(ids), *target.clauses))):
+                return True
+        return False
+    pointing_here = (ReferenceTest(rid, (rtype,)),)
+    if isinstance(clause, Has):
+        source = clause.source
+        return await _any(uow, Query(source.resource_type, (
+            Criterion("reference", clause.param, pointing_here), *source.clauses)))
+    if isinstance(clause, InList):
+        return await _any(uow, Query("List", (IdTest((clause.list_id,)),
+                                              Criterion("reference", "item", pointing_here))))
+    return query_matches(Query(rtype, (clause,)), resource, rows)
+
+
+async def _any(uow: UnitOfWork, query: Query) -> bool:
+    return bool(await uow.search.match_ids(query, 1))
 
 
 def _compile(topic_url: str, expression: str) -> Criteria:
