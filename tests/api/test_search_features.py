@@ -189,6 +189,7 @@ async def test_list_members(client: httpx.AsyncClient) -> None:
     assert await _ids(client, "/Patient", _list="list1", family="brownlow") == ["p3"]
     assert await _ids(client, "/Flag", _list="list1") == []
     assert await _ids(client, "/Patient", _list="nope") == []
+    assert "functional lists" in await _refused(client, "/Patient", _list="$current-problems")
 
 
 async def test_filter_common_subset(client: httpx.AsyncClient) -> None:

@@ -147,6 +147,10 @@ def _special(ctx: _Context, resource_type: str, code: str, modifier: str,
         ids = [v for v in cr.split_values(value) if v]
         if not ids:
             raise InvalidRequest("_list needs the id of a List", expression="_list")
+        if any(i.startswith("$") for i in ids):
+            raise InvalidRequest("_list: functional lists ($current-problems, ...) are not "
+                                 "supported; give the id of a List", code="not-supported",
+                                 expression="_list")
         if len(ids) == 1:
             return InList(ids[0])
         return Either(tuple((InList(i),) for i in ids))

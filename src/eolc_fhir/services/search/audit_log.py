@@ -10,8 +10,8 @@ Search parameters: ``patient``, ``entity`` (a reference; a version is ignored),
 ``agent`` (``Device/<client id>`` or the bare client id), ``altid`` (client id,
 as a token), ``date`` (prefixes eq ge le gt lt), ``type``, ``subtype``,
 ``action``, ``outcome``; controls ``_count``, ``_sort`` (``-date`` only, the
-default), ``_summary=count``. Anything else is a 400 unless
-``Prefer: handling=lenient``. Reading the log is itself audited by the
+default), ``_summary=count``. Anything else is ignored unless
+``Prefer: handling=strict`` (then a 400). Reading the log is itself audited by the
 middleware like every search (one record per page read, naming the patients
 on it; that record is not read back in the same request, so there is no loop).
 """
