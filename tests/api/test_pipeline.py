@@ -37,7 +37,7 @@ _REQUESTS = [
 # Errors, answered by each door with the same OperationOutcome: (path, params, status).
 _ERRORS = [
     ("/Patient/nobody", {}, 404),
-    ("/Patient", {"no-such-parameter": "1"}, 400),
+    ("/Patient", {"family:near": "x"}, 400),  # an unsupported modifier is always a 400
     ("/Patient/$wishes", {"identifier": "123"}, 400),  # not an NHS number
     ("/Patient/$wishes", {"identifier": f"{NHS_NUMBER_SYSTEM}|9434765919"}, 404),  # nobody
 ]
