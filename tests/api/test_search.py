@@ -212,6 +212,12 @@ async def test_system_search(client: httpx.AsyncClient) -> None:
     nxt = (await client.get(_link(bundle, "next") or "")).json()
     assert _ids(nxt) == ["gp1"]
     assert (await client.get("/?_id=p1")).status_code == 400
+    # a parameter of one type only would return every resource of the others: refused
+    partial = await client.get("/?_type=Flag,Organization&name=river")
+    assert partial.status_code == 400 and "Flag" in partial.json()["issue"][0]["diagnostics"]
+    unknown = (await client.get("/?_type=Flag,Organization&shoe-size=9&_count=1")).json()
+    assert unknown["link"][0]["url"] == "http://test?_type=Flag%2COrganization&_count=1"
+    assert [e["search"]["mode"] for e in unknown["entry"]] == ["match", "outcome"]
 
 
 async def test_conditional_create_uses_search(client: httpx.AsyncClient) -> None:

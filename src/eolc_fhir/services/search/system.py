@@ -7,7 +7,7 @@ from typing import Any
 from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.fhir.models import is_resource_type
-from eolc_fhir.search import SearchRegistry, parse_search
+from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.includes import gather_includes
@@ -43,6 +43,7 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
     size = (ctx.settings.default_page_size, ctx.settings.max_page_size)
     plans = {t: parse_search(registry, t, params, lenient=lenient, base_url=base_url,
                              page_size=size) for t in types}
+    _check_common(plans)
     first = plans[types[0]]
     controls = first.controls
     links = [("self", paging_url(base_url, first.used))]
@@ -76,9 +77,21 @@ async def run_system_search(ctx: ServerContext, registry: SearchRegistry,
     counted = controls.total in ("accurate", "estimate") or controls.summary == "count"
     if controls.summary == "count":
         entries = []
-    ignored = [name for plan in plans.values() for name in plan.ignored]
-    entries += ignored_outcome(",".join(types), ignored)
+    entries += ignored_outcome(",".join(types), first.ignored)
     return assemble_bundle("searchset", entries, total=total if counted else None, links=links)
+
+
+def _check_common(plans: dict[str, ParsedSearch]) -> None:
+    """A parameter ignored for some of the types but applied to others would return every
+    resource of the former: a 400, whatever the handling preference."""
+    ignored = {t: set(p.ignored) for t, p in plans.items()}
+    everywhere = set.intersection(*ignored.values())
+    for rtype, names in ignored.items():
+        partial = sorted(names - everywhere)
+        if partial:
+            raise InvalidRequest(f"search parameter(s) {', '.join(partial)} are not defined "
+                                 f"for {rtype}; a search over several types takes parameters "
+                                 "common to all of them", code="not-supported")
 
 
 def _entry(base_url: str, rtype: str, rid: str, content: bytes, mode: str,
