@@ -28,9 +28,7 @@ from eolc_fhir.storage.search_snapshots import save_snapshot, snapshot_slice, so
 from eolc_fhir.storage.search_sql import (
     LOOKUP_RANK,
     Rows,
-    announce_change,
     count_matches,
-    current_batch,
     fetch_current,
     include_keys,
     lookup_rank,
@@ -41,6 +39,7 @@ from eolc_fhir.storage.search_sql import (
     search_page,
     wants_custom_plan,
 )
+from eolc_fhir.storage.search_upkeep import announce_change, current_batch
 
 __all__ = ["IncludeLookups", "SearchRepository", "LeanSearch"]
 

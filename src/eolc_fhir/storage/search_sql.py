@@ -25,8 +25,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    tuple_,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement as _Col
@@ -55,9 +53,9 @@ from eolc_fhir.storage.search_conditions import (
 )
 
 __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_page",
-           "current_batch", "count_matches", "match_conditions", "match_ids", "include_keys",
+           "count_matches", "match_conditions", "match_ids", "include_keys",
            "revinclude_keys",
-           "fetch_current", "Rows", "rows_of", "announce_change", "prefer_custom_plans",
+           "fetch_current", "Rows", "rows_of", "prefer_custom_plans",
            "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
            "has_condition", "id_set"]
 
@@ -387,19 +385,6 @@ async def revinclude_keys(run: Rows, source_type: str, param: str | None,
     return [(row[0], row[1]) for row in await run(stmt)]
 
 
-async def current_batch(conn: AsyncConnection, resource_types: Sequence[str] | None,
-                        after: tuple[str, str] | None, limit: int) -> list[tuple[str, str, bytes]]:
-    """(type, id, content) of live resources in key order after ``after`` (for reindexing)."""
-    r = t.resources
-    stmt = select(r.c.res_type, r.c.res_id, r.c.content).where(r.c.deleted.is_(False))
-    if resource_types:
-        stmt = stmt.where(r.c.res_type.in_(list(resource_types)))
-    if after is not None:
-        stmt = stmt.where(tuple_(r.c.res_type, r.c.res_id) > tuple_(*after))
-    stmt = stmt.order_by(r.c.res_type, r.c.res_id).limit(limit)
-    return [(row[0], row[1], bytes(row[2])) for row in await conn.execute(stmt)]
-
-
 async def fetch_current(run: Rows, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str, bytes]]:
     """(type, id, content) of the live resources among ``keys``, in the order given.
 
@@ -417,13 +402,3 @@ async def fetch_current(run: Rows, keys: Sequence[tuple[str, str]]) -> list[tupl
         for row in await run(stmt):
             found[(rtype, row[0])] = bytes(row[1])
     return [(k[0], k[1], found[k]) for k in keys if k in found]
-
-
-async def announce_change(conn: AsyncConnection, dialect: str) -> None:
-    """Tell readers that keep derived answers to check them (migration 0002's signal), for
-    changes the ``resources`` triggers cannot see (index rows rebuilt)."""
-    if dialect == "postgresql":
-        await conn.execute(text("SELECT pg_notify('eolc_changes', '')"))
-    else:
-        await conn.execute(update(t.change_counter).where(t.change_counter.c.id == 1)
-                           .values(n=t.change_counter.c.n + 1))
