@@ -77,16 +77,16 @@ def _from_resource(doc: dict[str, Any]) -> list[SearchParam]:
 _TOKEN_DOC = ("modifiers :not, :text, :missing, :in and :not-in (a ValueSet this server "
               "holds), :below and :above (hierarchies of this server's CodeSystems), "
               ":of-type on identifiers (type-system|type-code|value)")
+# R4 defines SearchParameter resources for _text and _content; _list and _filter are
+# described on its search page only, so they carry no definition.
 _SPECIAL = (
     {"name": "_text", "definition": f"{STANDARD_URL}DomainResource-text", "type": "string",
      "documentation": "words or phrases of the narrative (case and accents ignored)"},
     {"name": "_content", "definition": f"{STANDARD_URL}Resource-content", "type": "string",
      "documentation": "words or phrases anywhere in the resource's text"},
-    {"name": "_list", "definition": f"{STANDARD_URL}Resource-list", "type": "token",
-     "documentation": "the items of the List with this id"},
-    {"name": "_filter", "definition": "http://hl7.org/fhir/R4/search_filter.html",
-     "type": "special", "documentation": "eq ne co sw ew gt lt ge le on search parameters, "
-                                        "and / or / parentheses"},
+    {"name": "_list", "type": "string", "documentation": "the items of the List with this id"},
+    {"name": "_filter", "type": "special",
+     "documentation": "eq ne co sw ew gt lt ge le on search parameters, and / or / parentheses"},
 )
 
 
