@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tests.builders as b
 from eolc_fhir.validation import InvariantCompileError, ProfileCompileError, ProfileSet
+from eolc_fhir.validation.element_ids import element_ids
 from tests.unit.validation.conftest import PROFILES_DIR
 
 T = "https://test.example.org/fhir/"
@@ -496,3 +498,39 @@ def test_an_invariant_that_fails_to_evaluate_is_reported_not_raised() -> None:
 def test_the_real_folder_loads_from_disk_equal_to_loading_the_resources() -> None:
     resources = [json.loads(p.read_text()) for p in sorted(PROFILES_DIR.glob("*.json"))]
     assert ProfileSet(resources).profile_urls == ProfileSet.load(PROFILES_DIR).profile_urls
+
+
+def test_a_profile_that_cannot_compile_names_its_file_and_element(tmp_path: Path) -> None:
+    no_strength = _sd("NoStrength", "Flag", {"id": "Flag.code", "binding": {"valueSet": "x"}})
+    (tmp_path / "StructureDefinition-NoStrength.json").write_text(json.dumps(no_strength))
+    with pytest.raises(ProfileCompileError) as raised:
+        ProfileSet.load(tmp_path)
+    message = str(raised.value)
+    assert "StructureDefinition-NoStrength.json" in message and "Flag.code" in message
+    pathless = _sd("NoPath", "Flag")
+    pathless["differential"]["element"].append({"min": 1})
+    with pytest.raises(ProfileCompileError, match="element 1 has no path"):
+        ProfileSet([pathless])
+
+
+def test_element_ids_are_derived_from_path_and_slice_name() -> None:
+    elements = [
+        {"path": "Patient"},
+        {"path": "Patient.identifier", "slicing": {}},
+        {"path": "Patient.identifier", "sliceName": "nhs"},
+        {"path": "Patient.identifier.system"},
+        {"path": "Patient.identifier", "sliceName": "mrn"},
+        {"path": "Patient.identifier.value"},
+        {"path": "Patient.name"},
+        {"id": "Patient.name.family", "path": "Patient.name.family"},
+    ]
+    assert element_ids(elements, "u") == [
+        "Patient",
+        "Patient.identifier",
+        "Patient.identifier:nhs",
+        "Patient.identifier:nhs.system",
+        "Patient.identifier:mrn",
+        "Patient.identifier:mrn.value",
+        "Patient.name",
+        "Patient.name.family",
+    ]
