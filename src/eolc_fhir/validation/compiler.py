@@ -115,6 +115,8 @@ def _apply(
 def _apply_values(rule: ElementRule, element: Mapping[str, Any]) -> None:
     """fixed[x], pattern[x], minValue[x] and maxValue[x], with the type each names."""
     for key, value in element.items():
+        if key.startswith(("fixed", "pattern", "minValue", "maxValue")):
+            rule.has_values = True
         if key.startswith("fixed"):
             rule.fixed, rule.fixed_type = value, key[len("fixed") :]
         elif key.startswith("pattern"):

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from eolc_fhir.fhir.errors import Issue
 
 __all__ = ["Resolver", "references_in", "reference_issues"]
@@ -24,10 +26,13 @@ class Resolver:
     @classmethod
     def of(cls, resource: Mapping[str, Any], bundle: Resolver | None = None) -> Resolver:
         """For ``resource``: its own contained resources, and the entries of its Bundle."""
-        contained = {
-            str(c.get("id")): c for c in resource.get("contained", []) if isinstance(c, dict)
-        }
-        entries = dict(bundle.entries) if bundle else {}
+        listed = resource.get("contained")
+        contained = (
+            {str(c.get("id")): c for c in listed if isinstance(c, dict)}
+            if isinstance(listed, list)
+            else {}
+        )
+        entries = bundle.entries if bundle else {}
         if resource.get("resourceType") == "Bundle":
             entries = {}
             for entry in resource.get("entry", []):
@@ -39,6 +44,8 @@ class Resolver:
     def resolve(self, literal: str) -> Mapping[str, Any] | None:
         if literal.startswith("#"):
             return self.contained.get(literal[1:])
+        if not self.entries:  # outside a Bundle only #id references resolve
+            return None
         found = self.entries.get(literal)
         if found is None and "/" in literal and not literal.startswith(_PLACEHOLDERS):
             parts = literal.rstrip("/").split("/")
@@ -82,8 +89,8 @@ def reference_issues(resource: Mapping[str, Any], expr: str, resolver: Resolver)
     """#id references must resolve (and contained resources be referred to: dom-3);
     urn:uuid references in a Bundle must name an entry's fullUrl."""
     contained = resource.get("contained")
-    if not contained and not resolver.in_bundle and "'#" not in repr(resource):
-        # repr is a cheap pre-filter: no "#..." value at all means no local reference
+    if not contained and not resolver.in_bundle and b'"#' not in orjson.dumps(resource):
+        # a cheap pre-filter (a few µs): no "#..." string at all means no local reference
         return []
     issues: list[Issue] = []
     local: set[str] = set()

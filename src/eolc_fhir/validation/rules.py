@@ -70,6 +70,7 @@ class ElementRule:
     pattern: Any = MISSING
     min_value: tuple[str, Any] | None = None  # (type suffix, value) of minValue[x]
     max_value: tuple[str, Any] | None = None
+    has_values: bool = False  # any of fixed, pattern, minValue, maxValue: the walker's shortcut
     type_profiles: tuple[str, ...] = ()  # type.profile: the value must meet one of them
     target_profiles: tuple[str, ...] = ()  # type.targetProfile urls, as written
     binding: Binding | None = None

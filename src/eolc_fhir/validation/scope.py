@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from eolc_fhir.validation.fhirpath import resource_node
@@ -12,23 +11,40 @@ from eolc_fhir.validation.references import Resolver
 __all__ = ["Scope"]
 
 
-@dataclass(frozen=True, slots=True)
 class Scope:
-    resource: Mapping[str, Any]  # %resource: the resource the checked elements are in
-    resolver: Resolver
-    resource_node: Any  # typed FHIRPath nodes of %resource and %rootResource
-    root_node: Any
+    """%resource (the resource the checked elements are in), %rootResource (its container,
+    or itself) and how its references resolve. The typed FHIRPath nodes are made only when
+    an invariant needs them."""
+
+    __slots__ = ("resource", "resolver", "_node", "_root")
+
+    def __init__(
+        self, resource: Mapping[str, Any], resolver: Resolver, root: Scope | None = None
+    ) -> None:
+        self.resource = resource
+        self.resolver = resolver
+        self._node: Any = None
+        self._root = root
+
+    @property
+    def resource_node(self) -> Any:
+        if self._node is None:
+            self._node = resource_node(self.resource)
+        return self._node
+
+    @property
+    def root_node(self) -> Any:
+        return self._root.resource_node if self._root is not None else self.resource_node
 
     @classmethod
     def top(cls, resource: Mapping[str, Any], bundle: Resolver | None = None) -> Scope:
         """A resource on its own, or an entry of a Bundle (``bundle``: the Bundle's resolver)."""
-        node = resource_node(resource)
-        return cls(resource, Resolver.of(resource, bundle), node, node)
+        return cls(resource, Resolver.of(resource, bundle))
 
     def contained(self, resource: Mapping[str, Any]) -> Scope:
         """A contained resource: %rootResource stays the container; #id references resolve
         among the container's contained resources."""
-        return Scope(resource, self.resolver, resource_node(resource), self.root_node)
+        return Scope(resource, self.resolver, self)
 
     def entry(self, resource: Mapping[str, Any]) -> Scope:
         """A resource carried by this one (Bundle.entry.resource, Parameters.parameter.resource):

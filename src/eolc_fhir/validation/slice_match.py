@@ -56,14 +56,19 @@ def _typed_values(
     for item in current:
         if not isinstance(item, dict):
             continue
-        for key, v in item.items():
-            if key == last:
-                for one in v if isinstance(v, list) else [v]:
-                    found.append((one, _resource_type(one)))
-            elif key.startswith(last) and len(key) > len(last) and key[len(last)].isupper():
+        if last in item:  # the common case, without looking at every key for a choice
+            direct = item[last]
+            found.extend((one, _resource_type(one)) for one in _listed(direct))
+            continue
+        for key, v in item.items():  # a choice element: valueQuantity for "value"
+            if key.startswith(last) and len(key) > len(last) and key[len(last)].isupper():
                 suffix = key[len(last) :]
                 found.append((v, SUFFIX_TO_TYPE.get(suffix, suffix)))
     return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _resource_type(value: Any) -> str | None:

@@ -121,7 +121,8 @@ def _check_value(
             expr,
         )
         return
-    _check_values(rule, value, expr, type_code, ctx)
+    if rule.has_values:
+        _check_values(rule, value, expr, type_code, ctx)
     if rule.binding is not None:
         _check_binding(rule, value, expr, ctx)
     if rule.target_types is not None and isinstance(value, dict):
