@@ -27,7 +27,8 @@ _PRIMITIVE_NAMES = frozenset(
 
 def discriminator_steps(path: str, url: str) -> tuple[tuple[str, ...], bool]:
     """A discriminator path as JSON steps, and whether it ends in ``resolve()``."""
-    steps = [] if path == "$this" else path.split(".")
+    # "value[x]" is not FHIRPath but is met in the wild for "value"
+    steps = [] if path == "$this" else [s.removesuffix("[x]") for s in path.split(".")]
     resolve = bool(steps) and steps[-1] == _RESOLVE
     if resolve:
         steps.pop()
