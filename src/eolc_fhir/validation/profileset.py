@@ -79,6 +79,9 @@ class ProfileSet:
             raise InvariantCompileError(f"{source}: {exc}" if source else str(exc)) from exc
         except ProfileCompileError as exc:
             raise ProfileCompileError(f"{source}: {exc}" if source else str(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:  # malformed outside the elements
+            where = source or sd.get("url")
+            raise ProfileCompileError(f"{where}: cannot be compiled ({exc!r})") from exc
 
     def _global_profiles(self, guides: list[dict[str, Any]]) -> dict[str, list[str]]:
         """ImplementationGuide.global: profiles every resource of a type must meet."""
