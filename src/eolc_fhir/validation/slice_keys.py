@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from eolc_fhir.validation.rules import MISSING, ElementRule, ProfileCompileError, SliceKey
 
-__all__ = ["compute_slice_keys", "discriminator_steps", "type_of_choice_slice"]
+__all__ = [
+    "compute_slice_keys",
+    "discriminator_steps",
+    "extension_step",
+    "type_of_choice_slice",
+]
 
 _KINDS = frozenset({"value", "pattern", "exists", "type", "profile"})
 _RESOLVE = "resolve()"
+_STEPS = re.compile(r"(?:[^.(]|\([^)]*\))+")  # dots inside extension('...') do not split
+_EXTENSION = re.compile(r"(extension|modifierExtension)\('([^']*)'\)")
 
 
 def type_of_choice_slice(name: str, slice_name: str | None) -> tuple[str, ...]:
@@ -28,14 +37,22 @@ _PRIMITIVE_NAMES = frozenset(
 def discriminator_steps(path: str, url: str) -> tuple[tuple[str, ...], bool]:
     """A discriminator path as JSON steps, and whether it ends in ``resolve()``."""
     # "value[x]" is not FHIRPath but is met in the wild for "value"
-    steps = [] if path == "$this" else [s.removesuffix("[x]") for s in path.split(".")]
+    steps = [] if path == "$this" else [s.removesuffix("[x]") for s in _STEPS.findall(path)]
     resolve = bool(steps) and steps[-1] == _RESOLVE
     if resolve:
         steps.pop()
     for step in steps:
-        if not step.replace("_", "").isalnum():
+        if not step.replace("_", "").isalnum() and not _EXTENSION.fullmatch(step):
             raise ProfileCompileError(f"{url}: discriminator path {path!r} is not supported")
     return tuple(steps), resolve
+
+
+def extension_step(step: str) -> tuple[str, str]:
+    """``extension('http://x')`` -> ("extension", "http://x")."""
+    match = _EXTENSION.fullmatch(step)
+    if match is None:
+        raise ValueError(step)
+    return match.group(1), match.group(2)
 
 
 def compute_slice_keys(rule: ElementRule, url: str) -> None:
@@ -52,7 +69,15 @@ def compute_slice_keys(rule: ElementRule, url: str) -> None:
 def _target(slice_rule: ElementRule, steps: tuple[str, ...]) -> ElementRule | None:
     target: ElementRule | None = slice_rule
     for step in steps:
-        target = target.children.get(step) if target else None
+        if target is None:
+            return None
+        if "(" in step:  # the slice of the extension with that url
+            name, ext_url = extension_step(step)
+            sliced = target.children.get(name)
+            slices = sliced.slices if sliced else []
+            target = next((s for s in slices if s.extension_profile == ext_url), None)
+        else:
+            target = target.children.get(step)
     return target
 
 

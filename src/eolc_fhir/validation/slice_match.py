@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from eolc_fhir.validation.matching import binding_codes, matches_pattern, reference_type
 from eolc_fhir.validation.rules import ElementRule, SliceKey
 from eolc_fhir.validation.scope import Scope
+from eolc_fhir.validation.slice_keys import extension_step
 from eolc_fhir.validation.terminology import Terminology
 from eolc_fhir.validation.values import fixed_equals
 
@@ -45,13 +46,10 @@ def _typed_values(
         return [(value, type_code or _resource_type(value))]
     current = [value]
     for step in path[:-1]:
-        current = [
-            v
-            for item in current
-            if isinstance(item, dict) and step in item
-            for v in (item[step] if isinstance(item[step], list) else [item[step]])
-        ]
+        current = _step(current, step)
     last = path[-1]
+    if "(" in last:  # extension('url') as the last step
+        return [(v, None) for v in _step(current, last)]
     found: list[tuple[Any, str | None]] = []
     for item in current:
         if not isinstance(item, dict):
@@ -65,6 +63,20 @@ def _typed_values(
                 suffix = key[len(last) :]
                 found.append((v, SUFFIX_TO_TYPE.get(suffix, suffix)))
     return found
+
+
+def _step(current: list[Any], step: str) -> list[Any]:
+    """One step down: an element name, or ``extension('url')`` (the extensions with that url)."""
+    url = None
+    if "(" in step:
+        step, url = extension_step(step)
+    return [
+        v
+        for item in current
+        if isinstance(item, dict) and step in item
+        for v in _listed(item[step])
+        if url is None or (isinstance(v, dict) and v.get("url") == url)
+    ]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -82,14 +94,15 @@ def _resolved(
     """Follow each Reference (resolve()): the resource, or at least the type it names."""
     out: list[tuple[Any, str | None]] = []
     for ref, _ in found:
-        if not isinstance(ref, dict):
+        if not isinstance(ref, dict | str):
             continue
-        literal = ref.get("reference")
+        literal = ref if isinstance(ref, str) else ref.get("reference")
         target = ctx.scope.resolver.resolve(literal) if isinstance(literal, str) else None
         if target is not None:
             out.append((target, _resource_type(target)))
         else:
-            out.append((None, reference_type(ref, ctx.scope.resource)))
+            as_ref = {"reference": ref} if isinstance(ref, str) else ref
+            out.append((None, reference_type(as_ref, ctx.scope.resource)))
     return out
 
 

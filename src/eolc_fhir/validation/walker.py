@@ -268,5 +268,7 @@ def _check_slices(
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value and ("code" in value or "unit" in value):
+        return f"{value['value']} {value.get('code', value.get('unit'))}"  # a Quantity
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) <= 120 else text[:117] + "..."
