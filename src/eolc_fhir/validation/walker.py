@@ -16,6 +16,8 @@ from eolc_fhir.validation.values import bound_violation, fixed_equals
 
 __all__ = ["check_profile", "Nested"]
 
+_HL7_SD = "http://hl7.org/fhir/StructureDefinition/"
+
 
 class Nested(Protocol):
     """Validates a resource found inside another against named profiles (type.profile,
@@ -219,6 +221,21 @@ def _check_reference(rule: ElementRule, value: Mapping[str, Any], expr: str, ctx
     if target is not None and target not in rule.target_types:
         allowed = ", ".join(sorted(rule.target_types))
         ctx.add("error", "structure", f"{rule.label} must refer to {allowed}, not {target}", expr)
+    elif found is not None:
+        _check_target_profiles(rule, found, expr, ctx)
+
+
+def _check_target_profiles(
+    rule: ElementRule, found: Mapping[str, Any], expr: str, ctx: _Context
+) -> None:
+    """A reference resolved in hand (contained, Bundle entry) must meet one targetProfile."""
+    kind = found.get("resourceType")
+    if any(url == _HL7_SD + str(kind) for url in rule.target_profiles):
+        return
+    if any(ctx.conforms(url, found, expr) for url in rule.target_profiles):
+        return
+    names = ", ".join(rule.target_profiles)
+    ctx.add("error", "structure", f"{rule.label} must refer to a resource meeting {names}", expr)
 
 
 def _check_type_profiles(
