@@ -5,27 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from eolc_fhir.validation.fhirpath import compile_invariant
+from eolc_fhir.validation.element_ids import element_ids
+from eolc_fhir.validation.fhirpath import InvariantCompileError, compile_invariant
 from eolc_fhir.validation.rules import (
-    MISSING,
     Binding,
     CompiledProfile,
     ElementRule,
-    SliceKey,
+    ProfileCompileError,
     Slicing,
 )
+from eolc_fhir.validation.slice_keys import compute_slice_keys, type_of_choice_slice
 from eolc_fhir.validation.terminology import Terminology
 
 __all__ = ["ProfileCompileError", "compile_profile", "APPLIES_WHEN_URL"]
 
 APPLIES_WHEN_URL = "https://eolc.example.org/fhir/StructureDefinition/eolc-profile-applies-when"
 _HL7_SD = "http://hl7.org/fhir/StructureDefinition/"
+_TYPE_SLICING = Slicing((("type", "$this"),), "open")
 
 TypeResolver = Callable[[str], "str | None"]  # profile/SD url -> resource type
-
-
-class ProfileCompileError(ValueError):
-    """A profile we cannot compile: the server must not start with it."""
 
 
 def compile_profile(
@@ -35,16 +33,29 @@ def compile_profile(
     extensions: Mapping[str, Mapping[str, Any]],
 ) -> CompiledProfile:
     """Compile one StructureDefinition (a resource profile or an extension definition)."""
-    type_name = sd["type"]
+    url = sd.get("url") or "(a StructureDefinition without url)"
+    type_name = sd.get("type")
+    if not isinstance(type_name, str):
+        raise ProfileCompileError(f"{url}: no type")
     root = ElementRule(path=type_name, label=type_name, name=type_name)
-    for element in sd.get("differential", {}).get("element", []):
-        rule = _locate(root, element["id"], sd["url"])
-        _apply(rule, element, terminology, resolve_type)
-    _attach_extensions(root, terminology, resolve_type, extensions, sd["url"])
-    _compute_slice_keys(root, terminology, sd["url"])
+    elements = sd.get("differential", {}).get("element", [])
+    for element_id, element in zip(element_ids(elements, url), elements, strict=True):
+        try:
+            rule = _locate(root, element_id, url)
+            _apply(rule, element, terminology, resolve_type)
+        except InvariantCompileError as exc:
+            raise InvariantCompileError(f"{url}: element {element_id}: {exc}") from exc
+        except ProfileCompileError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:  # malformed element content
+            raise ProfileCompileError(
+                f"{url}: element {element_id}: bad content ({exc!r})"
+            ) from exc
+    _attach_extensions(root, terminology, resolve_type, extensions, url)
+    compute_slice_keys(root, url)
     return CompiledProfile(
-        url=sd["url"],
-        name=sd.get("name", sd["url"]),
+        url=url,
+        name=sd.get("name", url),
         type=type_name,
         root=root,
         applies_when=_applies_when(sd, terminology),
@@ -60,11 +71,13 @@ def _locate(root: ElementRule, element_id: str, url: str) -> ElementRule:
     for segment in segments[1:]:
         name, _, slice_name = segment.partition(":")
         choice = name.endswith("[x]")
-        rule = rule.child(name.removesuffix("[x]"), choice)
+        parent = rule.child(name.removesuffix("[x]"), choice)
+        rule = parent
         if slice_name:
-            if choice:
-                raise ProfileCompileError(f"{url}: type slices on {element_id} are not supported")
-            rule = rule.slice(slice_name)
+            rule = parent.slice(slice_name.split("/", 1)[0])
+            if choice:  # a type slice of a choice element (value[x]:valueQuantity)
+                parent.slicing = parent.slicing or _TYPE_SLICING
+                rule.types = rule.types or type_of_choice_slice(parent.name, rule.slice_name)
     return rule
 
 
@@ -79,18 +92,13 @@ def _apply(
     if "max" in element:
         rule.max = None if element["max"] == "*" else int(element["max"])
     rule.short = element.get("short", rule.short)
-    for key, value in element.items():
-        if key.startswith("fixed"):
-            rule.fixed = value
-        elif key.startswith("pattern"):
-            rule.pattern = value
+    _apply_values(rule, element)
     if "type" in element:
         _apply_types(rule, element["type"], resolve_type)
     if "binding" in element and "valueSet" in element["binding"]:
         vs = element["binding"]["valueSet"]
-        if not terminology.knows_value_set(vs):
-            raise ProfileCompileError(f"{element['id']}: binding to unknown ValueSet {vs}")
-        rule.binding = Binding(element["binding"]["strength"], vs)
+        strength = element["binding"]["strength"]
+        rule.binding = Binding(strength, vs, terminology.knows_value_set(vs))
     if "slicing" in element:
         slicing = element["slicing"]
         rule.slicing = Slicing(
@@ -104,19 +112,41 @@ def _apply(
         rule.invariants.append(compile_invariant(constraint, type_path))
 
 
+def _apply_values(rule: ElementRule, element: Mapping[str, Any]) -> None:
+    """fixed[x], pattern[x], minValue[x] and maxValue[x], with the type each names."""
+    for key, value in element.items():
+        if key.startswith(("fixed", "pattern", "minValue", "maxValue")):
+            rule.has_values = True
+        if key.startswith("fixed"):
+            rule.fixed, rule.fixed_type = value, key[len("fixed") :]
+        elif key.startswith("pattern"):
+            rule.pattern = value
+        elif key.startswith("minValue"):
+            rule.min_value = (key[len("minValue") :], value)
+        elif key.startswith("maxValue"):
+            rule.max_value = (key[len("maxValue") :], value)
+
+
 def _apply_types(
     rule: ElementRule, types: list[Mapping[str, Any]], resolve_type: TypeResolver
 ) -> None:
     rule.types = tuple(t["code"] for t in types)
     targets: set[str] = set()
+    target_profiles: list[str] = []
+    profiles: list[str] = []
     for t in types:
         if t["code"] == "Extension" and t.get("profile"):
             rule.extension_profile = t["profile"][0]
+        elif t.get("profile"):
+            profiles.extend(p.split("|", 1)[0] for p in t["profile"])
         for target in t.get("targetProfile", []):
             resolved = resolve_type(target)
             if resolved is None:
                 raise ProfileCompileError(f"{rule.label}: unknown targetProfile {target}")
             targets.add(resolved)
+            target_profiles.append(target.split("|", 1)[0])
+    rule.type_profiles = tuple(profiles)
+    rule.target_profiles = tuple(target_profiles)
     if targets and "Resource" not in targets:
         rule.target_types = frozenset(targets)
 
@@ -149,40 +179,6 @@ def _relabel(rule: ElementRule, old: str, new: str) -> None:
     rule.label = new + rule.label[len(old) :] if rule.label.startswith(old) else rule.label
     for node in [*rule.children.values(), *rule.slices]:
         _relabel(node, old, new)
-
-
-def _compute_slice_keys(rule: ElementRule, terminology: Terminology, url: str) -> None:
-    for node in [*rule.children.values(), *rule.slices]:
-        _compute_slice_keys(node, terminology, url)
-    if rule.slicing is None:
-        return
-    for slice_rule in rule.slices:
-        keys = [_slice_key(slice_rule, kind, path) for kind, path in rule.slicing.discriminators]
-        if any(k is None for k in keys):
-            raise ProfileCompileError(
-                f"{url}: slice {slice_rule.label} has no value for a discriminator"
-            )
-        slice_rule.slice_keys = tuple(k for k in keys if k is not None)
-
-
-def _slice_key(slice_rule: ElementRule, kind: str, path: str) -> SliceKey | None:
-    if kind not in ("value", "pattern"):
-        raise ProfileCompileError(f"{slice_rule.label}: discriminator type {kind} is not supported")
-    steps: tuple[str, ...] = () if path == "$this" else tuple(path.split("."))
-    if steps == ("url",) and slice_rule.extension_profile and "url" not in slice_rule.children:
-        return SliceKey(steps, "fixed", slice_rule.extension_profile)
-    target: ElementRule | None = slice_rule
-    for step in steps:
-        target = target.children.get(step) if target else None
-    if target is None:
-        return None
-    if target.fixed is not MISSING:
-        return SliceKey(steps, "fixed", target.fixed)
-    if target.pattern is not MISSING:
-        return SliceKey(steps, "pattern", target.pattern)
-    if target.binding is not None and target.binding.strength == "required":
-        return SliceKey(steps, "binding", target.binding.value_set)
-    return None
 
 
 def _applies_when(

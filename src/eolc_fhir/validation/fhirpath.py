@@ -4,7 +4,8 @@ fhirpathpy 2.2.4 gaps we meet (each has a test in tests/unit/validation/test_fhi
 - ``hasValue()`` and ``lowBoundary()`` are not implemented: we add them as user functions;
 - ``$this is CarePlan`` is false on a resource: we rewrite ``$this is <ResourceType>``
   to a ``resourceType`` comparison before compiling;
-- ``%resource`` / ``%rootResource`` are undefined: we pass them as context variables;
+- ``%resource`` / ``%rootResource`` are undefined: we pass them as context variables,
+  typed nodes (a plain dict would be ``Object`` to ``type()``);
 - ``ofType(BackboneElement)`` answers differently depending on earlier evaluations:
   an expression using it is refused at load time rather than trusted;
 - a function it does not implement is only reported when evaluated: we list the
@@ -42,6 +43,7 @@ __all__ = [
     "called_functions",
     "parse_strict",
     "InvariantCompileError",
+    "resource_node",
 ]
 
 _MODEL: dict[str, Any] = models["r4"]
@@ -165,11 +167,24 @@ class Invariant:
     type_path: str
     fn: Callable[[Any, Mapping[str, Any]], list[Any]]
 
-    def holds(self, value: Any, root: Mapping[str, Any]) -> bool:
-        """True unless the expression evaluates to false (empty counts as satisfied)."""
-        node = value if value is root else ResourceNode.create_node(value, self.type_path)
-        result = self.fn(node, {"resource": root, "rootResource": root})
+    def holds(self, value: Any, resource: Any, root_resource: Any) -> bool:
+        """True unless the expression evaluates to false (empty counts as satisfied).
+
+        ``resource`` and ``root_resource`` are typed nodes (``resource_node``): %resource
+        is the resource the element is in (a contained one, for an element inside it) and
+        %rootResource its container (FHIRPath, FHIR-specific variables).
+        """
+        if value is resource.data:
+            node = value
+        else:
+            node = ResourceNode.create_node(value, self.type_path)
+        result = self.fn(node, {"resource": resource, "rootResource": root_resource})
         return not (len(result) == 1 and result[0] is False)
+
+
+def resource_node(resource: Mapping[str, Any]) -> Any:
+    """A resource as a typed FHIRPath node, so that ``%resource.type().name`` is its type."""
+    return ResourceNode.create_node(resource, str(resource.get("resourceType", "")) or None)
 
 
 def compile_invariant(constraint: Mapping[str, Any], type_path: str) -> Invariant:

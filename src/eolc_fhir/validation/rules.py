@@ -7,7 +7,19 @@ from typing import Any
 
 from eolc_fhir.validation.fhirpath import Invariant
 
-__all__ = ["MISSING", "Binding", "ElementRule", "SliceKey", "Slicing", "CompiledProfile"]
+__all__ = [
+    "ProfileCompileError",
+    "MISSING",
+    "Binding",
+    "ElementRule",
+    "SliceKey",
+    "Slicing",
+    "CompiledProfile",
+]
+
+
+class ProfileCompileError(ValueError):
+    """A profile we cannot compile: the server must not start with it."""
 
 
 class _Missing:
@@ -22,6 +34,7 @@ MISSING: Any = _Missing()
 class Binding:
     strength: str
     value_set: str
+    known: bool = True  # False: the ValueSet is not held here, so the binding is not checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +48,9 @@ class SliceKey:
     """What an item must hold at ``path`` to belong to a slice."""
 
     path: tuple[str, ...]  # () for $this
-    kind: str  # fixed | pattern | binding
+    kind: str  # fixed | pattern | binding | type | profile | exists | any
     expected: Any
+    resolve: bool = False  # the path ends in resolve(): look at the referenced resource
 
 
 @dataclass(eq=False, slots=True)
@@ -52,7 +66,13 @@ class ElementRule:
     types: tuple[str, ...] = ()
     target_types: frozenset[str] | None = None
     fixed: Any = MISSING
+    fixed_type: str | None = None  # the [x] suffix of fixed[x] ("String", "Coding")
     pattern: Any = MISSING
+    min_value: tuple[str, Any] | None = None  # (type suffix, value) of minValue[x]
+    max_value: tuple[str, Any] | None = None
+    has_values: bool = False  # any of fixed, pattern, minValue, maxValue: the walker's shortcut
+    type_profiles: tuple[str, ...] = ()  # type.profile: the value must meet one of them
+    target_profiles: tuple[str, ...] = ()  # type.targetProfile urls, as written
     binding: Binding | None = None
     short: str | None = None
     invariants: list[Invariant] = field(default_factory=list)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tests.builders as b
 from eolc_fhir.validation import InvariantCompileError, ProfileCompileError, ProfileSet
+from eolc_fhir.validation.element_ids import element_ids
 from tests.unit.validation.conftest import PROFILES_DIR
 
 T = "https://test.example.org/fhir/"
@@ -417,13 +419,6 @@ def test_claimed_and_automatic_profiles_both_apply(profile_set: ProfileSet) -> N
     [
         (
             {
-                "id": "Flag.code",
-                "binding": {"strength": "required", "valueSet": T + "ValueSet/nope"},
-            },
-            "unknown ValueSet",
-        ),
-        (
-            {
                 "id": "Flag.subject",
                 "type": [{"code": "Reference", "targetProfile": [T + "StructureDefinition/nope"]}],
             },
@@ -444,29 +439,18 @@ def test_compile_errors_stop_the_load(element: dict[str, Any], error: str) -> No
         ProfileSet([_sd("Bad", "Flag", element)])
 
 
-def test_unsupported_discriminators_and_valueless_slices_stop_the_load() -> None:
-    by_type = _sd(
+def test_unknown_discriminator_types_stop_the_load() -> None:
+    unknown = _sd(
         "T",
         "Flag",
         {
             "id": "Flag.extension",
-            "slicing": {"discriminator": [{"type": "type", "path": "value"}], "rules": "open"},
+            "slicing": {"discriminator": [{"type": "position", "path": "url"}], "rules": "open"},
         },
         {"id": "Flag.extension:a", "min": 0},
     )
-    with pytest.raises(ProfileCompileError, match="discriminator type"):
-        ProfileSet([by_type])
-    valueless = _sd(
-        "V",
-        "Flag",
-        {
-            "id": "Flag.identifier",
-            "slicing": {"discriminator": [{"type": "value", "path": "system"}], "rules": "open"},
-        },
-        {"id": "Flag.identifier:a", "min": 1},
-    )
-    with pytest.raises(ProfileCompileError, match="no value for a discriminator"):
-        ProfileSet([valueless])
+    with pytest.raises(ProfileCompileError, match="discriminator type position"):
+        ProfileSet([unknown])
 
 
 @pytest.mark.parametrize(
@@ -514,3 +498,39 @@ def test_an_invariant_that_fails_to_evaluate_is_reported_not_raised() -> None:
 def test_the_real_folder_loads_from_disk_equal_to_loading_the_resources() -> None:
     resources = [json.loads(p.read_text()) for p in sorted(PROFILES_DIR.glob("*.json"))]
     assert ProfileSet(resources).profile_urls == ProfileSet.load(PROFILES_DIR).profile_urls
+
+
+def test_a_profile_that_cannot_compile_names_its_file_and_element(tmp_path: Path) -> None:
+    no_strength = _sd("NoStrength", "Flag", {"id": "Flag.code", "binding": {"valueSet": "x"}})
+    (tmp_path / "StructureDefinition-NoStrength.json").write_text(json.dumps(no_strength))
+    with pytest.raises(ProfileCompileError) as raised:
+        ProfileSet.load(tmp_path)
+    message = str(raised.value)
+    assert "StructureDefinition-NoStrength.json" in message and "Flag.code" in message
+    pathless = _sd("NoPath", "Flag")
+    pathless["differential"]["element"].append({"min": 1})
+    with pytest.raises(ProfileCompileError, match="element 1 has no path"):
+        ProfileSet([pathless])
+
+
+def test_element_ids_are_derived_from_path_and_slice_name() -> None:
+    elements = [
+        {"path": "Patient"},
+        {"path": "Patient.identifier", "slicing": {}},
+        {"path": "Patient.identifier", "sliceName": "nhs"},
+        {"path": "Patient.identifier.system"},
+        {"path": "Patient.identifier", "sliceName": "mrn"},
+        {"path": "Patient.identifier.value"},
+        {"path": "Patient.name"},
+        {"id": "Patient.name.family", "path": "Patient.name.family"},
+    ]
+    assert element_ids(elements, "u") == [
+        "Patient",
+        "Patient.identifier",
+        "Patient.identifier:nhs",
+        "Patient.identifier:nhs.system",
+        "Patient.identifier:mrn",
+        "Patient.identifier:mrn.value",
+        "Patient.name",
+        "Patient.name.family",
+    ]

@@ -14,6 +14,7 @@ from eolc_fhir.validation.fhirpath import (
     check_syntax,
     compile_expression,
     compile_invariant,
+    resource_node,
 )
 
 R4 = models["r4"]
@@ -72,8 +73,9 @@ def test_gap_percent_resource_is_undefined() -> None:
         },
         "CarePlan.period",
     )
-    assert invariant.holds({"start": "2026-01-01"}, PLAN)
-    assert not invariant.holds({"start": "2026-01-01"}, {**PLAN, "status": "revoked"})
+    assert invariant.holds({"start": "2026-01-01"}, resource_node(PLAN), resource_node(PLAN))
+    revoked = resource_node({**PLAN, "status": "revoked"})
+    assert not invariant.holds({"start": "2026-01-01"}, revoked, revoked)
 
 
 def test_gap_syntax_errors_are_silently_accepted() -> None:
@@ -104,8 +106,10 @@ def test_choice_elements_on_a_nested_value_need_its_type() -> None:
     invariant = compile_invariant(
         {"key": "k", "severity": "error", "human": "h", "expression": "value <= 10"}, "Extension"
     )
-    assert not invariant.holds(extension, PLAN)
-    assert invariant.holds({"url": "x", "valueInteger": 10}, PLAN)
+    assert not invariant.holds(extension, resource_node(PLAN), resource_node(PLAN))
+    assert invariant.holds(
+        {"url": "x", "valueInteger": 10}, resource_node(PLAN), resource_node(PLAN)
+    )
 
 
 def test_empty_result_counts_as_satisfied() -> None:
@@ -113,4 +117,4 @@ def test_empty_result_counts_as_satisfied() -> None:
         {"key": "k", "severity": "error", "human": "h", "expression": "period.end > period.start"},
         "CarePlan",
     )
-    assert invariant.holds(PLAN, PLAN)
+    assert invariant.holds(PLAN, resource_node(PLAN), resource_node(PLAN))
