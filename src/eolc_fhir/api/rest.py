@@ -13,7 +13,7 @@ from eolc_fhir.api.responses import bundle_response, prefer_return, resource_res
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.services.resources import crud, history
 from eolc_fhir.services.resources import patch as patching
-from eolc_fhir.services.resources.intake import read_body
+from eolc_fhir.services.resources.intake import read_body, read_bundle
 from eolc_fhir.services.resources.transaction import process_bundle
 from eolc_fhir.services.resources.writes import version_of_etag
 
@@ -28,10 +28,11 @@ OptHeader = Annotated[str | None, Header()]
 @router.post("/", openapi_extra=fhir_body("A batch or transaction Bundle"),
              responses=fhir_responses(200), summary="batch / transaction")
 async def batch_or_transaction(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
-    bundle = read_body(ctx, await request.body(), "Bundle")
+    bundle, refused = read_bundle(ctx, await request.body())
     minimal = prefer_return(request) == "minimal"
     return bundle_response(request, await process_bundle(ctx, bundle, base_url=base,
-                                                         minimal=minimal, base_check="done"))
+                                                         minimal=minimal, base_check="done",
+                                                         refused=refused))
 
 
 @early_router.get("/_history", responses=fhir_responses(200), summary="history-system")
