@@ -40,18 +40,17 @@ async def test_a_form_body_is_refused_not_stored(client: httpx.AsyncClient) -> N
 
 
 @pytest.mark.engines("sqlite")
-@pytest.mark.parametrize("ctype", ["application/fhir+xml", FORM, "text/plain"])
-async def test_patch_takes_only_patch_media_types(client: httpx.AsyncClient,
-                                                  ctype: str) -> None:
+async def test_patch_takes_only_patch_media_types(client: httpx.AsyncClient) -> None:
     created = await client.post("/Patient", json=patient())
     pid = created.json()["id"]
-    for url in (f"/Patient/{pid}", "/Patient?gender=female"):
-        resp = await client.request("PATCH", url, content=b'[{"op": "remove"}]',
-                                    headers={"Content-Type": ctype})
-        assert resp.status_code == 415, (url, resp.text)
-        issue = resp.json()["issue"][0]
-        assert issue["code"] == "not-supported"
-        assert "application/json-patch+json" in issue["diagnostics"]
+    for ctype in ("application/fhir+xml", FORM, "text/plain"):
+        for url in (f"/Patient/{pid}", "/Patient?gender=female"):
+            resp = await client.request("PATCH", url, content=b'[{"op": "remove"}]',
+                                        headers={"Content-Type": ctype})
+            assert resp.status_code == 415, (ctype, url, resp.text)
+            issue = resp.json()["issue"][0]
+            assert issue["code"] == "not-supported"
+            assert "application/json-patch+json" in issue["diagnostics"]
     # where no PATCH route is, 405 with the methods that are allowed
     resp = await client.request("PATCH", f"/Patient/{pid}/_history", content=b"[]")
     assert resp.status_code == 405

@@ -178,6 +178,10 @@ async def test_if_match_conditional_patch_and_missing_targets(
     wrong_type = await client.patch(f"/Patient/{pid}", content=ops,
                                     headers={"Content-Type": "application/fhir+xml"})
     assert wrong_type.status_code == 415
+    statement = (await client.get("/metadata")).json()
+    interactions = {r["type"]: {i["code"] for i in r["interaction"]}
+                    for r in statement["rest"][0]["resource"]}
+    assert "patch" in interactions["Patient"] and "patch" not in interactions["AuditEvent"]
 
 
 @pytest.mark.engines("sqlite")

@@ -23,9 +23,12 @@ from eolc_fhir.fhir._elements import Element, Shape, shape_of
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest, Issue, ProfileViolation
 from eolc_fhir.fhir.patch_paths import Evaluate, PathLocator, Place, shape_at
 
-__all__ = ["PatchValue", "FhirPathOperation", "read_fhirpath_patch", "apply_fhirpath_patch"]
+__all__ = ["PatchValue", "FhirPathOperation", "read_fhirpath_patch", "apply_fhirpath_patch",
+           "MAX_OPERATIONS"]
 
 Parse = Callable[[str], dict[str, Any]]
+# Each operation's path is parsed and evaluated (~1-2 ms): a bound keeps one request cheap.
+MAX_OPERATIONS = 500
 _NEEDS = {"add": ("path", "name", "value"), "insert": ("path", "value", "index"),
           "delete": ("path",), "replace": ("path", "value"),
           "move": ("path", "source", "destination")}
@@ -58,6 +61,10 @@ def read_fhirpath_patch(parameters: dict[str, Any]) -> list[FhirPathOperation]:
     if not params:
         raise InvalidRequest("the FHIRPath Patch has no operation parameters",
                              code="required", expression="Parameters.parameter")
+    if len(params) > MAX_OPERATIONS:
+        raise InvalidRequest(f"the FHIRPath Patch has {len(params)} operations; at most "
+                             f"{MAX_OPERATIONS} are accepted", code="too-costly",
+                             expression="Parameters.parameter")
     return [_operation(p, f"Parameters.parameter[{i}]") for i, p in enumerate(params)]
 
 

@@ -161,7 +161,7 @@ def _keys_for(shape: Shape | None, name: str,
     if shape is None:
         return [(name, None)] if name in value else []
     element = shape.elements.get(name)
-    if element is not None and element.choice is None:
+    if element is not None:  # a plain element, or one choice by its full name (valueQuantity)
         return [(name, element)] if name in value else []
     return [(k, e) for k, e in shape.elements.items() if e.choice == name and k in value]
 
