@@ -11,12 +11,15 @@ import orjson
 import pytest
 
 from eolc_fhir.services.resources.patch import JSON_PATCH
-from tests.builders import make_care_plan
+from eolc_fhir.subscriptions.receiver import Receiver
+from tests.api.test_subscriptions import active_subscription, settings
+from tests.builders import make_care_plan, make_register_flag
 from tests.builders_basic import NHS, patient
 from tests.db_snapshot import snapshot
 from tests.security_support import SecureApp, secure, secure_settings
+from tests.unit.subscriptions.support import all_event_numbers, notifications
 
-__all__ = ["secure", "secure_settings"]
+__all__ = ["secure", "secure_settings", "settings"]  # settings: a quick dispatcher
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 JSON_PATCH_HEADERS = {"Content-Type": JSON_PATCH}
@@ -238,3 +241,17 @@ async def test_patch_needs_update_rights_and_is_audited(secure: SecureApp) -> No
                                   headers=admin)
     assert audit.status_code == 200, audit.text
     assert audit.json()["total"] >= 2  # the PUT and the PATCH (the refusal is action U too)
+
+
+@pytest.mark.engines("sqlite")
+async def test_a_patch_notifies_subscribers_like_an_update(client: httpx.AsyncClient,
+                                                           receiver: Receiver) -> None:
+    await active_subscription(client, receiver, content="full-resource")
+    flag = await _create(client, make_register_flag())
+    resp = await client.patch(f"/Flag/{flag['id']}", content=orjson.dumps(
+        [{"op": "replace", "path": "/status", "value": "inactive"}]), headers=JSON_PATCH_HEADERS)
+    assert resp.status_code == 200, resp.text
+    await receiver.wait_for(lambda r: len(all_event_numbers(r)) >= 2)
+    entries = [e for b in notifications(receiver.received) for e in b["entry"][1:]]
+    assert entries[1]["resource"]["status"] == "inactive"
+    assert entries[1]["resource"]["meta"]["versionId"] == "2"
