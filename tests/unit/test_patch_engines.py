@@ -114,3 +114,18 @@ def test_json_patch_errors_name_the_element() -> None:
     assert caught.value.issues[0].expression == ("Observation.component[1].valueQuantity.value",)
     assert pointer_to_fhirpath("Patient", "/name/-") == "Patient.name"
     assert pointer_to_fhirpath("Patient", "/a~1b") == "Patient.a/b"
+
+
+def test_hostile_patches_are_refused_without_quoting_the_record() -> None:
+    doubling = [{"op": "copy", "from": "/note", "path": "/note/-"}] * 40
+    with pytest.raises(ProfileViolation) as caught:
+        apply_json_patch(OBSERVATION, doubling)  # 2**40 notes, were it allowed
+    assert caught.value.issues[0].code == "too-costly"
+    with pytest.raises(ProfileViolation) as caught:
+        apply_json_patch(OBSERVATION, [{"op": "test", "path": "/status", "value": "draft"}])
+    assert "final" not in caught.value.issues[0].diagnostics  # the stored value stays unsaid
+    for resource, path in ((OBSERVATION, "Observation.code.resolve()"),
+                           (OBSERVATION, "Observation.note.frobnicate()"),
+                           (PATIENT, "Patient.name.given.where($this.length() > 2)")):
+        with pytest.raises(ProfileViolation):  # the FHIRPath engine's own errors: 422
+            _patch(resource, _op("delete", path))

@@ -18,8 +18,11 @@ import jsonpointer
 
 from eolc_fhir.fhir.errors import InvalidRequest, Issue, ProfileViolation
 
-__all__ = ["read_json_patch", "apply_json_patch", "pointer_to_fhirpath"]
+__all__ = ["read_json_patch", "apply_json_patch", "pointer_to_fhirpath", "MAX_COPIED_NODES"]
 
+# ``copy`` is the one operation that grows a document beyond what the request carried:
+# copying a list into itself doubles it, so a few dozen operations could fill the memory.
+MAX_COPIED_NODES = 100_000
 _NEEDS = {"add": ("path", "value"), "remove": ("path",), "replace": ("path", "value"),
           "move": ("from", "path"), "copy": ("from", "path"), "test": ("path", "value")}
 
@@ -70,17 +73,49 @@ def apply_json_patch(resource: dict[str, Any], operations: list[dict[str, Any]])
     """
     rtype = str(resource.get("resourceType", "Resource"))
     document: Any = copy.deepcopy(resource)
+    copied = 0
     for index, operation in enumerate(operations):
         try:
+            if operation["op"] == "copy":
+                copied += _nodes(jsonpointer.resolve_pointer(document, operation["from"]),
+                                 MAX_COPIED_NODES - copied)
+                if copied > MAX_COPIED_NODES:
+                    raise ProfileViolation(f"JSON Patch operation {index} copies more than "
+                                           f"{MAX_COPIED_NODES} elements in all",
+                                           code="too-costly")
             document = jsonpatch.JsonPatch([operation]).apply(document, in_place=True)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-            where = pointer_to_fhirpath(rtype, operation.get("path", ""))
-            kind = "failed" if isinstance(exc, jsonpatch.JsonPatchTestFailed) else "cannot apply"
-            raise ProfileViolation(issues=[Issue(
-                "error", "processing",
-                f"JSON Patch operation {index} ({operation['op']} {operation.get('path')}) "
-                f"{kind}: {exc}", (where,))]) from None
+            raise _failure(rtype, index, operation, exc) from None
     return document
+
+
+def _failure(rtype: str, index: int, operation: dict[str, Any],
+             exc: Exception) -> ProfileViolation:
+    """Why an operation failed, in our words: the library's messages quote the document
+    (patient data), which neither the answer nor the audit record may carry."""
+    op, path = operation["op"], operation["path"]
+    if isinstance(exc, jsonpatch.JsonPatchTestFailed):
+        why = "the value there is not the one tested"
+    elif op in ("move", "copy"):
+        why = f"'{operation['from']}' or '{path}' does not exist or cannot take the value"
+    else:
+        why = "there is no such element" if op != "add" else "its parent does not exist"
+    return ProfileViolation(issues=[Issue(
+        "error", "processing", f"JSON Patch operation {index} ({op} {path}) failed: {why}",
+        (pointer_to_fhirpath(rtype, path),))])
+
+
+def _nodes(value: Any, budget: int) -> int:
+    """How many JSON values ``value`` holds, counting no further than just past ``budget``."""
+    count, stack = 0, [value]
+    while stack and count <= budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def pointer_to_fhirpath(rtype: str, pointer: str) -> str:

@@ -73,7 +73,18 @@ class PathLocator:
 
     def __init__(self, root: dict[str, Any], evaluate: Evaluate) -> None:
         self.root = root
-        self.evaluate = evaluate
+        self._evaluate = evaluate
+
+    def evaluate(self, node: dict[str, Any], root: dict[str, Any]) -> list[Any]:
+        """The FHIRPath engine's answer; what it cannot evaluate (a function it lacks, such
+        as resolve(), or a type error) is the client's path, so a 422, never a crash."""
+        try:
+            return self._evaluate(node, root)
+        except Exception as exc:  # fhirpathpy raises bare Exception and TypeError alike
+            # Only "Not implemented: resolve" is worth quoting: other texts may hold values.
+            text = str(exc) if str(exc).startswith("Not implemented") else type(exc).__name__
+            raise ProfileViolation(f"the patch path cannot be evaluated ({text})",
+                                   code="not-supported") from None
 
     def locate(self, node: dict[str, Any]) -> list[Place]:
         kind, kids = node.get("type"), node.get("children") or []
