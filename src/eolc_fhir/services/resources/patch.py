@@ -67,6 +67,9 @@ def read_patch(ctx: ServerContext, body: bytes, content_type: str) -> PatchDocum
         s = ctx.settings
         return PatchDocument(json_patch=read_json_patch(parse_json(
             body, max_depth=s.max_json_depth, max_array_length=s.max_array_length)))
+    if media in _FHIR_JSON and body.lstrip()[:1] == b"[":
+        raise UnsupportedMediaType(f"a JSON Patch (an array of operations) is sent as "
+                                   f"Content-Type: {JSON_PATCH}, not '{media}'")
     if media in _FHIR_JSON or not media:
         return PatchDocument(fhirpath=read_fhirpath_patch(read_body(ctx, body, "Parameters")))
     raise UnsupportedMediaType(
