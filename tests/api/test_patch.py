@@ -157,7 +157,7 @@ async def test_a_failed_patch_changes_nothing_and_says_where(
 
 
 @pytest.mark.engines("sqlite")
-async def test_if_match_conditional_patch_and_missing_targets(
+async def test_if_match_conditional_patch_bundles_and_missing_targets(
         client: httpx.AsyncClient) -> None:
     pid = (await _create(client, patient()))["id"]
     await _create(client, patient(nhs="9912003896", gender="male"))
@@ -181,41 +181,11 @@ async def test_if_match_conditional_patch_and_missing_targets(
     wrong_type = await client.patch(f"/Patient/{pid}", content=ops,
                                     headers={"Content-Type": "application/fhir+xml"})
     assert wrong_type.status_code == 415
+    await _patch_entries_in_transaction_and_batch(client)
     statement = (await client.get("/metadata")).json()
     interactions = {r["type"]: {i["code"] for i in r["interaction"]}
                     for r in statement["rest"][0]["resource"]}
     assert "patch" in interactions["Patient"] and "patch" not in interactions["AuditEvent"]
-
-
-@pytest.mark.engines("sqlite")
-async def test_patch_entries_in_transaction_and_batch(client: httpx.AsyncClient) -> None:
-    pid = (await _create(client, patient()))["id"]
-    json_patch = base64.b64encode(orjson.dumps(
-        [{"op": "replace", "path": "/gender", "value": "other"}])).decode()
-    binary = {"resourceType": "Binary", "contentType": JSON_PATCH, "data": json_patch}
-    entries = [
-        {"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{pid}",
-                                         "ifMatch": 'W/"1"'}},
-        {"resource": fhirpath_patch(op("add", "Patient", name="deceased",
-                                       value={"valueBoolean": True})),
-         "request": {"method": "PATCH", "url": f"Patient?identifier={NHS}|9912003888"}},
-    ]
-    resp = await client.post("/", json={"resourceType": "Bundle", "type": "transaction",
-                                        "entry": entries})
-    assert resp.status_code == 200, resp.text
-    assert [e["response"]["status"] for e in resp.json()["entry"]] == ["200 OK", "200 OK"]
-    current = (await client.get(f"/Patient/{pid}")).json()
-    assert current["gender"] == "other" and current["deceasedBoolean"] is True
-    assert current["meta"]["versionId"] == "3"
-    # the same If-Match is stale now: the transaction fails whole, the batch entry alone
-    failing = [entries[0], {"resource": patient(nhs="9912003896"),
-                            "request": {"method": "POST", "url": "Patient"}}]
-    for kind, status in (("transaction", 412), ("batch", 200)):
-        resp = await client.post("/", json={"resourceType": "Bundle", "type": kind,
-                                            "entry": failing})
-        assert resp.status_code == status, resp.text
-    statuses = [e["response"]["status"] for e in resp.json()["entry"]]
-    assert statuses[0] == "412" and statuses[1].startswith("201")
 
 
 @pytest.mark.engines("sqlite")
@@ -255,3 +225,34 @@ async def test_a_patch_notifies_subscribers_like_an_update(client: httpx.AsyncCl
     entries = [e for b in notifications(receiver.received) for e in b["entry"][1:]]
     assert entries[1]["resource"]["status"] == "inactive"
     assert entries[1]["resource"]["meta"]["versionId"] == "2"
+
+
+async def _patch_entries_in_transaction_and_batch(client: httpx.AsyncClient) -> None:
+    """PATCH entries: a Binary JSON Patch and a FHIRPath Patch, with ifMatch and a search."""
+    pid = (await _create(client, patient(nhs="9912003934")))["id"]
+    json_patch = base64.b64encode(orjson.dumps(
+        [{"op": "replace", "path": "/gender", "value": "other"}])).decode()
+    binary = {"resourceType": "Binary", "contentType": JSON_PATCH, "data": json_patch}
+    entries = [
+        {"resource": binary, "request": {"method": "PATCH", "url": f"Patient/{pid}",
+                                         "ifMatch": 'W/"1"'}},
+        {"resource": fhirpath_patch(op("add", "Patient", name="deceased",
+                                       value={"valueBoolean": True})),
+         "request": {"method": "PATCH", "url": f"Patient?identifier={NHS}|9912003934"}},
+    ]
+    resp = await client.post("/", json={"resourceType": "Bundle", "type": "transaction",
+                                        "entry": entries})
+    assert resp.status_code == 200, resp.text
+    assert [e["response"]["status"] for e in resp.json()["entry"]] == ["200 OK", "200 OK"]
+    current = (await client.get(f"/Patient/{pid}")).json()
+    assert current["gender"] == "other" and current["deceasedBoolean"] is True
+    assert current["meta"]["versionId"] == "3"
+    # the same If-Match is stale now: the transaction fails whole, the batch entry alone
+    failing = [entries[0], {"resource": patient(nhs="9912003942"),
+                            "request": {"method": "POST", "url": "Patient"}}]
+    for kind, status in (("transaction", 412), ("batch", 200)):
+        resp = await client.post("/", json={"resourceType": "Bundle", "type": kind,
+                                            "entry": failing})
+        assert resp.status_code == status, resp.text
+    statuses = [e["response"]["status"] for e in resp.json()["entry"]]
+    assert statuses[0] == "412" and statuses[1].startswith("201")
