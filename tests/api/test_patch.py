@@ -210,7 +210,12 @@ async def test_patch_needs_update_rights_and_is_audited(secure: SecureApp) -> No
     audit = await secure.http.get("/AuditEvent?entity=Patient/eolc-patient-1&action=U",
                                   headers=admin)
     assert audit.status_code == 200, audit.text
-    assert audit.json()["total"] >= 2  # the PUT and the PATCH (the refusal is action U too)
+    events = [e["resource"] for e in audit.json()["entry"]]
+    written = [e for e in events if e["outcome"] == "0" and any(
+        x["what"]["reference"] == "Patient/eolc-patient-1/_history/2" for x in e["entity"]
+        if "what" in x)]
+    assert len(written) == 1, events  # the patch's own record, committed with the write
+    assert any(e["outcome"] == "4" for e in events)  # and the refused attempt
 
 
 @pytest.mark.engines("sqlite")
