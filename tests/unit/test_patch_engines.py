@@ -57,9 +57,11 @@ def test_places_by_filter_position_and_choice() -> None:
         _op("delete", "Observation.note.where(text = 'a')"),
         _op("replace", "(Observation.component.valueQuantity.value)[0]",
             value={"valueDecimal": 81}),
+        _op("replace", "Observation.component.value.ofType(Quantity).value",
+            value={"valueDecimal": 82}),  # only the second component is a Quantity now
     )
     assert out["component"][0] == {"code": {"text": "sys"}, "valueString": "high"}
-    assert out["component"][1]["valueQuantity"] == {"value": 81}
+    assert out["component"][1]["valueQuantity"] == {"value": 82}
     assert out["valueQuantity"] == {"value": 0.2}
     assert out["note"] == [{"text": "b"}]
     assert OBSERVATION == before  # the input is never changed

@@ -5,8 +5,9 @@ which key, which list position) to change them. ``PathLocator`` walks the
 parsed expression (fhirpathpy's AST, handed in by the caller with an evaluator
 for sub-expressions) step by step: the resource type, member names (value[x]
 choices included), indexers, ``first() last() tail() skip() take() single()``
-by position, and any other function (``where``, ``ofType``, ...) by evaluating it
-and keeping, in order, the places whose values it answered.
+by position, ``ofType()`` by the element definitions, and any other function
+(``where``, ``exists``, ...) by evaluating it and keeping, in order, the places
+whose values it answered.
 """
 
 from __future__ import annotations
@@ -132,15 +133,24 @@ class PathLocator:
     def _function(self, node: dict[str, Any], items: list[Place],
                   functn: dict[str, Any]) -> list[Place]:
         name = _identifier(functn)
+        args = functn["children"][1]["children"] if len(functn["children"]) > 1 else []
+        if name == "ofType" and len(args) == 1:  # by the definitions: the engine's answers
+            wanted = str(args[0].get("text", "")).removeprefix("FHIR.").lower()  # are not dicts
+            return [p for p in items if self._type_of(p).lower() == wanted]
         if name not in _POSITIONAL:
             return self._matching(items, self.evaluate(node, self.root))
-        args = functn["children"][1]["children"] if len(functn["children"]) > 1 else []
         count = self._integer(args[0]) if args else 0
         if name == "single" and len(items) > 1:
             raise ProfileViolation(f"single(): the path selects {len(items)} elements")
         chosen = {"first": items[:1], "last": items[-1:], "tail": items[1:],
                   "skip": items[count:], "take": items[:count], "single": items}
         return chosen[name]
+
+    def _type_of(self, place: Place) -> str:
+        if place.element is not None and place.element.kind != RESOURCE:
+            return place.element.type_name
+        value = place.value(self.root)
+        return str(value.get("resourceType", "")) if isinstance(value, dict) else ""
 
     def _matching(self, items: list[Place], answers: list[Any]) -> list[Place]:
         """The places whose values are ``answers``, in order (a filter keeps order)."""
