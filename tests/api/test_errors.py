@@ -125,7 +125,7 @@ async def test_json_media_types_and_pretty(client: httpx.AsyncClient) -> None:
 async def test_unknown_route_and_method_are_outcomes(client: httpx.AsyncClient) -> None:
     resp = await client.get("/Patient/a/b/c/d/e")
     assert resp.status_code == 404 and resp.json()["resourceType"] == "OperationOutcome"
-    resp = await client.patch("/Patient/abc", content=b"{}")
+    resp = await client.patch("/Patient/abc/_history", content=b"{}")
     assert resp.status_code == 405 and resp.json()["resourceType"] == "OperationOutcome"
     resp = await client.get("/Patient/" + "x" * 65)
     assert resp.status_code == 400 and resp.json()["resourceType"] == "OperationOutcome"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["fhir_body", "fhir_responses", "RESOURCE_SCHEMA", "OUTCOME_SCHEMA"]
+__all__ = ["fhir_body", "fhir_responses", "patch_body", "RESOURCE_SCHEMA", "OUTCOME_SCHEMA"]
 
 FHIR_JSON = "application/fhir+json"
 
@@ -51,6 +51,18 @@ def fhir_body(description: str = "A FHIR resource in JSON", *,
         return {"requestBody": {"required": False, "content": content}}
     return {"requestBody": {"required": True, "description": description,
                             "content": _content(RESOURCE_SCHEMA)}}
+
+
+def patch_body() -> dict[str, Any]:
+    """openapi_extra of PATCH: a JSON Patch array, or a FHIRPath Patch Parameters resource."""
+    operations = {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["op", "path"],
+        "properties": {"op": {"type": "string", "enum": ["add", "remove", "replace", "move",
+                                                          "copy", "test"]},
+                       "path": {"type": "string"}, "from": {"type": "string"}, "value": {}}}}
+    content = {"application/json-patch+json": {"schema": operations}, **_content(RESOURCE_SCHEMA)}
+    return {"requestBody": {"required": True, "content": content, "description":
+                            "JSON Patch (RFC 6902), or FHIRPath Patch (a Parameters resource)"}}
 
 
 def fhir_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

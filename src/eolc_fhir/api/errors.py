@@ -95,9 +95,6 @@ def _not_allowed(request: Request) -> tuple[str, str]:
     """What a 405 says, and its Allow: every method of the path (Starlette's own Allow
     names only the first matching route's)."""
     allow = ", ".join(sorted(allowed_methods(request)))
-    if request.method == "PATCH":
-        return (f"PATCH is not supported by this server: send the whole resource with PUT "
-                f"(allowed here: {allow})"), allow
     return f"{request.method} is not allowed on {request.url.path} (allowed: {allow})", allow
 
 

@@ -3,9 +3,8 @@
 Refusals happen before any route runs: XML asked for → 406, XML or another
 media type sent → 415 (a form body too, except where a form is the protocol:
 ``POST [type]/_search`` and the token endpoint), a body over the limit → 413.
-Each is an OperationOutcome like every other error. PATCH bodies are not
-looked at: PATCH is not supported, and the router says so (405) whatever
-the body.
+Each is an OperationOutcome like every other error. A PATCH body's media
+type is checked by the patch service (a JSON Patch is not a FHIR resource).
 """
 
 from __future__ import annotations

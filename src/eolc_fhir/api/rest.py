@@ -8,11 +8,12 @@ from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId, ResourceType
-from eolc_fhir.api.docs import fhir_body, fhir_responses
+from eolc_fhir.api.docs import fhir_body, fhir_responses, patch_body
 from eolc_fhir.api.responses import bundle_response, prefer_return, resource_response
 from eolc_fhir.fhir.errors import InvalidRequest
 from eolc_fhir.services.resources import crud, history
-from eolc_fhir.services.resources.intake import read_body
+from eolc_fhir.services.resources import patch as patching
+from eolc_fhir.services.resources.intake import read_body, read_bundle
 from eolc_fhir.services.resources.transaction import process_bundle
 from eolc_fhir.services.resources.writes import version_of_etag
 
@@ -27,10 +28,11 @@ OptHeader = Annotated[str | None, Header()]
 @router.post("/", openapi_extra=fhir_body("A batch or transaction Bundle"),
              responses=fhir_responses(200), summary="batch / transaction")
 async def batch_or_transaction(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
-    bundle = read_body(ctx, await request.body(), "Bundle")
+    bundle, refused = read_bundle(ctx, await request.body())
     minimal = prefer_return(request) == "minimal"
     return bundle_response(request, await process_bundle(ctx, bundle, base_url=base,
-                                                         minimal=minimal, base_check="done"))
+                                                         minimal=minimal, base_check="done",
+                                                         refused=refused))
 
 
 @early_router.get("/_history", responses=fhir_responses(200), summary="history-system")
@@ -130,3 +132,26 @@ async def vread(request: Request, ctx: Ctx, base: BaseUrl, resource_type: Resour
     result = await crud.vread(ctx, resource_type, resource_id, version_id)
     return resource_response(request, result, base)
 
+
+
+@router.patch("/{resource_type}", openapi_extra=patch_body(), responses=fhir_responses(200),
+              summary="conditional patch")
+async def conditional_patch(request: Request, ctx: Ctx, base: BaseUrl,
+                            resource_type: ResourceType, if_match: OptHeader = None) -> Response:
+    query = request.url.query
+    if not query:
+        raise InvalidRequest("a conditional patch needs search parameters in the URL")
+    document = patching.read_patch(ctx, await request.body(),
+                                   request.headers.get("content-type", ""))
+    result = await patching.conditional_patch(ctx, resource_type, query, document, if_match)
+    return resource_response(request, result, base)
+
+
+@router.patch("/{resource_type}/{resource_id}", openapi_extra=patch_body(),
+              responses=fhir_responses(200), summary="patch")
+async def patch(request: Request, ctx: Ctx, base: BaseUrl, resource_type: ResourceType,
+                resource_id: ResourceId, if_match: OptHeader = None) -> Response:
+    document = patching.read_patch(ctx, await request.body(),
+                                   request.headers.get("content-type", ""))
+    result = await patching.patch(ctx, resource_type, resource_id, document, if_match)
+    return resource_response(request, result, base)

@@ -11,7 +11,7 @@ from eolc_fhir.services.context import ServerContext
 
 __all__ = ["capability_statement"]
 
-_TYPE_INTERACTIONS = ["read", "vread", "update", "delete", "history-instance",
+_TYPE_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance",
                       "history-type", "create"]
 _SYSTEM_INTERACTIONS = ["transaction", "batch", "history-system"]
 _VALIDATE = {"name": "validate",

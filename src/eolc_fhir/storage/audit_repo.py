@@ -21,7 +21,8 @@ __all__ = ["ACTIONS", "AuditRecord", "AuditQuery", "AuditRepository", "ref_key",
 
 # The AuditEvent.action of each interaction (C R U D; E for the rest: searches, operations).
 ACTIONS = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "update": "U",
-           "conditional update": "U", "patch": "U", "delete": "D", "conditional delete": "D"}
+           "conditional update": "U", "patch": "U", "conditional patch": "U", "delete": "D",
+           "conditional delete": "D"}
 
 
 @dataclass

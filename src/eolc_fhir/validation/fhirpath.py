@@ -44,6 +44,7 @@ __all__ = [
     "parse_strict",
     "InvariantCompileError",
     "resource_node",
+    "evaluate_node",
 ]
 
 _MODEL: dict[str, Any] = models["r4"]
@@ -154,6 +155,16 @@ def compile_expression(expression: str) -> Callable[[Any, Mapping[str, Any]], li
     options = {"userInvocationTable": _USER_FUNCTIONS}
     compiled = set_paths(apply_parsed_path, parsedPath=ast, model=_MODEL, options=options)
     return compiled
+
+
+def evaluate_node(node: dict[str, Any], resource: Mapping[str, Any]) -> list[Any]:
+    """Evaluate one node of a ``parse_strict`` AST on ``resource`` (FHIRPath Patch paths:
+    fhir/patch_paths.py evaluates the sub-expressions it cannot place by itself)."""
+    options = {"userInvocationTable": _USER_FUNCTIONS}
+    parsed = node if node.get("type") is None else {"children": [node]}
+    evaluate = set_paths(apply_parsed_path, parsedPath=parsed, model=_MODEL, options=options)
+    result: list[Any] = evaluate(resource, {"resource": resource, "rootResource": resource})
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from eolc_fhir.fhir.errors import FhirError, InvalidRequest, Issue, NotFound, PreconditionFailed
 from eolc_fhir.fhir.models import is_resource_type
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.resources import crud
+from eolc_fhir.services.resources import crud, patch
 from eolc_fhir.services.resources.admission import Admitted, BaseCheck, admit
 from eolc_fhir.services.resources.writes import store_new_versions, store_version
 from eolc_fhir.services.results import Result
@@ -64,6 +64,8 @@ async def run_entry(ctx: ServerContext, uow: UnitOfWork, entry: dict[str, Any], 
                           request.get("ifMatch"), base_check)
     if method == "DELETE":
         return await _delete(ctx, uow, path, query, request.get("ifMatch"))
+    if method == "PATCH":
+        return await _patch(ctx, uow, path, query, resource, request.get("ifMatch"))
     if method in ("GET", "HEAD"):
         return await _get(ctx, uow, path, query, base_url)
     raise InvalidRequest(f"{method} is not supported in a Bundle", code="not-supported")
@@ -159,6 +161,19 @@ async def _delete(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: s
     if len(path) != 2:
         raise InvalidRequest("DELETE takes 'Type/id' or 'Type?search'", expression="request.url")
     return await crud.delete_in(ctx, uow, path[0], path[1], if_match)
+
+
+async def _patch(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,
+                 resource: Any, if_match: str | None) -> Result:
+    document = patch.patch_of_entry(resource)
+    if len(path) == 1 and query:
+        target = await find_for_condition(ctx, uow, path[0], query)
+        if target is None:
+            raise NotFound(f"the conditional patch '{path[0]}?{query}' matched nothing")
+        return await patch.patch_in(ctx, uow, path[0], target, document, if_match)
+    if len(path) != 2:
+        raise InvalidRequest("PATCH takes 'Type/id' or 'Type?search'", expression="request.url")
+    return await patch.patch_in(ctx, uow, path[0], path[1], document, if_match)
 
 
 async def _get(ctx: ServerContext, uow: UnitOfWork, path: list[str], query: str,

@@ -3,7 +3,9 @@
 A transaction runs every entry in ONE unit of work, in the order the
 specification gives (DELETE, POST, PUT, GET), after mapping each
 ``urn:uuid:`` fullUrl to the id it will get; any failure rolls back all.
-A batch runs each entry in its own unit of work and reports per entry.
+A batch runs each entry in its own unit of work and reports per entry: an
+entry that is malformed (refused by intake.read_bundle, or with no usable
+request) gets its own status and OperationOutcome, and the others still run.
 """
 
 from __future__ import annotations
@@ -38,38 +40,59 @@ class _Plan:
     items: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     id_map: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
     base_check: BaseCheck = "full"  # what the entries' resources owe of the base stage
+    refused: dict[int, FhirError] = field(default_factory=dict)  # batch entries, by index
 
 
 async def process_bundle(ctx: ServerContext, bundle: dict[str, Any], *, base_url: str,
-                         minimal: bool = False, base_check: BaseCheck = "full") -> bytes:
+                         minimal: bool = False, base_check: BaseCheck = "full",
+                         refused: dict[int, FhirError] | None = None) -> bytes:
     """``base_check``: "done" when the Bundle came through read_body (its entries' resources
-    too); otherwise each written resource gets the whole base stage (admission.py)."""
+    too); otherwise each written resource gets the whole base stage (admission.py).
+    ``refused``: batch entries intake.read_bundle refused, answered with their errors."""
     kind = bundle.get("type")
     if kind not in ("batch", "transaction"):
         raise InvalidRequest(
             f"POST / takes a batch or transaction Bundle, not '{kind}'", expression="Bundle.type"
         )
-    plan = _plan(bundle, base_check)
+    plan = _plan(bundle, base_check, refused or {})
     if kind == "transaction":
         results = await retrying(ctx, lambda uow: _run_transaction(ctx, uow, plan, base_url))
         return _response("transaction-response", results, base_url, minimal)
-    results_b = [await _batch_entry(ctx, i, e, base_url, plan.base_check) for i, e in plan.items]
-    return _response("batch-response", results_b, base_url, minimal)
+    results_b: list[tuple[int, Result | FhirError]] = list(plan.refused.items())
+    results_b += [await _batch_entry(ctx, i, e, base_url, plan.base_check)
+                  for i, e in plan.items]
+    return _response("batch-response", sorted(results_b, key=lambda r: r[0]), base_url,
+                     minimal)
 
 
-def _plan(bundle: dict[str, Any], base_check: BaseCheck) -> _Plan:
-    plan = _Plan(base_check=base_check)
+def _plan(bundle: dict[str, Any], base_check: BaseCheck,
+          refused: dict[int, FhirError]) -> _Plan:
+    """The entries to run; a batch entry without a usable request is refused on its own,
+    a transaction's refuses the whole Bundle."""
+    plan = _Plan(base_check=base_check, refused=dict(refused))
     for index, entry in enumerate(bundle.get("entry") or []):
-        request = entry.get("request")
-        where = f"Bundle.entry[{index}].request"
-        if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
-            raise InvalidRequest("every entry needs request.method and request.url",
-                                 code="required", expression=where)
-        if request["method"] not in _ORDER:
-            raise InvalidRequest(f"unsupported method {request['method']}",
-                                 code="not-supported", expression=f"{where}.method")
+        if index in plan.refused:
+            continue
+        try:
+            _check_request(entry, index)
+        except FhirError as exc:
+            if bundle.get("type") != "batch":
+                raise
+            plan.refused[index] = exc
+            continue
         plan.items.append((index, entry))
     return plan
+
+
+def _check_request(entry: Any, index: int) -> None:
+    request = entry.get("request") if isinstance(entry, dict) else None
+    where = f"Bundle.entry[{index}].request"
+    if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
+        raise InvalidRequest("every entry needs request.method and request.url",
+                             code="required", expression=where)
+    if request["method"] not in _ORDER:
+        raise InvalidRequest(f"unsupported method {request['method']}",
+                             code="not-supported", expression=f"{where}.method")
 
 
 async def _run_transaction(ctx: ServerContext, uow: UnitOfWork, plan: _Plan,
