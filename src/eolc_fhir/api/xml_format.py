@@ -73,9 +73,15 @@ def wants_xml(scope: Scope) -> bool:
         return fmt in XML_FORMATS
     accept = header(scope, b"accept")
     if accept:
+        if "xml" not in accept:  # the common JSON request: no parsing of q-values
+            return "json" not in accept and _posts_xml(scope)
         preference = accept_preference(accept)
         if preference is not None:
             return preference == "xml"
+    return _posts_xml(scope)
+
+
+def _posts_xml(scope: Scope) -> bool:
     return scope["method"] in XML_BODY_METHODS and sends_xml(scope)
 
 

@@ -63,42 +63,52 @@ def _resource_element(parent: Any, resource: dict[str, Any]) -> Any:
 
 
 def _write_object(node: Any, obj: dict[str, Any], model: Model, is_resource: bool) -> None:
-    shape = shape_of(model)
-    rank = _rank(model)
-    attributes = _ATTRIBUTES_OF_EXTENSION if shape.name == "Extension" else _ATTRIBUTES
-    names = []
-    for key in obj:
-        name = key[1:] if key[0] == "_" else key
+    table, attributes = _table(model)
+    found = []
+    for key, value in obj.items():
         if key in attributes and not is_resource:
-            node.set(key, obj[key])
-        elif name in rank and (key == name or name not in obj):
-            names.append(name)
-    names.sort(key=rank.__getitem__)
-    elements = shape.elements
-    for name in names:
-        element = elements[name]
+            node.set(key, value)
+            continue
+        if key[0] == "_":  # a "_x" without its "x" (a primitive with only extensions)
+            key = key[1:]
+            if key in obj:
+                continue
+        entry = table.get(key)
+        if entry is not None:
+            found.append(entry)
+    found.sort()
+    sub_element = etree.SubElement
+    for _, name, kind, tag, type_name, sub_model in found:
         value = obj.get(name)
-        if element.kind == PRIMITIVE:
-            _write_primitives(node, name, value, obj.get("_" + name), element.type_name)
-        else:
-            items: list[Any] = value if isinstance(value, list) else [value]
-            for item in items:
-                child = etree.SubElement(node, _F + name)
-                if element.kind == RESOURCE:
-                    _resource_element(child, item)
-                else:
-                    assert element.model is not None
-                    _write_object(child, item, element.model, False)
+        if kind == PRIMITIVE:
+            ext = obj.get("_" + name)
+            if ext is None and type(value) is str and type_name != "xhtml":
+                sub_element(node, tag).set("value", value)  # the common case, inline
+            else:
+                _write_primitives(node, name, value, ext, type_name)
+            continue
+        items: list[Any] = value if type(value) is list else [value]
+        for item in items:
+            child = sub_element(node, tag)
+            if kind == RESOURCE:
+                _resource_element(child, item)
+            else:
+                _write_object(child, item, sub_model, False)
 
 
-_ATTRIBUTES = frozenset({"id"})
-_ATTRIBUTES_OF_EXTENSION = frozenset({"id", "url"})
+_Entry = tuple[int, str, int, str, str, Any]
 
 
 @cache
-def _rank(model: Model) -> dict[str, int]:
-    """Each element's place in the XML order, from the model's definition order."""
-    return {name: i for i, name in enumerate(model.elements_sequence())}
+def _table(model: Model) -> tuple[dict[str, _Entry], frozenset[str]]:
+    """Per element: (its place in the XML order, name, kind, tag, FHIR type, model), from the
+    model's definition order; and the names that are XML attributes of this type."""
+    elements = shape_of(model).elements
+    table = {name: (i, name, elements[name].kind, _F + name, elements[name].type_name,
+                    elements[name].model)
+             for i, name in enumerate(model.elements_sequence()) if name in elements}
+    is_extension = shape_of(model).name == "Extension"
+    return table, frozenset({"id", "url"} if is_extension else {"id"})
 
 
 def _write_primitives(node: Any, name: str, value: Any, ext: Any, type_name: str) -> None:
