@@ -167,3 +167,15 @@ async def test_errors_limits_and_other_formats(client: httpx.AsyncClient) -> Non
         assert refused.status_code == 406 and refused.json()["resourceType"] == "OperationOutcome"
     plain = await client.post("/Basic", content=b"x", headers={"Content-Type": "text/plain"})
     assert plain.status_code == 415
+
+
+async def test_a_resource_xml_cannot_carry_is_a_406_not_a_crash(
+        client: httpx.AsyncClient) -> None:
+    basic = {"resourceType": "Basic", "code": {"text": "not a character: \ufffe"}}
+    created = await client.post("/Basic", content=orjson.dumps(basic),
+                                headers={"Content-Type": JSON})
+    assert created.status_code == 201, created.text
+    url = f"/Basic/{created.json()['id']}"
+    refused = await client.get(url, headers={"Accept": XML})
+    assert refused.status_code == 406 and _xml(refused)["issue"][0]["code"] == "not-supported"
+    assert (await client.get(url)).json()["code"] == basic["code"]

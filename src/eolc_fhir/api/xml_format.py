@@ -18,7 +18,8 @@ import orjson
 
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir import xml
-from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.errors import InvalidRequest, NotAcceptable
+from eolc_fhir.fhir.outcome import operation_outcome
 
 __all__ = ["XmlAnswerMiddleware", "format_param", "accept_preference", "wants_xml",
            "xml_request", "sends_xml", "XML_BODY_METHODS", "JSON_FORMATS", "XML_FORMATS",
@@ -32,6 +33,8 @@ XML_BODY_TYPES = frozenset({"application/fhir+xml", "application/xml", "text/xml
                             "application/xml+fhir"})
 FHIR_XML = "application/fhir+xml; charset=utf-8"
 _JSON_ANSWERS = (b"application/fhir+json", b"application/json")
+_NOT_XML = ("the answer holds characters that XML 1.0 cannot carry: ask for it as "
+            "application/fhir+json")
 XML_BODY_METHODS = ("POST", "PUT")  # the bodies read as XML (PATCH is not supported yet)
 
 
@@ -155,7 +158,12 @@ class _XmlAnswer:
         assert self.start is not None
         body = b"".join(self.chunks)
         headers = list(self.start.get("headers", []))
-        converted = self._as_xml(body)
+        try:
+            converted = self._as_xml(body)
+        # lxml: a character XML 1.0 cannot carry (e.g. U+FFFE); KeyError: not an R4 type.
+        except (ValueError, KeyError):
+            self.start = {**self.start, "status": NotAcceptable.status}
+            converted = xml.to_xml(operation_outcome(NotAcceptable(_NOT_XML).issues))
         if converted is not None:
             body = converted
             headers = [(k, v) for k, v in headers if k not in (b"content-type",
