@@ -88,12 +88,17 @@ def test_depth_unknown_elements_and_malformed_xml_are_refused() -> None:
     assert "namespace" in str(other_ns.issues[0].diagnostics)
     assert _refusal(b'<SubscriptionTopic xmlns="http://hl7.org/fhir"/>').issues[0].code \
         == "not-supported"
+    text = _refusal(b'<Patient xmlns="http://hl7.org/fhir"><gender>male</gender></Patient>')
+    assert text.issues[0].expression == ("Patient.gender",)
     twice = b'<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><gender value="male"/>'
     assert _refusal(twice + b"</Patient>").issues[0].expression == ("Patient.gender",)
 
 
 def test_wrong_primitive_text_is_named_by_the_strict_checks() -> None:
-    resource = from_xml(b'<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>')
-    with pytest.raises(InvalidRequest) as caught:
-        check_resource(resource)
-    assert caught.value.issues[0].expression == ("Patient.active",)
+    for xml, where in [(b'<active value="yes"/>', "Patient.active"),
+                       (b'<multipleBirthInteger value="1e999"/>', "Patient.multipleBirthInteger"),
+                       (b'<birthDate value="1941-02-30"/>', "Patient.birthDate")]:
+        resource = from_xml(b'<Patient xmlns="http://hl7.org/fhir">' + xml + b"</Patient>")
+        with pytest.raises(InvalidRequest) as caught:
+            check_resource(resource)
+        assert caught.value.issues[0].expression == (where,)

@@ -271,7 +271,6 @@ class _Reader:
         self.object(node, obj, element.model, path, depth + 1)
         return obj, None
 
-
     def _primitive(self, node: Any, element: Element, path: str,
                    depth: int) -> tuple[Any, Any]:
         ext: dict[str, Any] = {}
@@ -293,6 +292,9 @@ class _Reader:
             extensions.append(item)
         if extensions:
             ext["extension"] = extensions
+        if node.text is not None and node.text.strip():
+            raise InvalidRequest(f"{path}: a primitive's value goes in its value attribute",
+                                 expression=path, code="structure")
         raw = node.get("value")
         return (None if raw is None else _json_value(raw, element.type_name)), (ext or None)
 
@@ -316,7 +318,10 @@ def _json_value(raw: str, type_name: str) -> Any:
     if type_name == "boolean" and raw in ("true", "false"):
         return raw == "true"
     if type_name in _NUMBERS and _NUMBER.match(raw):
-        return orjson.loads(raw)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:  # beyond a double (1e999): refused as in JSON
+            return raw
     return raw
 
 
