@@ -103,7 +103,9 @@ async def xml_request(scope: Scope, receive: Any, max_depth: int) -> tuple[Scope
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    body = orjson.dumps(xml.from_xml(b"".join(chunks), max_depth=max_depth))
+    raw = b"".join(chunks)
+    # No body (an operation called by POST without one) stays no body, as with JSON.
+    body = orjson.dumps(xml.from_xml(raw, max_depth=max_depth)) if raw.strip() else b""
     headers = [(k, v) for k, v in scope["headers"]
                if k not in (b"content-type", b"content-length")]
     headers += [(b"content-type", b"application/fhir+json"),
