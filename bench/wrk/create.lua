@@ -6,7 +6,8 @@ wrk.method = "POST"
 wrk.path = "/Patient"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/fhir+json"
-wrk.headers["Accept"] = "application/fhir+json"
+-- bench/xml_bench.py sends and asks for XML; everything else JSON.
+wrk.headers["Content-Type"] = os.getenv("BENCH_CTYPE") or "application/fhir+json"
+wrk.headers["Accept"] = os.getenv("BENCH_ACCEPT") or "application/fhir+json"
 
 done = bench_done

@@ -26,6 +26,7 @@ from eolc_fhir.api import (
 )
 from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
+from eolc_fhir.api.xml_format import XmlAnswerMiddleware
 from eolc_fhir.config import Settings
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.startup import build_context, close_context
@@ -74,7 +75,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="eolc-fhir",
         version=__version__,
-        description="FHIR R4 server for shared end-of-life care records.",
+        description="FHIR R4 server for shared end-of-life care records. FHIR JSON and FHIR "
+                    "XML (application/fhir+xml, _format=xml) in bodies and answers.",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
@@ -85,8 +87,11 @@ def create_app(settings: Settings) -> FastAPI:
     _include_routers(app)
     # Added last = outermost: negotiation refuses first, then the lean paths.
     app.add_middleware(FastReadMiddleware)
-    app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(guard.SecurityMiddleware, settings=settings)  # outermost: headers, auth
+    app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes,
+                       max_depth=settings.max_json_depth)
+    app.add_middleware(guard.SecurityMiddleware, settings=settings)  # headers, auth
+    # Outermost: the security layer reads answers as JSON; XML is made after it.
+    app.add_middleware(XmlAnswerMiddleware)
     return app
 
 

@@ -14,7 +14,7 @@ from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.fhir.ids import is_valid_id
-from eolc_fhir.fhir.models import is_resource_type, resource_types
+from eolc_fhir.fhir.models import is_resource_type, not_r4_type, resource_types
 from eolc_fhir.services.context import ServerContext
 
 __all__ = ["Ctx", "BaseUrl", "ResourceType", "ResourceId", "get_ctx", "base_url_of",
@@ -53,7 +53,7 @@ _BASES: dict[tuple[Any, ...], str] = {}
 
 async def _resource_type(resource_type: Annotated[str, Path()]) -> str:
     if not is_resource_type(resource_type):
-        raise NotFound(f"'{resource_type}' is not a FHIR resource type this server knows",
+        raise NotFound(not_r4_type(resource_type),
                        code="not-supported")
     return resource_type
 

@@ -1,4 +1,9 @@
-"""OpenAPI fragments: FHIR JSON bodies and OperationOutcome errors, for tools that fuzz."""
+"""OpenAPI fragments: FHIR JSON bodies and OperationOutcome errors, for tools that fuzz.
+
+Answers are also documented in FHIR XML (``Accept: application/fhir+xml`` or
+``_format=xml``). Request bodies in XML are accepted too but are not declared,
+so that fuzzers keep to the JSON the schema can describe.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from typing import Any
 __all__ = ["fhir_body", "fhir_responses", "patch_body", "RESOURCE_SCHEMA", "OUTCOME_SCHEMA"]
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
+_XML_SCHEMA: dict[str, Any] = {"type": "string",
+                               "description": "the same resource in FHIR XML"}
 
 RESOURCE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -42,6 +50,10 @@ def _content(schema: dict[str, Any]) -> dict[str, Any]:
     return {FHIR_JSON: {"schema": schema}, "application/json": {"schema": schema}}
 
 
+def _answer(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**_content(schema), FHIR_XML: {"schema": _XML_SCHEMA}}
+
+
 def fhir_body(description: str = "A FHIR resource in JSON", *,
               form: bool = False) -> dict[str, Any]:
     """openapi_extra declaring a FHIR JSON request body (or a search form)."""
@@ -68,11 +80,11 @@ def patch_body() -> dict[str, Any]:
 def fhir_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Responses: the listed success codes carry a resource; anything else an OperationOutcome."""
     out: dict[int | str, dict[str, Any]] = {
-        s: {"description": "FHIR resource", "content": _content(RESOURCE_SCHEMA)}
+        s: {"description": "FHIR resource", "content": _answer(RESOURCE_SCHEMA)}
         for s in statuses if s not in (204, 304)
     }
     for s in statuses:
         if s in (204, 304):
             out[s] = {"description": "No content"}
-    out["default"] = {"description": "OperationOutcome", "content": _content(OUTCOME_SCHEMA)}
+    out["default"] = {"description": "OperationOutcome", "content": _answer(OUTCOME_SCHEMA)}
     return out

@@ -16,7 +16,7 @@ from typing import Any
 from eolc_fhir.fhir._elements import COMPLEX, PRIMITIVE, Element, Shape, shape_of
 from eolc_fhir.fhir._primitives import WRONG_JSON_TYPE, json_kind
 from eolc_fhir.fhir.errors import Issue
-from eolc_fhir.fhir.models import is_resource_type, model_class
+from eolc_fhir.fhir.models import is_resource_type, model_class, not_r4_type
 
 __all__ = ["walk_resource", "primitive_extension_shape"]
 
@@ -59,7 +59,7 @@ class _Walk:
             )
         elif not is_resource_type(resource_type):
             self.add(
-                "not-supported", type_path, f"'{resource_type}' is not a FHIR R4 resource type"
+                "not-supported", type_path, not_r4_type(resource_type)
             )
         else:
             self.object(value, shape_of(model_class(resource_type)), path)

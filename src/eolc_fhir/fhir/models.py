@@ -1,7 +1,8 @@
 """The one import surface for FHIR R4 models (fhir.resources' R4B package).
 
 A bare ``from fhir.resources.careplan import CarePlan`` silently gives R5;
-everything in this project imports models from here instead.
+everything in this project imports models from here instead. Only the R4
+types among the R4B models count as resource types (``r4_types``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ from fhir.resources.R4B import fhirtypes, get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
-__all__ = ["FHIRAbstractModel", "model_class", "resource_types", "is_resource_type"]
+from eolc_fhir.fhir.r4_types import R4_RESOURCE_TYPES
+
+__all__ = ["FHIRAbstractModel", "model_class", "resource_types", "is_resource_type",
+           "not_r4_type"]
 
 
 @lru_cache(maxsize=1)
 def resource_types() -> frozenset[str]:
-    """Every resource type name the R4B models know (Patient, CarePlan, ...)."""
+    """Every R4 resource type the R4B models know (Patient, CarePlan, ...).
+
+    R4B-only types (SubscriptionTopic, Citation, ...) are left out: they are
+    neither served nor listed by an R4 server.
+    """
     names = set()
     for attr in dir(fhirtypes):
         if not attr.endswith("Type"):
@@ -28,7 +36,8 @@ def resource_types() -> frozenset[str]:
         except (ValueError, AttributeError):
             continue
         if (
-            isinstance(cls, type)
+            name in R4_RESOURCE_TYPES
+            and isinstance(cls, type)
             and issubclass(cls, Resource)
             and name not in {"Resource", "DomainResource"}
         ):
@@ -38,6 +47,11 @@ def resource_types() -> frozenset[str]:
 
 def is_resource_type(name: str) -> bool:
     return name in resource_types()
+
+
+def not_r4_type(name: str) -> str:
+    """The one message for a type this server does not serve."""
+    return f"'{name}' is not an R4 resource type (FHIR 4.0.1) that this server serves"
 
 
 def model_class(resource_type: str) -> type[FHIRAbstractModel]:

@@ -21,7 +21,7 @@ from eolc_fhir.fhir._model_check import model_issues
 from eolc_fhir.fhir._primitives import json_kind
 from eolc_fhir.fhir._walk import walk_resource
 from eolc_fhir.fhir.errors import InvalidRequest
-from eolc_fhir.fhir.models import is_resource_type
+from eolc_fhir.fhir.models import is_resource_type, not_r4_type
 
 __all__ = ["parse_json", "check_resource", "parse_resource", "dump"]
 
@@ -144,7 +144,7 @@ def _resource_type(resource: Any) -> str:
         )
     if not is_resource_type(resource_type):
         raise InvalidRequest(
-            f"'{resource_type}' is not a resource type this server knows",
+            not_r4_type(resource_type),
             expression="resourceType",
             code="not-supported",
         )

@@ -75,7 +75,7 @@ def capability_statement(ctx: ServerContext, base_url: str) -> dict[str, Any]:
         "implementation": {"description": "eolc-fhir: shared end-of-life care record",
                            "url": base_url},
         "fhirVersion": "4.0.1",
-        "format": ["json", "application/fhir+json"],
+        "format": ["json", "application/fhir+json", "xml", "application/fhir+xml"],
         "rest": [rest],
     }
     for contributor in ctx.hooks.statement_contributors:

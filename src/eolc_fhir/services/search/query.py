@@ -6,7 +6,7 @@ from typing import Any
 
 from eolc_fhir.fhir.bundle import BundleEntry, assemble_bundle
 from eolc_fhir.fhir.errors import InvalidRequest
-from eolc_fhir.fhir.models import is_resource_type
+from eolc_fhir.fhir.models import is_resource_type, not_r4_type
 from eolc_fhir.search import ParsedSearch, SearchRegistry, parse_search
 from eolc_fhir.search.subset import subset
 from eolc_fhir.services.context import ServerContext
@@ -210,7 +210,7 @@ async def find_ids(uow: UnitOfWork, resource_type: str, params: list[tuple[str, 
     if not params:
         raise InvalidRequest("a conditional request needs search parameters")
     if not is_resource_type(resource_type):
-        raise InvalidRequest(f"'{resource_type}' is not a resource type", code="not-supported")
+        raise InvalidRequest(not_r4_type(resource_type), code="not-supported")
     parsed = parse_search(registry, resource_type, params)
     await uow.search.prefer_custom_plans(parsed.query)
     return sorted(await uow.search.match_ids(parsed.query, _FIND_LIMIT))

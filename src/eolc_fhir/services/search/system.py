@@ -29,7 +29,7 @@ def _types(params: list[tuple[str, str]]) -> list[str]:
     types = sorted({t.strip() for value in raw for t in value.split(",") if t.strip()})
     bad = [t for t in types if not is_resource_type(t)]
     if bad:
-        raise InvalidRequest(f"unknown resource type(s) in _type: {', '.join(bad)}",
+        raise InvalidRequest(f"not R4 resource type(s) in _type: {', '.join(bad)}",
                              expression="_type")
     return types
 
