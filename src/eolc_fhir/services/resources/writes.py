@@ -75,6 +75,8 @@ async def store_version(
     """
     warnings = admit(ctx.validator, resource, base_check=base_check).warnings
     live_previous = previous if previous is not None and not previous.deleted else None
+    for prepare in ctx.hooks.prepare_hooks:
+        await prepare(ctx, uow, resource, live_previous)
     version = previous.version + 1 if previous is not None else 1
     stored = _versioned(resource, version, _timestamp(previous), method)
     repo = uow.resources
@@ -130,6 +132,9 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     admitted = [r if isinstance(r, Admitted) else
                 admit(ctx.validator, r, base_check=base_check) for r in resources]
     new = [a.resource for a in admitted]
+    for prepare in ctx.hooks.prepare_hooks:
+        for resource in new:
+            await prepare(ctx, uow, resource, None)
     stored = [_versioned(r, 1, _timestamp(None), method) for r in new]
     rows = list(index) if index is not None else [index_rows(ctx, r) for r in new]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
