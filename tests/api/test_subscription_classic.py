@@ -16,8 +16,10 @@ from eolc_fhir.subscriptions.secrets import MASK
 from tests.api.test_subscriptions import wait_status
 from tests.builders import make_lab_observation, make_register_flag
 from tests.data import FHIR_R4_EXAMPLES
+from tests.security_support import secure_app, secure_settings
 from tests.unit.subscriptions.support import SECRET_EXT, kinds, subscription
 
+__all__ = ["secure_settings"]  # a fixture
 pytestmark = pytest.mark.engines("sqlite")
 CRITERIA = "Observation?code=http://loinc.org|1975-2"
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic."
@@ -183,6 +185,10 @@ async def test_topics_are_served_as_r4_basic(client: httpx.AsyncClient) -> None:
     listed = {e["valueCanonical"] for r in statement["rest"][0]["resource"]
               if r["type"] == "Subscription" for e in r.get("extension", ())}
     assert set(by_url) == listed and len(listed) == 6
+    basic = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Basic")
+    assert "http://hl7.org/fhir/5.0/StructureDefinition/profile-SubscriptionTopic" in basic[
+        "supportedProfile"]
+    assert "code" in {p["name"] for p in basic["searchParam"]}
     one = (await client.get("/Basic/register-entry")).json()
     assert one["meta"]["profile"] == [
         "http://hl7.org/fhir/5.0/StructureDefinition/profile-SubscriptionTopic"]
@@ -191,3 +197,22 @@ async def test_topics_are_served_as_r4_basic(client: httpx.AsyncClient) -> None:
     assert parts["resource"]["valueUri"] == "http://hl7.org/fhir/StructureDefinition/Flag"
     assert {e["url"] for e in one["extension"]} >= {XVER + "url", XVER + "title",
                                                     XVER + "canFilterBy"}
+
+
+async def test_secure_classic_needs_read_access_and_topics_are_the_servers(
+        secure_settings: Settings) -> None:
+    async with secure_app(secure_settings) as secure:
+        narrow = await secure.headers("gp", "system/Subscription.crus system/Flag.rs",
+                                      client_id="narrow-gp")
+        sub = classic("https://hooks.example.org/x", criteria="Observation?code=1")
+        refused = await secure.http.post("/Subscription", json=sub, headers=narrow)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["issue"][0]["expression"] == ["Subscription.criteria"]
+        flags = await secure.http.post("/Subscription", headers=narrow, json={
+            **sub, "criteria": "Flag?status=active"})
+        assert flags.status_code == 201, flags.text
+        gp = await secure.headers("gp")
+        topic = (await secure.http.get("/Basic/register-entry", headers=gp)).json()
+        topic["extension"] = topic["extension"][:1]
+        changed = await secure.http.put("/Basic/register-entry", json=topic, headers=gp)
+        assert changed.status_code == 403, changed.text

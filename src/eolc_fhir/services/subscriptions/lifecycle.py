@@ -32,11 +32,12 @@ from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.classic import is_classic, read_classic
 from eolc_fhir.subscriptions.endpoints import check_endpoint
+from eolc_fhir.subscriptions.r4_topics import is_topic_basic
 from eolc_fhir.subscriptions.secrets import mask, unmask
 from eolc_fhir.subscriptions.spec import SubscriptionSpec, read_spec, spec_from_json, spec_to_json
 
 __all__ = ["OWNER", "SYSTEM_WRITE", "check_subscription", "prepare_subscription",
-           "subscription_changed", "ENDED"]
+           "subscription_changed", "guard_topics", "ENDED"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 
@@ -104,6 +105,20 @@ async def prepare_subscription(ctx: ServerContext, uow: UnitOfWork, resource: di
         resource.pop("error", None)  # the server's to set, after its first contact
     mask(resource)
     uow.notes[_note(sub_id)] = spec
+
+
+async def guard_topics(_ctx: ServerContext, _uow: UnitOfWork, resource: dict[str, Any],
+                       previous: StoredResource | None) -> None:
+    """A prepare hook: the published topics (Basic, code SubscriptionTopic) are the
+    server's; only admin clients may write over them (a restart publishes profiles/ again)."""
+    principal = current_principal()
+    if principal is None or principal.is_admin or resource.get("resourceType") != "Basic":
+        return
+    was_topic = previous is not None and previous.content is not None \
+        and is_topic_basic(orjson.loads(previous.content))
+    if was_topic or is_topic_basic(resource):
+        raise Forbidden("subscription topics are published by the server; only admin may "
+                        "change them", expression="Basic.code")
 
 
 async def subscription_changed(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:

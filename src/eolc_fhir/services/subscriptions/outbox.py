@@ -20,12 +20,14 @@ from eolc_fhir.services.subscriptions.lifecycle import (
     OWNER,
     SYSTEM_WRITE,
     check_subscription,
+    guard_topics,
     prepare_subscription,
     subscription_changed,
 )
 from eolc_fhir.services.subscriptions.matching import Matcher
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.classic import UNSUBSCRIBABLE
+from eolc_fhir.subscriptions.r4_topics import XVER_PROFILE
 from eolc_fhir.subscriptions.spec import CLASSIC_PREFIX, SubscriptionSpec, spec_from_json
 from eolc_fhir.subscriptions.topics import Topic, Trigger, load_topics
 
@@ -96,7 +98,8 @@ def base_url(ctx: ServerContext) -> str:
 def install(ctx: ServerContext) -> SubscriptionEngine:
     engine = SubscriptionEngine(ctx)
     ctx.subscriptions = engine
-    ctx.hooks.prepare_hooks.append(prepare_subscription)
+    ctx.hooks.prepare_hooks.setdefault("Subscription", []).append(prepare_subscription)
+    ctx.hooks.prepare_hooks.setdefault("Basic", []).append(guard_topics)
     ctx.hooks.write_hooks.append(on_write)
     ctx.hooks.batch_write_hooks[on_write] = on_write_batch
     ctx.hooks.capability_contributors.append(
@@ -105,6 +108,11 @@ def install(ctx: ServerContext) -> SubscriptionEngine:
 
 
 def _advertise(engine: SubscriptionEngine, rtype: str, entry: dict[str, Any]) -> None:
+    if rtype == "Basic":  # the topics, in the Backport IG's R4 form
+        profiles = entry.setdefault("supportedProfile", [])
+        if XVER_PROFILE not in profiles:
+            profiles.append(XVER_PROFILE)
+        return
     if rtype != "Subscription":
         return
     entry.setdefault("extension", []).extend(
