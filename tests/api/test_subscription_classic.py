@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from eolc_fhir.config import Settings
+from eolc_fhir.services.resources.writes import store_version
+from eolc_fhir.services.subscriptions.lifecycle import SYSTEM_WRITE, mask_stored_secrets
 from eolc_fhir.subscriptions.receiver import Receiver
 from eolc_fhir.subscriptions.secrets import MASK
 from tests.api.test_subscriptions import wait_status
@@ -152,6 +154,20 @@ async def test_secrets_are_write_only_everywhere(client: httpx.AsyncClient,
     fresh = subscription(receiver.url(), secret=MASK)
     refused = await client.post("/Subscription", json=fresh)
     assert refused.status_code == 400 and "masked" in refused.text
+    # A Subscription stored before secrets were write-only is masked at the next start.
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.unit_of_work(write=True) as uow:
+        current = await uow.resources.get_current("Subscription", sub_id)
+        old = orjson.loads(current.content)
+        old["channel"]["extension"] = [{"url": SECRET_EXT, "valueString": "s3cret"}]
+        token = SYSTEM_WRITE.set(True)
+        try:
+            await store_version(ctx, uow, old, current, method="PUT", base_check="structure")
+        finally:
+            SYSTEM_WRITE.reset(token)
+    assert b"s3cret" in (await client.get(f"/Subscription/{sub_id}")).content
+    assert await mask_stored_secrets(ctx) == [sub_id]
+    assert b"s3cret" not in (await client.get(f"/Subscription/{sub_id}")).content
 
 
 async def test_end_switches_off_and_stops_deliveries(client: httpx.AsyncClient,

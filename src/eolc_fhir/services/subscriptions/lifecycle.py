@@ -28,6 +28,7 @@ from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.models import resource_types
 from eolc_fhir.security import can_read, current_principal
 from eolc_fhir.services.context import Change, ServerContext
+from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.classic import is_classic, read_classic
@@ -37,7 +38,7 @@ from eolc_fhir.subscriptions.secrets import mask, unmask
 from eolc_fhir.subscriptions.spec import SubscriptionSpec, read_spec, spec_from_json, spec_to_json
 
 __all__ = ["OWNER", "SYSTEM_WRITE", "check_subscription", "prepare_subscription",
-           "subscription_changed", "guard_topics", "ENDED"]
+           "subscription_changed", "guard_topics", "mask_stored_secrets", "ENDED"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 
@@ -144,3 +145,31 @@ async def subscription_changed(ctx: ServerContext, uow: UnitOfWork, change: Chan
     if state == "requested":
         await repo.notify()
         uow.after_commit(ctx.subscriptions.wake)
+
+
+async def mask_stored_secrets(ctx: ServerContext) -> list[str]:
+    """At start: a new, masked version of every Subscription whose current version still
+    shows a secret or header value (stored before they were write-only); their ids.
+    The delivery state keeps the real values, so nothing changes for the receiver."""
+    changed: list[str] = []
+    async with ctx.db.unit_of_work(write=True) as uow:
+        for row in await uow.subscriptions.list():
+            current = await uow.resources.get_current("Subscription", row.sub_id,
+                                                      for_update=True)
+            if current is None or current.deleted or current.content is None:
+                continue
+            resource = orjson.loads(current.content)
+            mask(resource)
+            if resource == orjson.loads(current.content):
+                continue
+            token = SYSTEM_WRITE.set(True)
+            try:
+                await store_version(ctx, uow, resource, current, method="PUT",
+                                    base_check="structure")
+            finally:
+                SYSTEM_WRITE.reset(token)
+            changed.append(row.sub_id)
+    if changed:
+        log.warning("masked the secrets and header values shown by %d stored "
+                    "subscription(s): %s", len(changed), ", ".join(changed))
+    return changed
