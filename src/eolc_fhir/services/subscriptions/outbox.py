@@ -19,7 +19,6 @@ from eolc_fhir.services.resources.writes import Change
 from eolc_fhir.services.subscriptions.lifecycle import (
     OWNER,
     SYSTEM_WRITE,
-    check_subscription,
     guard_topics,
     prepare_subscription,
     subscription_changed,
@@ -32,7 +31,7 @@ from eolc_fhir.subscriptions.spec import CLASSIC_PREFIX, SubscriptionSpec, spec_
 from eolc_fhir.subscriptions.topics import Topic, Trigger, load_topics
 
 __all__ = ["SubscriptionEngine", "install", "on_write", "on_write_batch", "OWNER", "SYSTEM_WRITE",
-           "base_url", "TOPIC_EXT", "check_subscription"]
+           "base_url", "TOPIC_EXT"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 
