@@ -155,9 +155,10 @@ async def test_secrets_are_write_only_everywhere(client: httpx.AsyncClient,
     refused = await client.post("/Subscription", json=fresh)
     assert refused.status_code == 400 and "masked" in refused.text
     # A Subscription stored before secrets were write-only is masked at the next start.
+    await wait_status(client, sub_id, "active")  # the dispatcher has written its status
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     async with ctx.db.unit_of_work(write=True) as uow:
-        current = await uow.resources.get_current("Subscription", sub_id)
+        current = await uow.resources.get_current("Subscription", sub_id, for_update=True)
         old = orjson.loads(current.content)
         old["channel"]["extension"] = [{"url": SECRET_EXT, "valueString": "s3cret"}]
         token = SYSTEM_WRITE.set(True)

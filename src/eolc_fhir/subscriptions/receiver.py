@@ -152,7 +152,8 @@ def summary(item: Received) -> str:
         kind = params["type"]["valueCode"]
         sub = params["subscription"]["valueReference"]["reference"]
     except (ValueError, KeyError, IndexError, TypeError):
-        return f"{item.path}: not a notification Bundle ({len(item.body)} bytes)"
+        # e.g. a classic R4 rest-hook: an empty ping, or PUT [base]/[type]/[id] of a resource
+        return f"{item.method} {item.path}: not a notification Bundle ({len(item.body)} bytes)"
     sig = {None: "unchecked", True: "signature ok", False: "SIGNATURE BAD"}[item.signature_ok]
     events = f" events {','.join(numbers)}" if numbers else ""
     return f"{kind} {sub}{events} ({sig})"
