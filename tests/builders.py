@@ -26,6 +26,7 @@ __all__ = [
     "profile_url",
     "make_patient",
     "make_patient_full",
+    "make_lab_observation",
     "make_register_flag",
     "make_register_flag_full",
     "make_cpr_flag",
@@ -136,6 +137,21 @@ def make_patient(**overrides: Any) -> dict[str, Any]:
             "name": [{"family": "Hughes", "given": ["Margaret"]}],
             "birthDate": "1941-03-14",
             "generalPractitioner": [PRACTICE_REF],
+        },
+        overrides,
+    )
+
+
+def make_lab_observation(code: str = "1975-2", **overrides: Any) -> dict[str, Any]:
+    """A plain R4 laboratory Observation (no local profile): LOINC ``code``, a value."""
+    return _build(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": PATIENT_REF,
+            "valueQuantity": {"value": 4.2, "unit": "mg/dL", "system": "http://unitsofmeasure.org",
+                              "code": "mg/dL"},
         },
         overrides,
     )

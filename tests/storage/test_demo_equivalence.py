@@ -25,7 +25,7 @@ from eolc_fhir.demo.region import build_region
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import writes
 from eolc_fhir.services.startup import build_context, close_context
-from eolc_fhir.services.subscriptions import outbox as subscriptions
+from eolc_fhir.services.subscriptions import lifecycle as subscriptions
 from eolc_fhir.storage import schema
 from tests.unit.subscriptions.support import subscription
 

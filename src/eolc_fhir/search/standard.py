@@ -46,6 +46,13 @@ Patient organization reference Patient.managingOrganization -> Organization
 Patient phone token Patient.telecom.where(system='phone')
 Patient telecom token Patient.telecom
 
+Basic author reference Basic.author -> Practitioner,Patient,PractitionerRole,RelatedPerson,Organization
+Basic code token Basic.code
+Basic created date Basic.created
+Basic identifier token Basic.identifier
+Basic patient reference Basic.subject.where(resolve() is Patient) -> Patient
+Basic subject reference Basic.subject -> Any
+
 Practitioner active token Practitioner.active
 Practitioner address string Practitioner.address
 Practitioner address-city string Practitioner.address.city

@@ -1,7 +1,8 @@
 """The region's conformance resources: published at start, $validate, terminology.
 
 Every JSON file in ``profiles/`` (StructureDefinitions, ValueSets, CodeSystems,
-SearchParameters, OperationDefinitions, Measures) is stored through
+SearchParameters, OperationDefinitions, Measures, and the subscription topics as
+the Backport IG's R4 ``Basic`` resources) is stored through
 the normal write path when the server starts — a new version only when the
 file changed — so it is readable and searchable like any other resource.
 """
@@ -20,20 +21,21 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources import crud
 from eolc_fhir.services.resources.intake import read_body
 from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.subscriptions.topics import topic_resources
 
 __all__ = ["publish", "validate_operation", "expand", "validate_code", "lookup"]
 
 log = logging.getLogger("eolc_fhir")
 
 
-# Topics are the subscriptions engine's data and are published by it.
 _PUBLISHED = ("StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter",
               "OperationDefinition", "Measure")
 
 
 def _files(profiles_dir: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(p.read_bytes()) for name in _PUBLISHED
-            for p in sorted(profiles_dir.glob(f"{name}-*.json"))]
+    found = [orjson.loads(p.read_bytes()) for name in _PUBLISHED
+             for p in sorted(profiles_dir.glob(f"{name}-*.json"))]
+    return found + topic_resources(profiles_dir)  # topics: R4 Basic (subscriptions/r4_topics)
 
 
 def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:

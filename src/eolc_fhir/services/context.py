@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,8 +11,8 @@ from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
-__all__ = ["ServerContext", "Hooks", "Change", "WriteHook", "BatchWriteHook", "EntryGuard",
-           "CapabilityContributor", "StatementContributor", "Stoppable"]
+__all__ = ["ServerContext", "Hooks", "Change", "WriteHook", "BatchWriteHook", "PrepareHook",
+           "EntryGuard", "CapabilityContributor", "StatementContributor", "Stoppable"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ WriteHook = Callable[["ServerContext", UnitOfWork, Change], Awaitable[None]]
 # The same work for several changes at once, in their order, with the same stored result
 # as the WriteHook called once per change (registered in Hooks.batch_write_hooks).
 BatchWriteHook = Callable[["ServerContext", UnitOfWork, Sequence[Change]], Awaitable[None]]
+# Runs on a resource about to be stored (after validation, before its bytes are made),
+# with the current version it replaces (None: a new one); it may change the resource.
+# Registered per resource type (Hooks.prepare_hooks), in the writing request's context.
+PrepareHook = Callable[["ServerContext", UnitOfWork, dict[str, Any], StoredResource | None],
+                       Coroutine[Any, Any, None]]
 # Runs before each batch or transaction entry: (ctx, uow, method, url); raises to refuse.
 EntryGuard = Callable[["ServerContext", UnitOfWork, str, str], Awaitable[None]]
 # Adds to one resource type's entry of the CapabilityStatement: (type, entry).
@@ -46,6 +51,7 @@ class Stoppable(Protocol):
 class Hooks:
     """Where the feature packages (security, subscriptions, operations) plug in at start."""
 
+    prepare_hooks: dict[str, list[PrepareHook]] = field(default_factory=dict)
     write_hooks: list[WriteHook] = field(default_factory=list)
     batch_write_hooks: dict[WriteHook, BatchWriteHook] = field(default_factory=dict)
     entry_guards: list[EntryGuard] = field(default_factory=list)

@@ -9,7 +9,7 @@ from eolc_fhir.fhir.models import resource_types
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.subscriptions import ownership
+from eolc_fhir.services.subscriptions import lifecycle, ownership
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 from eolc_fhir.validation import ProfileSet
@@ -66,6 +66,8 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
             log.warning("database schema is not current: run `eolc-fhir migrate`")
         _install_subscriptions(ctx)
         await security_hooks.install(ctx)  # tokens, audit, provenance (off with --insecure-dev)
+        if current:  # Subscriptions stored before secrets were write-only
+            await lifecycle.mask_stored_secrets(ctx)
         if settings.insecure_dev:
             log.warning("INSECURE DEV MODE: authentication is OFF; never use with real data")
         elif current:  # before the dispatcher's first delivery

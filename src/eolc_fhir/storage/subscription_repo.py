@@ -19,6 +19,7 @@ __all__ = ["SubscriptionRepository", "StateRow", "EventRow", "Ack", "NOTIFY_CHAN
 
 NOTIFY_CHANNEL = "eolc_subscription_events"
 LIVE = ("requested", "active", "error")
+CLASSIC_LIKE = "classic:%"  # the pseudo-topic of classic subscriptions (subscriptions/spec.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +102,22 @@ class SubscriptionRepository:
         await self.conn.execute(delete(ev).where(ev.c.sub_id == sub_id))
         await self.conn.execute(delete(st).where(st.c.sub_id == sub_id))
 
-    async def live_for_topics(self, topics: Sequence[str]) -> list[tuple[str, str, str]]:
-        """(sub_id, topic, spec) of every subscription that still collects events."""
-        stmt = select(st.c.sub_id, st.c.topic, st.c.spec).where(
-            st.c.topic.in_(list(topics)), st.c.status.in_(LIVE))
+    async def live_for_topics(self, topics: Sequence[str], *, classic: bool = False
+                              ) -> list[tuple[str, str, str]]:
+        """(sub_id, topic, spec) of every subscription that still collects events, on
+        ``topics`` (and, with ``classic``, every classic one: topic ``classic:<Type>``)."""
+        on_topic: Any = st.c.topic.in_(list(topics))
+        if classic:
+            on_topic = or_(on_topic, st.c.topic.like(CLASSIC_LIKE))
+        stmt = select(st.c.sub_id, st.c.topic, st.c.spec).where(on_topic, st.c.status.in_(LIVE))
         return [(r.sub_id, r.topic, r.spec) for r in await self.conn.execute(stmt)]
+
+    async def live_with_end(self) -> list[tuple[str, str]]:
+        """(sub_id, spec) of live subscriptions whose spec has an end (``end_us`` set)."""
+        stmt = select(st.c.sub_id, st.c.spec).where(
+            st.c.status.in_(LIVE), st.c.spec.like('%"end_us":%'),
+            st.c.spec.not_like('%"end_us":null%'))
+        return [(r.sub_id, r.spec) for r in await self.conn.execute(stmt)]
 
     async def append_events(self, sub_ids: Sequence[str], *, interaction: str, focus_type: str,
                             focus_id: str, focus_version: int, created_us: int) -> dict[str, int]:

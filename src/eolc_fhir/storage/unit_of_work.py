@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -53,6 +53,9 @@ class UnitOfWork:
         self._conn: AsyncConnection | None = None
         self._after_commit: list[Callable[[], Awaitable[None] | None]] = []
         self.wrote_resources = False  # through ``resources``: a resource or its index rows
+        # What one step of a write leaves for a later one in the same transaction
+        # (a Subscription's checked delivery spec, from the prepare to the write hook).
+        self.notes: dict[Any, Any] = {}
         self._resources: ResourceRepository | None = None
 
     @property

@@ -45,7 +45,7 @@ async def until_signalled() -> None:
 def _listen(args: argparse.Namespace) -> int:
     def show(item: Received) -> None:
         print(summary(item), flush=True)
-        if args.body:
+        if args.body and item.body:
             sys.stdout.write(orjson.dumps(orjson.loads(item.body),
                                           option=orjson.OPT_INDENT_2).decode() + "\n")
 

@@ -52,11 +52,12 @@ def status_parameters(*, base: str, sub_id: str, topic: str, status: str, kind: 
     """A backport-subscription-status-r4 Parameters resource."""
     params: list[dict[str, Any]] = [
         {"name": "subscription", "valueReference": {"reference": f"{base}/Subscription/{sub_id}"}},
-        {"name": "topic", "valueCanonical": topic},
         {"name": "status", "valueCode": status},
         {"name": "type", "valueCode": kind},
         {"name": "events-since-subscription-start", "valueString": str(events_since)},
     ]
+    if not topic.startswith("classic:"):  # a classic subscription has no topic
+        params.insert(1, {"name": "topic", "valueCanonical": topic})
     params.extend(_event_part(base, e, content) for e in events)
     if error:
         params.append({"name": "error", "valueCodeableConcept": {"text": error}})

@@ -32,6 +32,7 @@ class Received:
     body: bytes
     at_ns: int
     signature_ok: bool | None
+    method: str = "POST"
 
     @property
     def bundle(self) -> dict[str, Any]:
@@ -111,14 +112,14 @@ class Receiver:
         if len(head) > _MAX_HEADER:
             return False
         lines = head.decode("latin-1").split("\r\n")
-        _method, path, _version = lines[0].split(" ", 2)
+        method, path, _version = lines[0].split(" ", 2)
         headers = {}
         for line in lines[1:]:
             if ":" in line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
-        self._record(path, headers, body)
+        self._record(path, headers, body, method)
         status = self.status
         extra = "".join(f"{k}: {v}\r\n" for k, v in self.extra_headers.items())
         writer.write(f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
@@ -126,11 +127,12 @@ class Receiver:
         await writer.drain()
         return headers.get("connection", "").lower() != "close"
 
-    def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
+    def _record(self, path: str, headers: dict[str, str], body: bytes,
+                method: str = "POST") -> None:
         sig = None
         if self.secret is not None:
             sig = verify_signature(self.secret, body, headers.get(SIGNATURE_HEADER.lower()))
-        item = Received(path, headers, body, time.time_ns(), sig)
+        item = Received(path, headers, body, time.time_ns(), sig, method)
         self.count += 1
         if self.keep and self.status < 300:
             self.received.append(item)
@@ -150,7 +152,8 @@ def summary(item: Received) -> str:
         kind = params["type"]["valueCode"]
         sub = params["subscription"]["valueReference"]["reference"]
     except (ValueError, KeyError, IndexError, TypeError):
-        return f"{item.path}: not a notification Bundle ({len(item.body)} bytes)"
+        # e.g. a classic R4 rest-hook: an empty ping, or PUT [base]/[type]/[id] of a resource
+        return f"{item.method} {item.path}: not a notification Bundle ({len(item.body)} bytes)"
     sig = {None: "unchecked", True: "signature ok", False: "SIGNATURE BAD"}[item.signature_ok]
     events = f" events {','.join(numbers)}" if numbers else ""
     return f"{kind} {sub}{events} ({sig})"

@@ -13,6 +13,11 @@ Where things are carried (Subscriptions R5 Backport IG, R4 flavour):
   ``SECRET_EXT`` and a ``valueString``. Each delivery then carries
   ``X-Eolc-Signature: sha256=<hex HMAC-SHA256 of the body>``. Without it no
   signature header is sent.
+
+Classic R4 subscriptions sit beside them (``classic.py``): ``criteria`` is a search
+(``Observation?code=...``), read into the same ``SubscriptionSpec`` with ``kind``
+``classic`` and a pseudo-topic ``classic:<Type>`` that keys the outbox lookup.
+``end`` (both kinds) becomes ``end_us``: after it nothing is delivered.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from urllib.parse import parse_qsl
 import orjson
 
 from eolc_fhir.fhir.errors import InvalidRequest, ProfileViolation
+from eolc_fhir.fhir.instant import from_instant
 from eolc_fhir.subscriptions.topics import Topic
 
 __all__ = ["SubscriptionSpec", "Filter", "read_spec", "spec_from_json", "spec_to_json",
-           "BACKPORT", "SECRET_EXT", "CONTENT_LEVELS"]
+           "BACKPORT", "SECRET_EXT", "CONTENT_LEVELS", "CLASSIC_PREFIX", "channel_parts",
+           "end_us_of", "check_channel"]
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 SECRET_EXT = "https://eolc.example.org/fhir/StructureDefinition/eolc-subscription-secret"
@@ -36,6 +43,7 @@ _DEFAULT_MAX_COUNT = 20
 _MAX_MAX_COUNT = 500
 _DEFAULT_TIMEOUT = 10
 _MAX_TIMEOUT = 120
+CLASSIC_PREFIX = "classic:"
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class SubscriptionSpec:
     heartbeat_seconds: int
     timeout_seconds: int
     secret: str | None
+    kind: str = "topic"  # "classic": an R4 criteria search (classic.py)
+    end_us: int | None = None  # Subscription.end: nothing is delivered after it
 
 
 def _ext(element: dict[str, Any] | None, name: str) -> list[Any]:
@@ -136,21 +146,50 @@ def _content(channel: dict[str, Any]) -> str:
     return str(content)
 
 
-def _channel(channel: Any) -> dict[str, Any]:
+def check_channel(channel: Any, default_payload: str | None = "application/fhir+json"
+                  ) -> dict[str, Any]:
+    """A rest-hook channel with an endpoint; ``payload`` absent is ``default_payload``
+    (None: allowed absent, the classic empty ping)."""
     if not isinstance(channel, dict):
         raise InvalidRequest("Subscription.channel is required", code="required",
                              expression="Subscription.channel")
     if channel.get("type") != "rest-hook":
         raise _bad(f"channel type '{channel.get('type')}' is not supported; use rest-hook",
                    "Subscription.channel.type")
-    payload = channel.get("payload", "application/fhir+json")
-    if payload not in ("application/fhir+json", "application/json"):
+    payload = channel.get("payload", default_payload)
+    if payload not in ("application/fhir+json", "application/json", None):
         raise _bad(f"payload '{payload}' is not supported; use application/fhir+json",
                    "Subscription.channel.payload")
     if not isinstance(channel.get("endpoint"), str) or not channel["endpoint"]:
         raise InvalidRequest("a rest-hook channel needs an endpoint", code="required",
                              expression="Subscription.channel.endpoint")
     return channel
+
+
+def channel_parts(channel: dict[str, Any]) -> dict[str, Any]:
+    """What both kinds read from the channel: endpoint, headers, secret, timeout."""
+    headers = channel.get("header") or []
+    if not isinstance(headers, list) or any(
+            not isinstance(h, str) or ":" not in h or "\n" in h or "\r" in h for h in headers):
+        raise InvalidRequest("each channel.header must be 'Name: value' on one line",
+                             expression="Subscription.channel.header")
+    secrets = _ext(channel, SECRET_EXT)
+    return {"endpoint": channel["endpoint"], "headers": tuple(headers),
+            "secret": str(secrets[0]) if secrets else None,
+            "timeout_seconds": _int_ext(channel, "backport-timeout", _DEFAULT_TIMEOUT, 1,
+                                        _MAX_TIMEOUT)}
+
+
+def end_us_of(resource: dict[str, Any]) -> int | None:
+    """``Subscription.end`` in microseconds (a date means its start, UTC)."""
+    end = resource.get("end")
+    if end is None:
+        return None
+    try:
+        return from_instant(str(end))
+    except ValueError:
+        raise InvalidRequest(f"Subscription.end '{end}' is not a valid instant",
+                             expression="Subscription.end") from None
 
 
 def read_spec(resource: dict[str, Any], topics: dict[str, Topic]) -> SubscriptionSpec:
@@ -162,19 +201,12 @@ def read_spec(resource: dict[str, Any], topics: dict[str, Topic]) -> Subscriptio
                    f"{', '.join(sorted(topics))}", "Subscription.criteria")
     filters = tuple(_filter(str(text), topic)
                     for text in _ext(resource.get("_criteria"), "backport-filter-criteria"))
-    channel = _channel(resource.get("channel"))
-    headers = channel.get("header") or []
-    if any(not isinstance(h, str) or ":" not in h or "\n" in h or "\r" in h for h in headers):
-        raise InvalidRequest("each channel.header must be 'Name: value' on one line",
-                             expression="Subscription.channel.header")
-    secrets = _ext(channel, SECRET_EXT)
+    channel = check_channel(resource.get("channel"))
     return SubscriptionSpec(
-        topic=topic.url, filters=filters, endpoint=channel["endpoint"], headers=tuple(headers),
-        content=_content(channel),
+        topic=topic.url, filters=filters, content=_content(channel),
         max_count=_int_ext(channel, "backport-max-count", _DEFAULT_MAX_COUNT, 1, _MAX_MAX_COUNT),
         heartbeat_seconds=_int_ext(channel, "backport-heartbeat-period", 0, 0, 86400 * 7),
-        timeout_seconds=_int_ext(channel, "backport-timeout", _DEFAULT_TIMEOUT, 1, _MAX_TIMEOUT),
-        secret=str(secrets[0]) if secrets else None,
+        end_us=end_us_of(resource), **channel_parts(channel),
     )
 
 

@@ -1,4 +1,9 @@
-"""Subscription topics, read from ``profiles/SubscriptionTopic-*.json`` (R5 shape, as data)."""
+"""Subscription topics, read from ``profiles/Basic-*.json`` (the Backport IG's R4 form).
+
+Each topic is a ``Basic`` with the code ``SubscriptionTopic`` (r4_topics.py converts it
+to the R5 shape read here). A folder may still hold R5-shaped ``SubscriptionTopic-*.json``
+files (the earlier form): they are read too, and served as ``Basic`` all the same.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Topic", "Trigger", "TopicFilter", "load_topics", "TOPIC_PROFILE_EXT",
+from eolc_fhir.subscriptions.r4_topics import basic_from_topic, is_topic_basic, topic_from_basic
+
+__all__ = ["Topic", "Trigger", "TopicFilter", "load_topics", "topic_resources",
+           "TOPIC_PROFILE_EXT",
            "TOPIC_PARAM_EXT", "TOPIC_TARGET_EXT"]
 
 _SD = "https://eolc.example.org/fhir/StructureDefinition/"
@@ -96,13 +104,24 @@ def topic_from(data: dict[str, Any]) -> Topic:
     )
 
 
+def topic_resources(profiles_dir: Path | None) -> list[dict[str, Any]]:
+    """Every topic in the folder as its R4 ``Basic`` resource (what the server publishes)."""
+    if profiles_dir is None or not Path(profiles_dir).is_dir():
+        return []
+    folder = Path(profiles_dir)
+    found = [data for data in (orjson.loads(p.read_bytes())
+                               for p in sorted(folder.glob("Basic-*.json")))
+             if is_topic_basic(data)]
+    found.extend(basic_from_topic(orjson.loads(p.read_bytes()))
+                 for p in sorted(folder.glob("SubscriptionTopic-*.json")))
+    return found
+
+
 def load_topics(profiles_dir: Path | None) -> dict[str, Topic]:
     """Every active topic in the folder, by canonical URL."""
-    if profiles_dir is None or not Path(profiles_dir).is_dir():
-        return {}
     found: dict[str, Topic] = {}
-    for path in sorted(Path(profiles_dir).glob("SubscriptionTopic-*.json")):
-        data = orjson.loads(path.read_bytes())
+    for basic in topic_resources(profiles_dir):
+        data = topic_from_basic(basic)
         if data.get("status", "active") == "active":
             topic = topic_from(data)
             found[topic.url] = topic

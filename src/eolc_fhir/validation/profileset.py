@@ -32,7 +32,7 @@ DEFAULT_EXTERNAL_PROFILES = frozenset(
         "backport-subscription-notification",
         "backport-subscriptionstatus",
     )
-)
+) | {"http://hl7.org/fhir/5.0/StructureDefinition/profile-SubscriptionTopic"}  # R4 topics
 _CONFORMANCE_TYPES = ("StructureDefinition", "ValueSet", "CodeSystem")
 _LOADED_TYPES = (*_CONFORMANCE_TYPES, "ImplementationGuide")  # the IG only for its global[]
 

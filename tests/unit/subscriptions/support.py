@@ -6,8 +6,8 @@ from typing import Any
 
 from eolc_fhir.subscriptions.receiver import Received
 
-__all__ = ["TOPIC", "subscription", "params_of", "event_numbers", "kinds", "notifications",
-           "all_event_numbers", "BACKPORT"]
+__all__ = ["TOPIC", "SECRET_EXT", "subscription", "params_of", "event_numbers", "kinds",
+           "notifications", "all_event_numbers", "BACKPORT"]
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 TOPIC = "https://eolc.example.org/fhir/SubscriptionTopic/"

@@ -75,6 +75,8 @@ async def store_version(
     """
     warnings = admit(ctx.validator, resource, base_check=base_check).warnings
     live_previous = previous if previous is not None and not previous.deleted else None
+    for prepare in ctx.hooks.prepare_hooks.get(resource["resourceType"], ()):
+        await prepare(ctx, uow, resource, live_previous)
     version = previous.version + 1 if previous is not None else 1
     stored = _versioned(resource, version, _timestamp(previous), method)
     repo = uow.resources
@@ -130,6 +132,7 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     admitted = [r if isinstance(r, Admitted) else
                 admit(ctx.validator, r, base_check=base_check) for r in resources]
     new = [a.resource for a in admitted]
+    await _prepare_new(ctx, uow, new, contexts)
     stored = [_versioned(r, 1, _timestamp(None), method) for r in new]
     rows = list(index) if index is not None else [index_rows(ctx, r) for r in new]
     await uow.resources.insert_new_many(list(zip(stored, rows, strict=True)))
@@ -142,6 +145,18 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
         for change, context in zip(changes, contexts, strict=True):
             await asyncio.create_task(_run_hooks(ctx, uow, change), context=context)
     return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
+
+
+async def _prepare_new(ctx: ServerContext, uow: UnitOfWork, new: Sequence[dict[str, Any]],
+                       contexts: Sequence[contextvars.Context] | None) -> None:
+    """The prepare hooks of new resources, each in its own request's context."""
+    for i, resource in enumerate(new):
+        for prepare in ctx.hooks.prepare_hooks.get(resource["resourceType"], ()):
+            step = prepare(ctx, uow, resource, None)
+            if contexts is None:
+                await step
+            else:
+                await asyncio.create_task(step, context=contexts[i])
 
 
 def _same_values(contexts: Sequence[contextvars.Context]) -> bool:

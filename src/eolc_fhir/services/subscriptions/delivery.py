@@ -27,7 +27,8 @@ class Outcome:
 
 
 def request_headers(spec: SubscriptionSpec, body: bytes) -> dict[str, str]:
-    headers = {"Content-Type": "application/fhir+json"}
+    # An empty classic ping carries no body and so no type.
+    headers = {"Content-Type": "application/fhir+json"} if body else {}
     for line in spec.headers:
         name, _, value = line.partition(":")
         headers[name.strip()] = value.strip()
@@ -56,14 +57,28 @@ class WebhookClient:
 
     async def post(self, spec: SubscriptionSpec, body: bytes) -> Outcome:
         """2xx is success; anything else (a redirect included) is a failed delivery."""
+        return await self.send(spec, "POST", spec.endpoint, body)
+
+    async def send_all(self, spec: SubscriptionSpec,
+                       requests: list[tuple[str, str, bytes]]) -> Outcome:
+        """Several requests in order (a classic rest-hook); stops at the first failure."""
+        for method, url, body in requests:
+            outcome = await self.send(spec, method, url, body)
+            if not outcome.ok:
+                return outcome
+        return Outcome(True)
+
+    async def send(self, spec: SubscriptionSpec, method: str, url: str,
+                   body: bytes) -> Outcome:
         assert self._session is not None, "WebhookClient.start() first"
         timeout = aiohttp.ClientTimeout(total=float(spec.timeout_seconds),
                                         connect=min(_CONNECT_SECONDS,
                                                     float(spec.timeout_seconds)))
         try:
-            async with self._session.post(spec.endpoint, data=body,
-                                          headers=request_headers(spec, body),
-                                          allow_redirects=False, timeout=timeout) as response:
+            async with self._session.request(method, url, data=body,
+                                             headers=request_headers(spec, body),
+                                             allow_redirects=False,
+                                             timeout=timeout) as response:
                 await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:

@@ -37,12 +37,14 @@ from eolc_fhir.services.subscriptions.batches import (
     lease_with_first_events,
 )
 from eolc_fhir.services.subscriptions.delivery import Outcome, WebhookClient
+from eolc_fhir.services.subscriptions.expiry import ended, sweep_ended, switch_off_ended
 from eolc_fhir.services.subscriptions.group_commit import GroupCommit
 from eolc_fhir.services.subscriptions.outbox import SubscriptionEngine, base_url
 from eolc_fhir.services.subscriptions.status import notified_events, write_resource_status
 from eolc_fhir.storage.repository import ConcurrentWriteError
 from eolc_fhir.storage.subscription_repo import StateRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.subscriptions.classic import classic_requests
 from eolc_fhir.subscriptions.endpoints import retry_delay
 from eolc_fhir.subscriptions.notification import NotifiedEvent, encode, notification_bundle
 from eolc_fhir.subscriptions.spec import SubscriptionSpec
@@ -96,7 +98,7 @@ class Dispatcher:
         self._db_tasks: set[asyncio.Future[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unlisten: Any = None
-        self._next_purge_us = 0
+        self._next_purge_us = self._next_sweep_us = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -178,7 +180,7 @@ class Dispatcher:
                     continue  # maybe more are due: claim again before sleeping
                 if not claimed:
                     timeout = await self._idle_timeout()
-                await self._maybe_purge()
+                await self._housekeeping()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -211,15 +213,18 @@ class Dispatcher:
             return self._poll
         return max(0.005, min(self._poll, (due - now_us()) / 1_000_000))
 
-    async def _maybe_purge(self) -> None:
+    async def _housekeeping(self) -> None:
+        """Each poll: switch off subscriptions past their end; now and then: purge."""
         now = now_us()
-        if now < self._next_purge_us:
-            return
-        self._next_purge_us = now + _PURGE_EVERY_US
-        keep_us = int(self.ctx.settings.event_retention_days * 86400 * 1_000_000)
-        purged = await self._write(lambda repo: repo.purge_delivered(now - keep_us))
-        if purged:
-            log.info("purged %d delivered subscription events past the retention", purged)
+        if now >= self._next_sweep_us:
+            self._next_sweep_us = now + int(self._poll * 1_000_000)
+            await self._write_uow(lambda uow: sweep_ended(self.ctx, uow, now))
+        if now >= self._next_purge_us:
+            self._next_purge_us = now + _PURGE_EVERY_US
+            keep_us = int(self.ctx.settings.event_retention_days * 86400 * 1_000_000)
+            purged = await self._write(lambda repo: repo.purge_delivered(now - keep_us))
+            if purged:
+                log.info("purged %d delivered subscription events past the retention", purged)
 
     async def _renew(self) -> None:
         while True:
@@ -270,9 +275,15 @@ class Dispatcher:
         spec = self.engine.spec(row.sub_id, row.spec)
         local = _Local(row.status, row.failures, row.delivered_number, row.last_sent_us)
         batch: Batch | None = first
+        if ended(spec, now_us()):
+            await self._write_uow(lambda uow: switch_off_ended(self.ctx, uow, row.sub_id))
+            return False
         if batch is None:  # the claim reads no events for a handshake still owed
             batch = await self._deliver(row, spec, local, "handshake", [], row.last_event_number)
         while batch is not None and not batch.released:
+            if ended(spec, now_us()):
+                await self._write_uow(lambda uow: switch_off_ended(self.ctx, uow, row.sub_id))
+                return False  # switched off, the lease given back with it
             beat = row.heartbeat_us
             if batch.events:
                 kind = "event-notification"
@@ -286,13 +297,18 @@ class Dispatcher:
     async def _deliver(self, row: StateRow, spec: SubscriptionSpec, local: _Local, kind: str,
                        events: list[NotifiedEvent], total: int) -> Batch | None:
         """POST one Bundle; on success the next batch (None after a failure)."""
-        status = "requested" if kind == "handshake" and local.status != "error" else local.status
-        bundle = notification_bundle(
-            base=base_url(self.ctx), sub_id=row.sub_id, topic=row.topic, status=status,
-            kind=kind, events_since=total, events=events, content=spec.content,
-            timestamp_us=now_us())
         assert self._client is not None
-        outcome: Outcome = await self._client.post(spec, encode(bundle))
+        outcome: Outcome
+        if spec.kind == "classic":  # R4 rest-hook: a ping, or the resources themselves
+            outcome = await self._client.send_all(spec, classic_requests(spec, events))
+        else:
+            status = ("requested" if kind == "handshake" and local.status != "error"
+                      else local.status)
+            bundle = notification_bundle(
+                base=base_url(self.ctx), sub_id=row.sub_id, topic=row.topic, status=status,
+                kind=kind, events_since=total, events=events, content=spec.content,
+                timestamp_us=now_us())
+            outcome = await self._client.post(spec, encode(bundle))
         self.stats.posts += 1
         if outcome.ok:
             self.stats.events += len(events)

@@ -10,35 +10,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any
 
 import orjson
 
-from eolc_fhir.fhir.errors import InvalidRequest
-from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import Change
+from eolc_fhir.services.subscriptions.lifecycle import (
+    OWNER,
+    SYSTEM_WRITE,
+    guard_topics,
+    prepare_subscription,
+    subscription_changed,
+)
 from eolc_fhir.services.subscriptions.matching import Matcher
 from eolc_fhir.storage.unit_of_work import UnitOfWork
-from eolc_fhir.subscriptions.endpoints import check_endpoint
-from eolc_fhir.subscriptions.spec import (
-    SubscriptionSpec,
-    read_spec,
-    spec_from_json,
-    spec_to_json,
-)
-from eolc_fhir.subscriptions.topics import Topic, load_topics
+from eolc_fhir.subscriptions.classic import UNSUBSCRIBABLE
+from eolc_fhir.subscriptions.r4_topics import XVER_PROFILE
+from eolc_fhir.subscriptions.spec import CLASSIC_PREFIX, SubscriptionSpec, spec_from_json
+from eolc_fhir.subscriptions.topics import Topic, Trigger, load_topics
 
 __all__ = ["SubscriptionEngine", "install", "on_write", "on_write_batch", "OWNER", "SYSTEM_WRITE",
            "base_url", "TOPIC_EXT"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 
-# The client creating a Subscription; the security layer sets it per request.
-OWNER: ContextVar[str | None] = ContextVar("eolc_subscription_owner", default=None)
-# True while the server itself writes a Subscription (status changes after a handshake).
-SYSTEM_WRITE: ContextVar[bool] = ContextVar("eolc_subscription_system_write", default=False)
 TOPIC_EXT = ("http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
              "capabilitystatement-subscriptiontopic-canonical")
 _OPERATIONS = [
@@ -58,9 +54,25 @@ class SubscriptionEngine:
         for topic in self.topics.values():
             for rtype in topic.resource_types():
                 self.by_type.setdefault(rtype, []).append(topic)
+        self.by_type_urls = {rtype: frozenset(t.url for t in topics)
+                             for rtype, topics in self.by_type.items()}
         self.matcher = Matcher(ctx, self.topics.values())
         self.dispatcher: Any = None
         self._specs: dict[str, tuple[str, SubscriptionSpec]] = {}
+        self._classic: dict[str, Topic] = {}
+
+    def topic_of(self, url: str) -> Topic:
+        """A topic by canonical, or the pseudo-topic ``classic:<Type>`` of classic
+        subscriptions: every create, update and delete of that type, no filters of its own."""
+        topic = self.topics.get(url)
+        if topic is not None:
+            return topic
+        topic = self._classic.get(url)
+        if topic is None:
+            rtype = url.removeprefix(CLASSIC_PREFIX)
+            trigger = Trigger(rtype, frozenset({"create", "update", "delete"}), ())
+            topic = self._classic[url] = Topic(url, rtype, f"classic {rtype}", (trigger,), ())
+        return topic
 
     def spec(self, sub_id: str, text: str) -> SubscriptionSpec:
         cached = self._specs.get(sub_id)
@@ -85,6 +97,8 @@ def base_url(ctx: ServerContext) -> str:
 def install(ctx: ServerContext) -> SubscriptionEngine:
     engine = SubscriptionEngine(ctx)
     ctx.subscriptions = engine
+    ctx.hooks.prepare_hooks.setdefault("Subscription", []).append(prepare_subscription)
+    ctx.hooks.prepare_hooks.setdefault("Basic", []).append(guard_topics)
     ctx.hooks.write_hooks.append(on_write)
     ctx.hooks.batch_write_hooks[on_write] = on_write_batch
     ctx.hooks.capability_contributors.append(
@@ -93,6 +107,11 @@ def install(ctx: ServerContext) -> SubscriptionEngine:
 
 
 def _advertise(engine: SubscriptionEngine, rtype: str, entry: dict[str, Any]) -> None:
+    if rtype == "Basic":  # the topics, in the Backport IG's R4 form
+        profiles = entry.setdefault("supportedProfile", [])
+        if XVER_PROFILE not in profiles:
+            profiles.append(XVER_PROFILE)
+        return
     if rtype != "Subscription":
         return
     entry.setdefault("extension", []).extend(
@@ -108,49 +127,9 @@ async def on_write(ctx: ServerContext, uow: UnitOfWork, change: Change) -> None:
     if engine is None:
         return
     if change.stored.resource_type == "Subscription":
-        await _subscription_changed(ctx, engine, uow, change)
+        await subscription_changed(ctx, uow, change)
         return
     await _outbox(ctx, engine, uow, change)
-
-
-def check_subscription(ctx: ServerContext, resource: dict[str, Any]) -> SubscriptionSpec:
-    """400/422 unless the Subscription names a known topic, allowed filters and channel."""
-    engine: SubscriptionEngine = ctx.subscriptions
-    spec = read_spec(resource, engine.topics)
-    check_endpoint(spec.endpoint, insecure_dev=ctx.settings.insecure_dev,
-                   allowed_hosts=ctx.settings.delivery_allowed_hosts)
-    topic = engine.topics[spec.topic]
-    for f in spec.filters:
-        engine.matcher.check(f.resource_type, list(f.params), topic.url)
-    return spec
-
-
-async def _subscription_changed(ctx: ServerContext, engine: SubscriptionEngine,
-                                uow: UnitOfWork, change: Change) -> None:
-    if SYSTEM_WRITE.get():
-        return
-    repo = uow.subscriptions
-    sub_id = change.stored.id
-    if change.resource is None:
-        await repo.remove(sub_id)
-        log.info("subscription %s deleted", sub_id)
-        return
-    resource = change.resource
-    status = resource.get("status")
-    if change.interaction == "create" and status not in ("requested", "off"):
-        raise InvalidRequest("a new Subscription must have status 'requested' (the server "
-                             "sets 'active' after a successful handshake)",
-                             expression="Subscription.status")
-    spec = check_subscription(ctx, resource)
-    state = "off" if status == "off" else "requested"
-    await repo.upsert_state(sub_id, topic=spec.topic, status=state, spec=spec_to_json(spec),
-                            heartbeat_us=spec.heartbeat_seconds * 1_000_000, now_us=now_us(),
-                            owner=OWNER.get())
-    log.info("subscription %s %s: %s (topic %s, endpoint %s)", sub_id, change.interaction,
-             state, spec.topic, spec.endpoint)
-    if state == "requested":
-        await repo.notify()
-        uow.after_commit(engine.wake)
 
 
 def _loads(content: bytes | None) -> dict[str, Any] | None:
@@ -177,19 +156,22 @@ async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[
     live: list[tuple[str, str, str]] | None = None
     woken = False
     for change in changes:
-        if change.stored.resource_type == "Subscription":
-            await _subscription_changed(ctx, engine, uow, change)
+        rtype = change.stored.resource_type
+        if rtype == "Subscription":
+            await subscription_changed(ctx, uow, change)
             live = None
             continue
-        if change.stored.resource_type not in engine.by_type:
+        if rtype in UNSUBSCRIBABLE:
             continue
         if live is None:
-            live = await uow.subscriptions.live_for_topics(sorted(engine.topics))
-        if not live:
-            continue  # nobody subscribed: no topic needs evaluating
+            live = await uow.subscriptions.live_for_topics(sorted(engine.topics), classic=True)
+        subs = [s for s in live if s[1] in engine.by_type_urls.get(rtype, ())
+                or s[1] == CLASSIC_PREFIX + rtype]
+        if not subs:
+            continue  # nobody subscribed to this type: no topic needs evaluating
         versions = _versions(change)
-        fired = _fired(engine, change, versions)
-        subs = [s for s in live if s[1] in fired]
+        fired = _fired(engine, change, versions) | {CLASSIC_PREFIX + rtype}
+        subs = [s for s in subs if s[1] in fired]
         if await _append_matching(engine, uow, change, versions, subs) and not woken:
             await uow.subscriptions.notify()
             uow.after_commit(engine.wake)
@@ -210,14 +192,15 @@ def _fired(engine: SubscriptionEngine, change: Change,
 
 async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWork,
                   change: Change) -> None:
-    if change.stored.resource_type not in engine.by_type:
+    rtype = change.stored.resource_type
+    if rtype in UNSUBSCRIBABLE:
         return
     versions = _versions(change)
-    fired = _fired(engine, change, versions)
-    if not fired:
-        return
+    # Classic subscriptions on the type: any change may meet their criteria. One query
+    # reads them with the subscribers of the topics the change fires.
+    keys = _fired(engine, change, versions) | {CLASSIC_PREFIX + rtype}
     repo = uow.subscriptions
-    subs = await repo.live_for_topics(sorted(fired))
+    subs = await repo.live_for_topics(sorted(keys))
     if await _append_matching(engine, uow, change, versions, subs):
         await repo.notify()
         uow.after_commit(engine.wake)
@@ -234,8 +217,8 @@ async def _append_matching(engine: SubscriptionEngine, uow: UnitOfWork, change: 
     matched: list[str] = []
     for sub_id, topic_url, spec_text in subs:
         spec = engine.spec(sub_id, spec_text)
-        topic = engine.topics.get(topic_url)
-        if topic is not None and await engine.matcher.filters_match(
+        topic = engine.topic_of(topic_url)
+        if await engine.matcher.filters_match(
                 uow, topic, spec.filters, rtype, versions, cache):
             matched.append(sub_id)
     if not matched:
