@@ -7,46 +7,67 @@ types among the R4B models count as resource types (``r4_types``).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterable
 
-from fhir.resources.R4B import fhirtypes, get_fhir_model_class
-from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from eolc_fhir.fhir.r4_types import R4_RESOURCE_TYPES
 
 __all__ = ["FHIRAbstractModel", "model_class", "resource_types", "is_resource_type",
-           "not_r4_type"]
+           "not_r4_type", "preload"]
 
 
-@lru_cache(maxsize=1)
+# Every resource type the R4B models define (Resource and DomainResource excluded), written
+# out rather than found by importing each model: importing all 141 costs 2-4 s and about
+# 90 MB in every process, where a server only ever touches a few dozen types.
+# tests/unit/test_models.py checks this list against the installed models.
+_MODEL_TYPES = frozenset({
+    "Account", "ActivityDefinition", "AdministrableProductDefinition", "AdverseEvent",
+    "AllergyIntolerance", "Appointment", "AppointmentResponse", "AuditEvent", "Basic", "Binary",
+    "BiologicallyDerivedProduct", "BodyStructure", "Bundle", "CapabilityStatement", "CarePlan",
+    "CareTeam", "CatalogEntry", "ChargeItem", "ChargeItemDefinition", "Citation", "Claim",
+    "ClaimResponse", "ClinicalImpression", "ClinicalUseDefinition", "CodeSystem", "Communication",
+    "CommunicationRequest", "CompartmentDefinition", "Composition", "ConceptMap", "Condition",
+    "Consent", "Contract", "Coverage", "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse", "DetectedIssue", "Device", "DeviceDefinition", "DeviceMetric",
+    "DeviceRequest", "DeviceUseStatement", "DiagnosticReport", "DocumentManifest",
+    "DocumentReference", "Encounter", "Endpoint", "EnrollmentRequest", "EnrollmentResponse",
+    "EpisodeOfCare", "EventDefinition", "Evidence", "EvidenceReport", "EvidenceVariable",
+    "ExampleScenario", "ExplanationOfBenefit", "FamilyMemberHistory", "Flag", "Goal",
+    "GraphDefinition", "Group", "GuidanceResponse", "HealthcareService", "ImagingStudy",
+    "Immunization", "ImmunizationEvaluation", "ImmunizationRecommendation", "ImplementationGuide",
+    "Ingredient", "InsurancePlan", "Invoice", "Library", "Linkage", "List", "Location",
+    "ManufacturedItemDefinition", "Measure", "MeasureReport", "Media", "Medication",
+    "MedicationAdministration", "MedicationDispense", "MedicationKnowledge", "MedicationRequest",
+    "MedicationStatement", "MedicinalProductDefinition", "MessageDefinition", "MessageHeader",
+    "MolecularSequence", "NamingSystem", "NutritionOrder", "NutritionProduct", "Observation",
+    "ObservationDefinition", "OperationDefinition", "OperationOutcome", "Organization",
+    "OrganizationAffiliation", "PackagedProductDefinition", "Parameters", "Patient",
+    "PaymentNotice", "PaymentReconciliation", "Person", "PlanDefinition", "Practitioner",
+    "PractitionerRole", "Procedure", "Provenance", "Questionnaire", "QuestionnaireResponse",
+    "RegulatedAuthorization", "RelatedPerson", "RequestGroup", "ResearchDefinition",
+    "ResearchElementDefinition", "ResearchStudy", "ResearchSubject", "RiskAssessment", "Schedule",
+    "SearchParameter", "ServiceRequest", "Slot", "Specimen", "SpecimenDefinition",
+    "StructureDefinition", "StructureMap", "Subscription", "SubscriptionStatus",
+    "SubscriptionTopic", "Substance", "SubstanceDefinition", "SupplyDelivery", "SupplyRequest",
+    "Task", "TerminologyCapabilities", "TestReport", "TestScript", "ValueSet",
+    "VerificationResult", "VisionPrescription",
+})
+
+
+# R4B-only types (SubscriptionTopic, Citation, ...) are left out: an R4 server neither serves
+# nor lists them.
+_RESOURCE_TYPES = _MODEL_TYPES & R4_RESOURCE_TYPES
+
+
 def resource_types() -> frozenset[str]:
-    """Every R4 resource type the R4B models know (Patient, CarePlan, ...).
-
-    R4B-only types (SubscriptionTopic, Citation, ...) are left out: they are
-    neither served nor listed by an R4 server.
-    """
-    names = set()
-    for attr in dir(fhirtypes):
-        if not attr.endswith("Type"):
-            continue
-        name = attr[:-4]
-        try:
-            cls = get_fhir_model_class(name)
-        except (ValueError, AttributeError):
-            continue
-        if (
-            name in R4_RESOURCE_TYPES
-            and isinstance(cls, type)
-            and issubclass(cls, Resource)
-            and name not in {"Resource", "DomainResource"}
-        ):
-            names.add(name)
-    return frozenset(names)
+    """Every R4 resource type the R4B models know (Patient, CarePlan, ...)."""
+    return _RESOURCE_TYPES
 
 
 def is_resource_type(name: str) -> bool:
-    return name in resource_types()
+    return name in _RESOURCE_TYPES
 
 
 def not_r4_type(name: str) -> str:
@@ -59,3 +80,15 @@ def model_class(resource_type: str) -> type[FHIRAbstractModel]:
     if not is_resource_type(resource_type):
         raise KeyError(resource_type)
     return get_fhir_model_class(resource_type)
+
+
+# Types every server touches whatever its profiles say: the documents, bundles, outcomes and
+# records it writes itself.
+_ALWAYS_USED = ("Patient", "Bundle", "OperationOutcome", "AuditEvent", "Provenance",
+                "Subscription", "Parameters", "Composition", "CapabilityStatement")
+
+
+def preload(resource_types_used: Iterable[str]) -> None:
+    """Import the models of these types (and of the always-used ones) now, not in a request."""
+    for name in (*_ALWAYS_USED, *resource_types_used):
+        model_class(name)

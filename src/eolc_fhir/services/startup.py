@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.models import resource_types
+from eolc_fhir.fhir import models
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
@@ -50,10 +50,10 @@ async def _build(settings: Settings, db: Database) -> ServerContext:
     ctx.search = SearchRegistry.load(settings.profiles_dir)
     ctx.validator = ProfileSet.load(settings.profiles_dir)
     ctx.search.codes = ctx.validator.terminology  # :in, :not-in, :below, :above
-    # Every write's base check asks which resource types exist, which imports all the R4B
-    # models (2-4 s): at start, not inside the first write (a dispatcher's first status
-    # write held its lease that long, and another dispatcher delivered the same events).
-    resource_types()
+    # A write imports its type's model on first use (a fraction of a second): done here for
+    # the types the profiles cover, not inside a first write (a dispatcher's first status
+    # write once held its lease that long, and another dispatcher delivered the same events).
+    models.preload(ctx.validator.profile(url).type for url in ctx.validator.profile_urls)
     _install_operations(ctx)
     # Processes starting at once (`serve --workers N`, replicas on other hosts) take turns
     # here: the first publishes the profiles, makes the signing key and demo clients and
