@@ -1,6 +1,7 @@
 """SIGTERM of a real server: what is in flight finishes, nothing new starts, nothing is lost.
 
-Slow requests in flight (a large transaction, a search) get their full answers; new
+Slow requests in flight (a large transaction) get their full answers, a search sent beside it
+is answered in full or, if the server had not read it yet, not at all; new
 connections are refused once the signal has landed; the process exits well within
 ``EOLC_SHUTDOWN_SECONDS``; deliveries still queued stay pending in the database with their
 lease released, and the next server's dispatcher delivers them all, in order.
@@ -60,12 +61,19 @@ async def test_sigterm_finishes_in_flight_refuses_new_and_leaves_deliveries_pend
             with pytest.raises(httpx.ConnectError):  # nothing new is accepted
                 async with httpx.AsyncClient(base_url=server.url, timeout=5) as fresh:
                     await fresh.get("/healthz")
-            answered, listed = await big, await search
+            answered = await big
+            try:
+                listed: httpx.Response | None = await search
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # On a loaded machine the server may not have read the search before the
+                # signal: closing that connection unanswered is right (nothing was started).
+                listed = None
             assert answered.status_code == 200, answered.text
             entries = answered.json()["entry"]
             assert len(entries) == ENTRIES
             assert all(e["response"]["status"].startswith("201") for e in entries)
-            assert listed.status_code == 200 and listed.json()["resourceType"] == "Bundle"
+            assert listed is None or (listed.status_code == 200
+                                      and listed.json()["resourceType"] == "Bundle")
         await asyncio.to_thread(server.proc.wait, SHUTDOWN_SECONDS + 5)
         exited = time.monotonic() - signalled
         assert exited < SHUTDOWN_SECONDS, f"took {exited:.1f} s to exit"
