@@ -16,12 +16,11 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.models import model_class
 from tests.api.measure_cohort import PERIOD, cohort
+from tests.api.module_app import module_client, module_database
 from tests.builders import BASE
-from tests.conftest import _migrated
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FHIR = "application/fhir+json"
@@ -37,24 +36,13 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def cohort_url(engine_name: str, request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _migrated(engine_name, request, tmp_path_factory.mktemp("measures") / "m.db")
+    yield from module_database(engine_name, request, tmp_path_factory, "measures")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(cohort_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=cohort_url, insecure_dev=True,
-                              base_url="http://test"))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test",
-                                     headers={"Content-Type": FHIR}) as http:
-            bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-                {"resource": r, "request": {"method": "PUT",
-                                            "url": f"{r['resourceType']}/{r['id']}"}}
-                for r in cohort()]}
-            loaded = await http.post("/", content=orjson.dumps(bundle))
-            assert loaded.status_code == 200, loaded.text
-            yield http
+    async with module_client(cohort_url, cohort(), headers={"Content-Type": FHIR}) as http:
+        yield http
 
 
 async def _evaluate(client: httpx.AsyncClient, measure: str, **params: str) -> dict[str, Any]:

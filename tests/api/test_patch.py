@@ -179,8 +179,11 @@ async def test_if_match_conditional_patch_bundles_and_missing_targets(
     assert (await client.delete(f"/Patient/{pid}")).status_code == 204
     assert (await send(f"/Patient/{pid}")).status_code == 410
     wrong_type = await client.patch(f"/Patient/{pid}", content=ops,
-                                    headers={"Content-Type": "application/fhir+xml"})
+                                    headers={"Content-Type": "text/plain"})
     assert wrong_type.status_code == 415
+    not_xml = await client.patch(f"/Patient/{pid}", content=ops,
+                                 headers={"Content-Type": "application/fhir+xml"})
+    assert not_xml.status_code == 400  # an XML body (a FHIRPath Patch) that is not XML
     await _patch_entries_in_transaction_and_batch(client)
     statement = (await client.get("/metadata")).json()
     interactions = {r["type"]: {i["code"] for i in r["interaction"]}

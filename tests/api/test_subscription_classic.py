@@ -15,24 +15,16 @@ from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.subscriptions.lifecycle import SYSTEM_WRITE, mask_stored_secrets
 from eolc_fhir.subscriptions.receiver import Receiver
 from eolc_fhir.subscriptions.secrets import MASK
-from tests.api.test_subscriptions import wait_status
+from tests.api.test_subscriptions import settings, wait_status
 from tests.builders import make_lab_observation, make_register_flag
 from tests.data import FHIR_R4_EXAMPLES
 from tests.security_support import secure_app, secure_settings
 from tests.unit.subscriptions.support import SECRET_EXT, kinds, subscription
 
-__all__ = ["secure_settings"]  # a fixture
+__all__ = ["secure_settings", "settings"]  # fixtures; settings: a quick dispatcher
 pytestmark = pytest.mark.engines("sqlite")
 CRITERIA = "Observation?code=http://loinc.org|1975-2"
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic."
-
-
-@pytest.fixture
-def settings(migrated_url: str) -> Settings:
-    return Settings(database_url=migrated_url, insecure_dev=True, base_url="http://test",
-                    delivery_retry_base_seconds=0.05, delivery_retry_max_seconds=0.2,
-                    delivery_error_after=3, dispatcher_poll_seconds=0.2,
-                    delivery_lease_seconds=3)
 
 
 def classic(endpoint: str, *, payload: bool = True, criteria: str = CRITERIA,
