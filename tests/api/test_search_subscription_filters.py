@@ -13,6 +13,7 @@ from eolc_fhir.subscriptions.spec import Filter
 from eolc_fhir.subscriptions.topics import Topic
 from tests.builders import make_register_flag
 from tests.builders_basic import NHS, patient
+from tests.unit.subscriptions.support import subscription
 
 LOINC = "http://loinc.org"
 TOPIC = Topic(url="urn:test:topic", name="t", title="", triggers=(), filters=())
@@ -62,3 +63,15 @@ async def test_chained_has_and_list_filters(client: httpx.AsyncClient) -> None:
     assert await hits("Patient", {"_list": "l1", "_filter": "gender eq male or gender eq female"},
                       p1, p2) == ["p2"]
     assert await hits("Patient", {"_list": "l1", "_filter": "gender eq male"}, p1, p2) == []
+
+
+async def test_a_subscriber_writes_a_chain_on_an_allowed_filter(
+        client: httpx.AsyncClient) -> None:
+    chained = subscription("https://hooks.example.org/x",
+                           filters=(f"Flag?patient.identifier={NHS}|9912003888",))
+    created = await client.post("/Subscription", content=orjson.dumps(chained))
+    assert created.status_code == 201, created.text
+    wrong = subscription("https://hooks.example.org/x", filters=("patient.nonsense=x",))
+    refused = await client.post("/Subscription", content=orjson.dumps(wrong))
+    assert refused.status_code == 422, refused.text
+    assert "nonsense" in refused.text

@@ -94,7 +94,8 @@ def _int_ext(channel: dict[str, Any], name: str, default: int, low: int, high: i
 
 
 def _split_filter(text: str, topic: Topic) -> tuple[str | None, list[tuple[str, str]]]:
-    """``Flag?patient=Patient/1``, ``Flag.patient=Patient/1`` or ``patient=Patient/1``."""
+    """``Flag?patient=Patient/1``, ``Flag.patient=Patient/1`` or ``patient=Patient/1``; each
+    parameter may chain on from an allowed filter (``patient.identifier=...``)."""
     head, sep, query = text.partition("?")
     if sep:
         return head.strip() or None, parse_qsl(query, keep_blank_values=True)
@@ -102,8 +103,10 @@ def _split_filter(text: str, topic: Topic) -> tuple[str | None, list[tuple[str, 
     if not eq:
         raise InvalidRequest(f"filter '{text}' is not of the form Type?param=value",
                              expression="Subscription.criteria")
-    rtype, dot, param = name.rpartition(".")
-    return (rtype if dot else None), [(param if dot else name, value)]
+    head, dot, rest = name.partition(".")
+    if dot and head[:1].isupper():  # a resource type: ``Flag.patient`` (types are capitalised)
+        return head, [(rest, value)]
+    return None, [(name, value)]  # ``patient`` or a chain, ``patient.identifier``
 
 
 def _ids(value: str, rtype: str) -> str:
@@ -121,7 +124,8 @@ def _filter(text: str, topic: Topic) -> Filter:
     out: list[tuple[str, str]] = []
     found_type = rtype
     for name, value in pairs:
-        base = name.split(":", 1)[0]
+        link, dot, chain = name.partition(".")
+        base = link.split(":", 1)[0]
         allowed = topic.filter_named(rtype, base)
         if allowed is None:
             names = sorted({f.name for f in topic.filters})
@@ -129,10 +133,12 @@ def _filter(text: str, topic: Topic) -> Filter:
                        f"{' on ' + rtype if rtype else ''}; allowed: {', '.join(names)}",
                        "Subscription.criteria")
         found_type = allowed.resource_type
-        modifier = name[len(base):]
-        if allowed.search_param == "_id":
+        modifier = link[len(base):]
+        if allowed.search_param == "_id" and not dot:
             value = _ids(value, found_type)
-        out.append((allowed.search_param + modifier, value))
+        # A chain follows the topic's own parameter (its reference) to the resource it names;
+        # the matcher evaluates it in the database at each change.
+        out.append((allowed.search_param + modifier + dot + chain, value))
     assert found_type is not None
     return Filter(found_type, tuple(out))
 

@@ -50,6 +50,21 @@ def test_filter_forms(text: str) -> None:
     assert spec_from_json(spec_to_json(spec)) == spec
 
 
+@pytest.mark.parametrize("text", ["Flag?patient.identifier=urn:nhs|9912003888",
+                                  "Flag.patient.identifier=urn:nhs|9912003888",
+                                  "patient.identifier=urn:nhs|9912003888"])
+def test_a_subscriber_may_chain_on_from_an_allowed_filter(text: str) -> None:
+    spec = read_spec(subscription("https://hooks.example.org/x", filters=(text,)), TOPICS)
+    assert spec.filters[0].resource_type == "Flag"
+    assert spec.filters[0].params == (("patient.identifier", "urn:nhs|9912003888"),)
+
+
+def test_a_chain_must_start_from_an_allowed_filter() -> None:
+    resource = subscription("https://hooks.example.org/x", filters=("subject.identifier=x",))
+    with pytest.raises(ProfileViolation, match="does not allow the filter 'subject.identifier'"):
+        read_spec(resource, TOPICS)
+
+
 def test_defaults_and_backport_extensions() -> None:
     spec = read_spec(subscription("https://h.example.org/", content="full-resource",
                                   max_count=7, heartbeat=60, timeout=None,
