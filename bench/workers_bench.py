@@ -11,7 +11,9 @@ request audited, the rate limiter on with a limit no run reaches, so that its
 shared window is exercised), and wrk drives $wishes by NHS number and
 read-by-id at ``--connections``. wrk shares the cores with the server. Prints
 the medians per configuration, the ratio of each worker count to the first,
-and the peak RSS of each worker process.
+the peak RSS of each worker process, and for each run how busy the whole machine was
+and how many cores' worth the server's processes used (``bench/cpu.py``): a machine
+already near 100% busy with one worker has no core left for a second.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import CpuMeter
 from bench.load import wrk_available
 from bench.servers import Server, _children, _vm_hwm
 from bench.service_bench import _crew_token, _engine_url, _inputs, _load, _start_eolc, _wrk
@@ -73,13 +76,16 @@ def _one(url: str, workdir: Path, paths: dict[str, Path], workers: int, secure: 
         for scenario, listing in (("$wishes", "wishes"), ("read by id", "read")):
             run_env = {**env, "BENCH_PATHS": str(paths[listing])}
             _wrk(server.base_url, "paths.lua", args.connections, 2, run_env)  # warm
+            meter = CpuMeter([server.process.pid, *_children(server.process.pid)])
+            meter.start()
             result = _wrk(server.base_url, "paths.lua", args.connections, args.duration,
                           run_env)
+            cpu = meter.stop()
             rates[scenario] = result.rps
             mode = "auth on" if secure else "insecure-dev"
             print(f"  workers={workers} {mode:12} {scenario:11} {result.rps:8,.0f} req/s  "
                   f"p50 {result.p50_ms:6.1f}  p99 {result.p99_ms:6.1f} ms  "
-                  f"errors {result.errors}", flush=True)
+                  f"errors {result.errors}  {cpu.text()}", flush=True)
         return rates, _worker_peaks_mib(server)
     finally:
         server.stop()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import httpx
 
 from bench import baseline_app
+from bench.cpu import CpuMeter
 from bench.data import nhs_number, synthetic_patient
 from bench.load import LoadResult
 from bench.report import TargetRuns, median_run, render_markdown
@@ -78,3 +81,15 @@ def test_ratios_pair_runs_of_the_same_repeat() -> None:
     text = render_markdown([baseline, ours], {})
     assert "| read: eolc-fhir | 50% (50%–50%) |" in text
     assert "NOT met (50%)" in text
+
+
+def test_the_cpu_meter_counts_a_busy_process() -> None:
+    meter = CpuMeter([os.getpid()])
+    meter.start()
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # one core's worth of work, less on a shared machine
+        pass
+    use = meter.stop()
+    assert 0.05 < use.server_cores <= 1.2
+    assert 0.0 < use.machine_busy <= 1.0
+    assert "cores" in use.text()
