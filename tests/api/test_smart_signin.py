@@ -322,3 +322,16 @@ async def test_a_public_app_cannot_use_client_credentials(secure: SecureApp) -> 
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": assertion})
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+
+
+@pytest.mark.engines("sqlite")
+async def test_signing_out_ends_the_session(secure: SecureApp) -> None:
+    async with _browser(secure) as browser:
+        _code((await _sign_in(browser, "nurse"))[0])
+        csrf = browser.cookies.get("eolc_csrf")
+        refused = await browser.post("/auth/signout", data={"csrf": "forged"})
+        assert refused.status_code == 403
+        done = await browser.post("/auth/signout", data={"csrf": csrf})
+        assert done.status_code == 200 and SESSION_COOKIE not in browser.cookies
+        page = await browser.get(_authorize_query(_pkce()[1]))
+        assert page.status_code == 200 and 'name="password"' in page.text
