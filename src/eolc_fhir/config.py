@@ -95,6 +95,19 @@ class Settings(BaseSettings):
                                         "stays locked after too many wrong passwords")
     auth_code_seconds: int = Field(default=60, gt=0, description="lifetime of an "
                                    "authorization code (it also works only once)")
+    oidc_issuer: str | None = Field(default=None, description="sign people in at this "
+                                    "external OpenID Connect provider instead of with local "
+                                    "accounts (its issuer URL)")
+    oidc_client_id: str | None = Field(default=None, description="this server's client id "
+                                       "at the external provider")
+    oidc_client_secret: str | None = Field(default=None, description="this server's client "
+                                           "secret there, if it gave one (else PKCE alone)")
+    oidc_scope: str = Field(default="openid fhirUser", description="scopes asked of the "
+                            "external provider")
+    oidc_role_claim: str = Field(default="role", description="the id_token claim holding the "
+                                 "person's role (when no local account has their subject)")
+    oidc_ods_claim: str = Field(default="ods", description="the id_token claim holding the "
+                                "person's ODS code (same)")
     hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind TLS)")
     # Subscriptions (issue 5): delivery retries, endpoint checks, event retention.
     run_dispatcher: bool = Field(default=True, description="run the subscription dispatcher "

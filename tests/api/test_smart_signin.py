@@ -4,10 +4,12 @@ through the server's own sign-in page with an httpx client, against one app per 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,14 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
+from argon2 import PasswordHasher
 from joserfc import jwk, jwt
 
 from eolc_fhir.config import Settings
 from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.sessions import SESSION_COOKIE, new_session
 from eolc_fhir.security.users import new_user
+from eolc_fhir.storage.people_repo import UserRecord
 from tests.api.module_app import module_database
 from tests.builders import make_patient
 from tests.security_support import FHIR, SecureApp, secure_app
@@ -62,9 +66,22 @@ async def secure(signin_url: str, tmp_path_factory: pytest.TempPathFactory
                 client_id=APP, name="Test console", ods="", role="", scopes=None, jwks=None,
                 jwks_uri=None, redirect_uris=[REDIRECT], public=True))
             for username, (role, ods) in USERS.items():
-                await uow.people.add_user(new_user(username=username, role=role, ods=ods,
-                                                   password=PASSWORD))
+                await uow.people.add_user(_user(username, role, ods))
         yield app
+
+
+@functools.cache
+def _hashed() -> UserRecord:
+    """Test accounts share one cheap Argon2id hash of PASSWORD: verifying follows the
+    parameters stored in the hash, and the server's own (RFC 9106 defaults) cost 0.1-0.4 s
+    per sign-in on this machine. New accounts always get the server's parameters."""
+    user = new_user(username="x", role="gp", ods="Y01234", password=PASSWORD)
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    return replace(user, password_hash=cheap)
+
+
+def _user(username: str, role: str, ods: str) -> UserRecord:
+    return replace(_hashed(), username=username, role=role, ods=ods)
 
 
 class _Form(HTMLParser):

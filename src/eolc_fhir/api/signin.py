@@ -13,8 +13,10 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from eolc_fhir.api import signin_external as external
 from eolc_fhir.api.deps import BaseUrl, Ctx
 from eolc_fhir.api.signin_page import message_page, signin_page
+from eolc_fhir.api.signin_session import cookie, signed_in
 from eolc_fhir.security.authorize import (
     REQUEST_FIELDS,
     App,
@@ -29,14 +31,12 @@ from eolc_fhir.security.oauth import OAuthError
 from eolc_fhir.security.sessions import (
     CSRF_COOKIE,
     SESSION_COOKIE,
-    cookie_attributes,
     csrf_matches,
     new_csrf,
-    new_session,
     session_user,
 )
 from eolc_fhir.security.state import SecurityState
-from eolc_fhir.security.users import SignInRefused, person_of, sign_in
+from eolc_fhir.security.users import SignInRefused, active_person, sign_in
 
 __all__ = ["router", "AUTHORIZE_PATH"]
 
@@ -69,12 +69,12 @@ async def authorize(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
         return checked
     client, auth = checked
     live = session_user(state.tokens, state.settings, request.cookies.get(SESSION_COOKIE))
-    if live is not None:
-        async with state.db.unit_of_work(write=False) as uow:
-            user = await uow.people.get_user(live[0])
-        if user is not None and not user.disabled:
-            target = await issue_code(state, client, auth, person_of(user))
-            return _signed_in(request, state, live[0], target, live[1])
+    person = await active_person(state.db, live[0]) if live is not None else None
+    if live is not None and person is not None:
+        target = await issue_code(state, client, auth, person)
+        return signed_in(request, state, person, target, live[1])
+    if state.external is not None:
+        return await external.start(request, state, auth)
     return _page(request, state, client, auth, None)
 
 
@@ -94,22 +94,8 @@ def _page(request: Request, state: SecurityState, client: App, auth: AuthRequest
     csrf = request.cookies.get(CSRF_COOKIE) or new_csrf()
     page = signin_page(app_name=client.name, fields=auth.fields(), csrf=csrf, error=error,
                        username=username, status=status)
-    page.set_cookie(CSRF_COOKIE, csrf, **_cookie(request, state))  # type: ignore[arg-type]
+    page.set_cookie(CSRF_COOKIE, csrf, **cookie(request, state))  # type: ignore[arg-type]
     return page
-
-
-def _cookie(request: Request, state: SecurityState) -> dict[str, object]:
-    return cookie_attributes(state.settings, request.url.scheme)
-
-
-def _signed_in(request: Request, state: SecurityState, username: str, target: str,
-               signed_in: int | None = None) -> Response:
-    response = RedirectResponse(target, 303)
-    response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(SESSION_COOKIE, new_session(state.tokens, username, signed_in),
-                        max_age=state.settings.session_idle_seconds,
-                        **_cookie(request, state))  # type: ignore[arg-type]
-    return response
 
 
 @router.post(AUTHORIZE_PATH, summary="the sign-in form's submission", response_class=Response)
@@ -118,6 +104,9 @@ async def sign_in_form(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     if state is None:
         return message_page("Sign-in unavailable", "authentication is off (--insecure-dev)",
                             404)
+    if state.external is not None:
+        return message_page("Sign-in elsewhere", "people sign in at the organisation's "
+                            "sign-in service, not with a password here", 404)
     form = await _form(request)
     if not csrf_matches(request.cookies.get(CSRF_COOKIE), form.get("csrf")) or \
             not _same_origin(request, base):
@@ -136,8 +125,7 @@ async def sign_in_form(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
         person = await sign_in(state.db, state.settings, username, form.get("password", ""))
     except SignInRefused as exc:
         return _page(request, state, client, auth, str(exc), username[:64], status=401)
-    return _signed_in(request, state, person.username,
-                      await issue_code(state, client, auth, person))
+    return signed_in(request, state, person, await issue_code(state, client, auth, person))
 
 
 def _same_origin(request: Request, base: str) -> bool:
@@ -157,7 +145,7 @@ async def sign_out(request: Request, ctx: Ctx) -> Response:
     if state is None or not csrf_matches(request.cookies.get(CSRF_COOKIE), form.get("csrf")):
         return message_page("Sign-out refused", "the form did not come from this server", 403)
     response = message_page("Signed out", "You are signed out.", 200)
-    response.delete_cookie(SESSION_COOKIE, **_cookie(request, state))  # type: ignore[arg-type]
+    response.delete_cookie(SESSION_COOKIE, **cookie(request, state))  # type: ignore[arg-type]
     return response
 
 

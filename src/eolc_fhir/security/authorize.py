@@ -27,7 +27,7 @@ from eolc_fhir.security.oauth import OAuthError
 from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.security.scopes import ScopeError, narrow, parse_scopes, split_identity
 from eolc_fhir.security.state import SecurityState
-from eolc_fhir.security.users import Person, person_of
+from eolc_fhir.security.users import Person, person_from_json, person_json, person_of
 from eolc_fhir.storage.people_repo import AuthCodeRecord
 from eolc_fhir.storage.security_repo import ClientRecord
 
@@ -131,14 +131,15 @@ async def issue_code(state: SecurityState, client: ClientRecord, request: AuthRe
                      person: Person) -> str:
     """The redirect that gives the app a fresh one-time code (or says access_denied)."""
     scope = granted_scopes(client, person, request.scope)
-    if not split_identity(scope)[1]:
+    if not scope:  # (identity alone is a sign-in: another server's, for instance)
         return error_redirect(request.redirect_uri, OAuthError(
             "access_denied", "your role allows none of the scopes this app asked for"),
             request.state)
     code = secrets.token_urlsafe(32)
     now = now_us()
     record = AuthCodeRecord(_hash(code), client.client_id, person.username,
-                            request.redirect_uri, scope, request.code_challenge, request.nonce,
+                            person_json(person), request.redirect_uri, scope,
+                            request.code_challenge, request.nonce,
                             now + state.settings.auth_code_seconds * 1_000_000)
     async with state.db.unit_of_work(write=True) as uow:
         await uow.people.add_code(record, now)
@@ -177,11 +178,7 @@ async def grant_code(state: SecurityState, form: Mapping[str, str], base: str,
         raise _invalid_grant("the app is no longer registered")
     if not client.public:
         await authenticate(client)
-    async with state.db.unit_of_work(write=False) as uow:
-        user = await uow.people.get_user(record.username)
-    if user is None or user.disabled:
-        raise _invalid_grant("the account is no longer active")
-    person = person_of(user)
+    person = await _still_active(state, person_from_json(record.person))
     identity, rest = split_identity(record.scope)
     grants = parse_scopes(rest, context="user")
     fhir_user = person.fhir_user(base)
@@ -193,6 +190,18 @@ async def grant_code(state: SecurityState, form: Mapping[str, str], base: str,
     if "openid" in identity:
         answer["id_token"] = _id_token(state, record, person, fhir_user, base)
     return answer
+
+
+async def _still_active(state: SecurityState, person: Person) -> Person:
+    """A local account is read again (it may have been disabled since sign-in); a person
+    from the external provider is as the provider said, moments ago."""
+    if not person.local:
+        return person
+    async with state.db.unit_of_work(write=False) as uow:
+        user = await uow.people.get_user(person.username)
+    if user is None or user.disabled:
+        raise _invalid_grant("the account is no longer active")
+    return person_of(user)
 
 
 def _id_token(state: SecurityState, record: AuthCodeRecord, person: Person, fhir_user: str,

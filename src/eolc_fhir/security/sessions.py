@@ -25,15 +25,17 @@ CSRF_COOKIE = "eolc_csrf"
 _KIND = "eolc-signin-session"
 
 
-def new_session(tokens: TokenService, username: str, signed_in: int | None = None) -> str:
+def new_session(tokens: TokenService, person: str, signed_in: int | None = None) -> str:
+    """A session of ``person`` (users.person_json: a local account is read again at each
+    use, a person from an external provider is kept as it signed in)."""
     now = int(time.time())
-    return tokens.sign({"kind": _KIND, "sub": username, "auth_time": signed_in or now,
+    return tokens.sign({"kind": _KIND, "sub": person, "auth_time": signed_in or now,
                         "last_use": now})
 
 
 def session_user(tokens: TokenService, settings: Settings,
                  cookie: str | None) -> tuple[str, int] | None:
-    """(username, sign-in time) of a live session, or None."""
+    """(the person as JSON, sign-in time) of a live session, or None."""
     if not cookie:
         return None
     claims = tokens.signed_claims(cookie)

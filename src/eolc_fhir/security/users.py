@@ -9,8 +9,9 @@ say nothing of which it was.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,13 +24,14 @@ from eolc_fhir.storage.database import Database
 from eolc_fhir.storage.people_repo import PeopleRepository, UserRecord
 
 __all__ = ["new_user", "sign_in", "SignInRefused", "UserError", "Person", "hash_password",
-           "person_of", "USER_SYSTEM", "SDS_USER_SYSTEM", "MIN_PASSWORD"]
+           "person_of", "person_json", "person_from_json", "USER_SYSTEM", "SDS_USER_SYSTEM",
+           "MIN_PASSWORD", "active_person", "ODS_CODE"]
 
 SDS_USER_SYSTEM = "https://fhir.nhs.uk/Id/sds-user-id"
 MIN_PASSWORD = 10
 REFUSED = "username or password not accepted"
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_ODS = re.compile(r"^[A-Z0-9]{3,10}$")
+ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
 _SDS = re.compile(r"^[0-9]{6,20}$")
 _HASHER = PasswordHasher()  # argon2id, the library's (RFC 9106) defaults
 # Verified against when the name is unknown, so that it takes as long as a wrong password.
@@ -55,12 +57,24 @@ class Person:
     role: str
     ods: str
     sds_user_id: str | None
+    local: bool = True  # a local account (else signed in at the external provider)
+    external_fhir_user: str | None = None  # the provider's fhirUser claim, if it sent one
 
     def fhir_user(self, base: str) -> str:
         """The fhirUser claim: the person as a Practitioner, found by identifier."""
+        if self.external_fhir_user:
+            return self.external_fhir_user
         system, value = ((SDS_USER_SYSTEM, self.sds_user_id) if self.sds_user_id
                          else (USER_SYSTEM, self.username))
         return f"{base}/Practitioner?identifier={system}|{value}"
+
+
+def person_json(person: Person) -> str:
+    return json.dumps(asdict(person))
+
+
+def person_from_json(text: str) -> Person:
+    return Person(**json.loads(text))
 
 
 def person_of(user: UserRecord) -> Person:
@@ -80,7 +94,7 @@ def new_user(*, username: str, role: str, ods: str, password: str,
         raise UserError("username: 1-64 letters, digits, '.', '_', '@' or '-'")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(sorted(ROLES))}")
-    if not _ODS.match(ods):
+    if not ODS_CODE.match(ods):
         raise UserError(f"'{ods}' is not an ODS code")
     if sds_user_id is not None and not _SDS.match(sds_user_id):
         raise UserError("the SDS user id is digits only")
@@ -93,6 +107,19 @@ def _verify(password_hash: str, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def active_person(db: Database, person_text: str) -> Person | None:
+    """The person of a session, if still allowed in: a local account is read again."""
+    try:
+        person = person_from_json(person_text)
+    except (ValueError, TypeError):
+        return None
+    if not person.local:
+        return person
+    async with db.unit_of_work(write=False) as uow:
+        user = await uow.people.get_user(person.username)
+    return person_of(user) if user is not None and not user.disabled else None
 
 
 async def sign_in(db: Database, settings: Settings, username: str, password: str) -> Person:

@@ -33,6 +33,7 @@ class AuthCodeRecord:
     code_hash: str
     client_id: str
     username: str
+    person: str  # JSON
     redirect_uri: str
     scope: str
     code_challenge: str

@@ -34,7 +34,9 @@ security_auth_codes = Table(
     metadata,
     Column("code_hash", String(64), primary_key=True),
     Column("client_id", String(128), nullable=False),
-    Column("username", String(64), nullable=False),
+    Column("username", String(128), nullable=False),
+    # the person as signed in (JSON: role, ODS, SDS id, and whether a local account)
+    Column("person", Text, nullable=False),
     Column("redirect_uri", Text, nullable=False),
     Column("scope", Text, nullable=False),  # what was granted
     Column("code_challenge", String(128), nullable=False),
