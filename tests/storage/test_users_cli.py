@@ -66,3 +66,26 @@ def test_a_public_app_is_registered_with_its_redirect_uris(
     listed = capsys.readouterr().out
     assert "crew-app" in listed and "public" in listed and "https://crew.example.org/cb" in listed
     assert "user/*.cruds" in listed
+
+
+def test_the_demo_registers_the_console_and_one_user_per_role(migrated_url: str) -> None:
+    from eolc_fhir.security.demo import CONSOLE_CLIENT, DEMO_CLIENTS, ensure_demo_people
+
+    settings = Settings(database_url=migrated_url, port=8080)
+
+    async def run() -> tuple[list[str], list[str], object]:
+        db = Database(migrated_url)
+        try:
+            first = await ensure_demo_people(settings, db)
+            again = await ensure_demo_people(settings, db)
+            async with db.unit_of_work(write=False) as uow:
+                console = await uow.security.get_client(CONSOLE_CLIENT)
+            return first, again, console
+        finally:
+            await db.close()
+
+    first, again, console = asyncio.run(run())
+    assert sorted(first) == sorted(f"demo-user-{role}" for _, role, _, _ in DEMO_CLIENTS)
+    assert again == []
+    assert console.public and "http://127.0.0.1:8080/console/callback" in console.redirects  # type: ignore[attr-defined]
+    assert _sign_in(migrated_url, "demo-user-gp", "demo-user-gp-password") == "gp"

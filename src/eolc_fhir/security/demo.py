@@ -110,7 +110,8 @@ async def ensure_demo_people(settings: Settings, db: Database) -> list[str]:
             username = f"demo-user-{role}"
             if await uow.people.get_user(username) is None:
                 await uow.people.add_user(new_user(username=username, role=role, ods=ods,
-                                                   password=demo_password(username)))
+                                                   password=demo_password(username),
+                                                   public_password=True))
                 added.append(username)
     if added:
         log.warning("demo users (one per role; password: <username>-password, README) "
