@@ -20,6 +20,8 @@ from eolc_fhir.api import (
     operations,
     rest,
     search,
+    signin,
+    signin_external,
     subscriptions,
     system,
     unknown_operations,
@@ -43,6 +45,8 @@ _GUARDED = [Depends(guard.authorize_route)]
 def _include_routers(app: FastAPI) -> None:
     app.include_router(system.router)
     app.include_router(auth.router)
+    app.include_router(signin.router)
+    app.include_router(signin_external.router)
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;
     # every operation's route before unknown_operations, which answers for the others.

@@ -165,9 +165,11 @@ def _feature_commands() -> list[Callable[..., dict[str, Handler]]]:
     from eolc_fhir.report import cli as report_cli
     from eolc_fhir.search import cli as search_cli
     from eolc_fhir.security import cli as security_cli
+    from eolc_fhir.security import users_cli
     from eolc_fhir.subscriptions import cli as subscriptions_cli
 
     return [search_cli.register_commands, security_cli.register_commands,
+            users_cli.register_commands,
             subscriptions_cli.register_commands, demo_cli.register_commands,
             report_cli.register_commands]
 

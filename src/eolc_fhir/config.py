@@ -81,8 +81,33 @@ class Settings(BaseSettings):
                                                 "runs of the audit retention purge (0 = never "
                                                 "in the server; `eolc-fhir audit purge`)")
     demo_clients: bool = Field(default=False, description="register one demo client per role "
-                               "on start and write their private keys to demo_keys_dir")
+                               "on start and write their private keys to demo_keys_dir; also "
+                               "the console app and one demo user per role (README)")
     demo_keys_dir: Path = Path("./demo-keys")
+    # People's sign-in (issue 15; docs/security.md "People's sign-in").
+    session_idle_seconds: int = Field(default=900, gt=0, description="the sign-in session "
+                                      "ends after this many seconds without use")
+    session_max_seconds: int = Field(default=12 * 3600, gt=0, description="the sign-in "
+                                     "session ends this long after sign-in, used or not")
+    signin_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row "
+                                     "before an account is locked for a while")
+    signin_lockout_seconds: int = Field(default=900, gt=0, description="how long an account "
+                                        "stays locked after too many wrong passwords")
+    auth_code_seconds: int = Field(default=60, gt=0, description="lifetime of an "
+                                   "authorization code (it also works only once)")
+    oidc_issuer: str | None = Field(default=None, description="sign people in at this "
+                                    "external OpenID Connect provider instead of with local "
+                                    "accounts (its issuer URL)")
+    oidc_client_id: str | None = Field(default=None, description="this server's client id "
+                                       "at the external provider")
+    oidc_client_secret: str | None = Field(default=None, description="this server's client "
+                                           "secret there, if it gave one (else PKCE alone)")
+    oidc_scope: str = Field(default="openid fhirUser", description="scopes asked of the "
+                            "external provider")
+    oidc_role_claim: str = Field(default="role", description="the id_token claim holding the "
+                                 "person's role (when no local account has their subject)")
+    oidc_ods_claim: str = Field(default="ods", description="the id_token claim holding the "
+                                "person's ODS code (same)")
     hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind TLS)")
     # Subscriptions (issue 5): delivery retries, endpoint checks, event retention.
     run_dispatcher: bool = Field(default=True, description="run the subscription dispatcher "

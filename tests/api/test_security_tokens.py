@@ -39,8 +39,9 @@ async def test_smart_configuration_names_the_token_endpoint(secure: SecureApp) -
     assert response.status_code == 200
     config = response.json()
     assert config["token_endpoint"] == TOKEN_URL
-    assert config["grant_types_supported"] == ["client_credentials"]
-    assert config["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
+    # authorization_code and "none" (public apps with PKCE): tests/api/test_smart_signin.py
+    assert config["grant_types_supported"] == ["client_credentials", "authorization_code"]
+    assert config["token_endpoint_auth_methods_supported"] == ["private_key_jwt", "none"]
     assert set(config["token_endpoint_auth_signing_alg_values_supported"]) == {"RS384", "ES384"}
     jwks = (await secure.http.get("/.well-known/jwks.json")).json()
     assert jwks["keys"] and "d" not in jwks["keys"][0]

@@ -1,4 +1,5 @@
-"""SMART Backend Services endpoints: discovery, the server's JWKS and the token endpoint."""
+"""SMART endpoints: discovery, the server's JWKS and the token endpoint (Backend Services
+and, for people's apps, the authorization code; api/signin.py has the sign-in page)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx
+from eolc_fhir.api.signin import AUTHORIZE_PATH
 from eolc_fhir.security.assertion import claimed_client
 from eolc_fhir.security.clients import CLIENT_ALGORITHMS
 from eolc_fhir.security.grant import grant_token
@@ -28,12 +30,17 @@ async def smart_configuration(base: BaseUrl) -> Response:
         "issuer": base,
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "token_endpoint": f"{base}{TOKEN_PATH}",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "authorization_endpoint": f"{base}{AUTHORIZE_PATH}",
+        "grant_types_supported": ["client_credentials", "authorization_code"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ALGORITHMS),
-        "scopes_supported": ["system/*.cruds", "system/*.rs", "system/*.read",
-                             "system/*.write", "system/<Type>.<cruds>"],
-        "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
+        "code_challenge_methods_supported": ["S256"],
+        "response_types_supported": ["code"],
+        "scopes_supported": ["openid", "fhirUser", "user/*.cruds", "user/*.rs",
+                             "user/<Type>.<cruds>", "system/*.cruds", "system/*.rs",
+                             "system/*.read", "system/*.write", "system/<Type>.<cruds>"],
+        "capabilities": ["client-confidential-asymmetric", "client-public", "launch-standalone",
+                         "sso-openid-connect", "permission-v1", "permission-v2"],
     })
 
 
@@ -44,9 +51,10 @@ async def server_jwks(ctx: Ctx) -> Response:
     return JSONResponse(ctx.security.tokens.keys.public_jwks())
 
 
-@router.post(TOKEN_PATH, summary="SMART Backend Services token endpoint")
+@router.post(TOKEN_PATH, summary="SMART token endpoint")
 async def token(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
-    """client_credentials grant with a private_key_jwt client assertion (form-encoded)."""
+    """client_credentials with a private_key_jwt client assertion, or authorization_code
+    with the PKCE code_verifier (form-encoded)."""
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     try:
         if ctx.security is None:
@@ -54,7 +62,7 @@ async def token(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
         client = request.client.host if request.client else "-"
         if ctx.security.limiter.take(f"token:{client}") > 0:
             raise OAuthError("slow_down", "too many token requests; retry later", 429)
-        answer = await grant_token(ctx.security, form, f"{base}{TOKEN_PATH}")
+        answer = await grant_token(ctx.security, form, f"{base}{TOKEN_PATH}", base)
     except OAuthError as exc:
         log.info("token refused: %s (client %s)", exc.error, _claimed_client(form))
         headers = dict(_NO_STORE)

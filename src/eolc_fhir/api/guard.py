@@ -279,6 +279,7 @@ class _Exchange:
             client_id=principal.client_id if principal else None,
             ods=principal.ods if principal else None,
             role=principal.role if principal else None, request_id=rc.request_id,
+            user_id=principal.user_id if principal else None,
             remote=rc.remote, query=rc.extra.get("audit_query") or (
                 rc.query if interaction.startswith("search") else None),
         )
@@ -297,8 +298,9 @@ class _Exchange:
     def _log(self, status: int) -> None:
         # Ids only: the query string may carry an NHS number, so it is never logged.
         principal = self.rc.principal
-        log.info("request_id=%s client=%s method=%s path=%s status=%d ms=%.1f",
-                 self.rc.request_id, principal.client_id if principal else "-", self.rc.method,
+        log.info("request_id=%s client=%s user=%s method=%s path=%s status=%d ms=%.1f",
+                 self.rc.request_id, principal.client_id if principal else "-",
+                 (principal.user_id or "-") if principal else "-", self.rc.method,
                  self.rc.path, status, (time.perf_counter() - self.started) * 1000)
 
 

@@ -82,6 +82,8 @@ async def check_assertion(assertion: str, *, token_url: str, find_client: FindCl
     client = await find_client(client_id)
     if client is None:
         raise _refuse("unknown client")
+    if client.public:
+        raise _refuse("a public app has no keys: it signs people in with PKCE only")
     claims = await _verified_claims(assertion, client, jwks, header)
     now = time.time()
     _check_claims(claims, client_id, token_url, now)

@@ -18,9 +18,12 @@ from eolc_fhir.fhir.strings import printable
 from eolc_fhir.storage.audit_repo import ACTIONS, AuditRecord
 
 __all__ = ["AuditRecord", "AuditWriter", "audit_event", "logged_event", "ACTIONS",
-           "SUBTYPES", "CLIENT_ID_SYSTEM", "SEARCH_PARAMS"]
+           "SUBTYPES", "CLIENT_ID_SYSTEM", "USER_SYSTEM", "SEARCH_PARAMS"]
 
 CLIENT_ID_SYSTEM = "https://eolc.example.org/fhir/Id/client-id"
+USER_SYSTEM = "https://eolc.example.org/fhir/Id/user"  # a local account's username
+ROLE_SYSTEM = "https://eolc.example.org/fhir/CodeSystem/eolc-role"
+_ROLE_TYPE = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 _EVENT_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
                "code": "rest", "display": "Restful Operation"}
@@ -56,6 +59,20 @@ def _outcome(status: int) -> str:
     return "0" if status < 400 else "4" if status < 500 else "8"
 
 
+def _person(record: AuditRecord) -> dict[str, Any]:
+    """The signed-in person who made the request through an app (people's sign-in)."""
+    user = printable(record.user_id or "")
+    person: dict[str, Any] = {
+        "type": {"coding": [{"system": _ROLE_TYPE, "code": "humanuser", "display": "human user"}]},
+        "who": {"identifier": {"system": USER_SYSTEM, "value": user}, "display": user},
+        "altId": user,
+        "requestor": True,
+    }
+    if record.role:
+        person["role"] = [{"coding": [{"system": ROLE_SYSTEM, "code": record.role}]}]
+    return person
+
+
 def _agents(record: AuditRecord) -> list[dict[str, Any]]:
     client = record.client_id or "anonymous"
     agent: dict[str, Any] = {
@@ -63,11 +80,11 @@ def _agents(record: AuditRecord) -> list[dict[str, Any]]:
         "who": {"reference": f"Device/{client}",
                 "identifier": {"system": CLIENT_ID_SYSTEM, "value": client}},
         "altId": client,
-        "requestor": True,
+        "requestor": record.user_id is None,
     }
     if record.remote:
         agent["network"] = {"address": printable(record.remote), "type": "2"}
-    agents = [agent]
+    agents = [agent] if record.user_id is None else [_person(record), agent]
     if record.ods:
         agents.append({
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleClass",

@@ -17,10 +17,13 @@ def add_security(statement: dict[str, Any]) -> None:
     for rest in statement.get("rest", []):
         rest["security"] = {
             "extension": [{"url": _OAUTH_URIS, "extension": [
-                {"url": "token", "valueUri": f"{base}/auth/token"}]}],
+                {"url": "token", "valueUri": f"{base}/auth/token"},
+                {"url": "authorize", "valueUri": f"{base}/auth/authorize"}]}],
             "service": [{"coding": [{"system": _SERVICE, "code": "SMART-on-FHIR"}]}],
             "description": "SMART Backend Services: client_credentials with a private_key_jwt "
-                           "assertion (RS384 or ES384); SMART v2 system scopes. See "
+                           "assertion (RS384 or ES384); SMART v2 system scopes. People sign "
+                           "in through SMART App Launch (authorization code with PKCE S256, "
+                           "openid fhirUser, user/ scopes narrowed to their role). See "
                            f"{base}/.well-known/smart-configuration",
         }
 

@@ -18,7 +18,7 @@ from eolc_fhir.security.roles import ROLES
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 
-__all__ = ["register_commands"]
+__all__ = ["register_commands", "with_db"]
 
 Handler = Callable[[argparse.Namespace], int]
 T = TypeVar("T")
@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(database_url=url) if url else Settings()
 
 
-def _with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[T]]) -> T:
+def with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[T]]) -> T:
     async def run() -> T:
         db = Database(_settings(args).database_url)
         try:
@@ -44,9 +44,11 @@ def _with_db(args: argparse.Namespace, work: Callable[[Database], Awaitable[T]])
 def _add(args: argparse.Namespace) -> int:
     jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
     try:
-        record = new_client(client_id=args.client_id, name=args.name, ods=args.ods,
-                            role=args.role, scopes=" ".join(args.scope) if args.scope else None,
-                            jwks=jwks, jwks_uri=args.jwks_uri, rate_limit=args.rate_limit)
+        record = new_client(client_id=args.client_id, name=args.name, ods=args.ods or "",
+                            role=args.role or "",
+                            scopes=" ".join(args.scope) if args.scope else None,
+                            jwks=jwks, jwks_uri=args.jwks_uri, rate_limit=args.rate_limit,
+                            redirect_uris=args.redirect_uri, public=args.public)
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -55,11 +57,12 @@ def _add(args: argparse.Namespace) -> int:
         async with db.unit_of_work(write=True) as uow:
             return await uow.security.add_client(record)
 
-    if not _with_db(args, work):
+    if not with_db(args, work):
         print(f"error: client '{args.client_id}' already exists", file=sys.stderr)
         return 1
-    print(f"registered {record.client_id} ({record.role}, {record.ods}) scopes: {record.scopes}"
-          f" rate limit: {_limit_text(record.rate_limit)}")
+    print(f"registered {record.client_id} ({record.role or '-'}, {record.ods or '-'}) scopes: "
+          f"{record.scopes} rate limit: {_limit_text(record.rate_limit)}"
+          + (f" redirect URIs: {record.redirect_uris}" if record.redirect_uris else ""))
     return 0
 
 
@@ -74,10 +77,11 @@ def _list(args: argparse.Namespace) -> int:
         async with db.unit_of_work(write=False) as uow:
             return await uow.security.list_clients()
 
-    for c in _with_db(args, work):
-        keys = "jwks_uri " + c.jwks_uri if c.jwks_uri else "jwks"
-        print(f"{c.client_id}\t{c.role}\t{c.ods}\t{c.name}\t{c.scopes}\t{keys}\t"
-              f"rate limit {_limit_text(c.rate_limit)}")
+    for c in with_db(args, work):
+        keys = "jwks_uri " + c.jwks_uri if c.jwks_uri else "public" if c.public else "jwks"
+        print(f"{c.client_id}\t{c.role or '-'}\t{c.ods or '-'}\t{c.name}\t{c.scopes}\t{keys}\t"
+              f"rate limit {_limit_text(c.rate_limit)}"
+              + (f"\tredirect {c.redirect_uris}" if c.redirect_uris else ""))
     return 0
 
 
@@ -92,7 +96,7 @@ def _set_rate_limit(args: argparse.Namespace) -> int:
         async with db.unit_of_work(write=True) as uow:
             return await uow.security.set_rate_limit(args.client_id, limit)
 
-    if not _with_db(args, work):
+    if not with_db(args, work):
         print(f"error: no client '{args.client_id}'", file=sys.stderr)
         return 1
     print(f"{args.client_id} rate limit: {_limit_text(limit)} (running servers apply it "
@@ -105,7 +109,7 @@ def _remove(args: argparse.Namespace) -> int:
         async with db.unit_of_work(write=True) as uow:
             return await uow.security.remove_client(args.client_id)
 
-    if not _with_db(args, work):
+    if not with_db(args, work):
         print(f"error: no client '{args.client_id}'", file=sys.stderr)
         return 1
     print(f"removed {args.client_id} (tokens already issued expire within their lifetime)")
@@ -121,7 +125,7 @@ def _clients(args: argparse.Namespace) -> int:
 def _keys(args: argparse.Namespace) -> int:
     if args.keys_command == "generate":
         return _generate(args)
-    kid = _with_db(args, rotate_keys)
+    kid = with_db(args, rotate_keys)
     print(f"new signing key {kid}; running servers pick it up on their next start "
           "(tokens signed with the previous key stay valid until they expire)")
     return 0
@@ -189,11 +193,16 @@ def _client_parsers(sub: Any, add_db: Callable[[argparse.ArgumentParser], None])
     add = verbs.add_parser("add", help="register a client system")
     add.add_argument("--client-id", required=True)
     add.add_argument("--name", required=True)
-    add.add_argument("--ods", required=True, help="the organisation's ODS code")
-    add.add_argument("--role", required=True, choices=sorted(ROLES))
+    add.add_argument("--ods", help="the organisation's ODS code (a public app: optional)")
+    add.add_argument("--role", choices=sorted(ROLES),
+                     help="the client's role (a public app: optional, people have their own)")
     keys = add.add_mutually_exclusive_group(required=True)
     keys.add_argument("--jwks-file", help="a JWKS document with the client's public keys")
     keys.add_argument("--jwks-uri", help="where the client publishes its JWKS")
+    keys.add_argument("--public", action="store_true", help="an app without keys that signs "
+                      "people in (authorization code with PKCE); needs --redirect-uri")
+    add.add_argument("--redirect-uri", action="append", help="where the app receives its "
+                     "authorization code (repeatable; matched exactly)")
     add.add_argument("--scope", action="append",
                      help="allowed scope (repeatable); default: the role's scopes")
     add.add_argument("--rate-limit", type=int, metavar="N", help="requests per minute, shared "

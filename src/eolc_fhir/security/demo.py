@@ -1,4 +1,5 @@
-"""Demo clients for a newcomer's first run: one per role, private keys in a local folder."""
+"""Demo clients for a newcomer's first run: one per role, private keys in a local folder;
+the console app and one demo user per role, whose passwords the README gives (demo only)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from eolc_fhir.security.client_side import (
 )
 from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.roles import default_scopes
+from eolc_fhir.security.users import new_user
 from eolc_fhir.storage.database import Database
 
-__all__ = ["ensure_demo_clients", "DEMO_CLIENTS"]
+__all__ = ["ensure_demo_clients", "ensure_demo_people", "DEMO_CLIENTS", "CONSOLE_CLIENT",
+           "demo_password"]
 
 log = logging.getLogger("eolc_fhir.security")
 
@@ -73,3 +76,44 @@ def _announce(folder: Path, settings: Settings) -> None:
         "other clients: %s", folder, folder, default_scopes("gp"), base, base,
         ", ".join(c[0] for c in DEMO_CLIENTS[1:]),
     )
+
+
+CONSOLE_CLIENT = "eolc-console"
+CONSOLE_CALLBACK = "/console/callback"
+
+
+def demo_password(username: str) -> str:
+    """The demo users' passwords are public (README): never run the demo on real data."""
+    return f"{username}-password"
+
+
+def _console_redirects(settings: Settings) -> list[str]:
+    if settings.base_url:
+        return [settings.base_url.rstrip("/") + CONSOLE_CALLBACK]
+    return [f"http://{host}:{settings.port}{CONSOLE_CALLBACK}"
+            for host in dict.fromkeys((settings.host, "127.0.0.1", "localhost"))]
+
+
+async def ensure_demo_people(settings: Settings, db: Database) -> list[str]:
+    """Register the console app (public, PKCE) and add any missing demo user, one per role
+    (``demo-user-<role>``, at the role's demo organisation). Returns the users added."""
+    console = new_client(client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
+                         scopes=None, jwks=None, jwks_uri=None,
+                         redirect_uris=_console_redirects(settings), public=True)
+    added = []
+    async with db.unit_of_work(write=True) as uow:
+        existing = await uow.security.get_client(CONSOLE_CLIENT)
+        if existing is None or existing.redirect_uris != console.redirect_uris:
+            await uow.security.remove_client(CONSOLE_CLIENT)
+            await uow.security.add_client(console)
+        for _, role, ods, _ in DEMO_CLIENTS:
+            username = f"demo-user-{role}"
+            if await uow.people.get_user(username) is None:
+                await uow.people.add_user(new_user(username=username, role=role, ods=ods,
+                                                   password=demo_password(username),
+                                                   public_password=True))
+                added.append(username)
+    if added:
+        log.warning("demo users (one per role; password: <username>-password, README) "
+                    "sign in to %s: %s", CONSOLE_CLIENT, ", ".join(added))
+    return added

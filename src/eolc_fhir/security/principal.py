@@ -18,13 +18,16 @@ __all__ = ["Principal", "RequestContext", "current", "current_principal"]
 
 @dataclass(frozen=True)
 class Principal:
-    """A client authenticated by an access token this server issued."""
+    """A client authenticated by an access token this server issued (and the person
+    signed in to it, for the authorization code flow)."""
 
     client_id: str
     ods: str
     role: str
     grants: Grants
     expires_at: float  # seconds since the epoch
+    user_id: str | None = None  # the signed-in person, when a person's app holds the token
+    fhir_user: str | None = None  # that person as a FHIR reference (the fhirUser claim)
 
     @property
     def is_admin(self) -> bool:

@@ -16,6 +16,7 @@ from eolc_fhir.fhir.errors import FhirError
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.security.audit import AuditWriter
 from eolc_fhir.security.clients import JwksCache
+from eolc_fhir.security.external_oidc import ExternalProvider
 from eolc_fhir.security.keys import load_keys
 from eolc_fhir.security.ratelimit import WINDOW_SLOTS, RateLimiter, SharedWindow
 from eolc_fhir.security.tokens import TokenService
@@ -39,6 +40,7 @@ class SecurityState:
     limiter: RateLimiter
     http: httpx.AsyncClient
     audit: AuditWriter | None = None  # set at start (services/audit_trail.py)
+    external: ExternalProvider | None = None  # EOLC_OIDC_ISSUER: people sign in there
     _withdrawn: tuple[float, frozenset[str]] = field(default=(0.0, frozenset()))
     _withdrawn_refresh: asyncio.Future[frozenset[str]] | None = None
     _consent_writes: int = 0  # forget_withdrawn calls: a read begun before one is stale
@@ -175,6 +177,8 @@ async def start_security(settings: Settings, db: Database) -> SecurityState:
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         http=http,
     )
+    if settings.oidc_issuer and settings.oidc_client_id:
+        state.external = ExternalProvider(settings, http, db)
     if not db.embedded:
         state.share_rate_counts()
     return state

@@ -17,7 +17,7 @@ from joserfc.errors import JoseError
 from eolc_fhir.security.keys import KEY_ALGORITHM, SigningKeys
 from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.roles import ROLES
-from eolc_fhir.security.scopes import Grants, ScopeError, parse_scopes
+from eolc_fhir.security.scopes import Grants, ScopeError, parse_scopes, split_identity
 
 __all__ = ["TokenService", "InvalidToken", "ISSUER"]
 
@@ -39,15 +39,31 @@ class TokenService:
         self._cache: dict[str, Principal] = {}
         self._last_reload = 0.0
 
-    def issue(self, *, client_id: str, ods: str, role: str, grants: Grants) -> str:
+    def issue(self, *, client_id: str, ods: str, role: str, grants: Grants,
+              user: str | None = None, fhir_user: str | None = None,
+              identity: tuple[str, ...] = ()) -> str:
+        """An access token; with ``user``, a person's (role and ODS code are the person's)."""
         now = int(time.time())
-        claims = {
-            "iss": ISSUER, "aud": ISSUER, "sub": client_id, "client_id": client_id,
+        claims: dict[str, object] = {
+            "iss": ISSUER, "aud": ISSUER, "sub": user or client_id, "client_id": client_id,
             "iat": now, "exp": now + self.lifetime, "jti": uuid.uuid4().hex,
-            "scope": str(grants), "role": role, "ods": ods,
+            "scope": " ".join((*identity, str(grants))).strip(), "role": role, "ods": ods,
         }
-        header = {"alg": KEY_ALGORITHM, "kid": self.keys.signing.kid, "typ": "at+jwt"}
+        if user is not None:
+            claims.update(user=user, fhirUser=fhir_user)
+        return self.sign(claims, "at+jwt")
+
+    def sign(self, claims: dict[str, object], typ: str = "JWT") -> str:
+        """Claims signed with the server's current key (access tokens, id_tokens, sessions)."""
+        header = {"alg": KEY_ALGORITHM, "kid": self.keys.signing.kid, "typ": typ}
         return jwt.encode(header, claims, self.keys.signing, algorithms=[KEY_ALGORITHM])
+
+    def signed_claims(self, token: str) -> dict[str, object] | None:
+        """The claims of something ``sign`` made (any kept key), or None."""
+        try:
+            return dict(jwt.decode(token, self.keys.key_set, algorithms=[KEY_ALGORITHM]).claims)
+        except (JoseError, ValueError):
+            return None
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; InvalidToken otherwise."""
@@ -96,7 +112,10 @@ def _principal(claims: dict[str, object], now: float) -> Principal:
     if role not in ROLES or not isinstance(ods, str) or not isinstance(client_id, str):
         raise InvalidToken("the access token lacks client claims")
     try:
-        grants = parse_scopes(str(claims.get("scope", "")))
+        grants = parse_scopes(split_identity(str(claims.get("scope", "")))[1], context=None)
     except ScopeError:
         raise InvalidToken("the access token carries an unknown scope") from None
-    return Principal(client_id, ods, str(role), grants, float(exp))
+    user, fhir_user = claims.get("user"), claims.get("fhirUser")
+    return Principal(client_id, ods, str(role), grants, float(exp),
+                     user if isinstance(user, str) else None,
+                     fhir_user if isinstance(fhir_user, str) else None)

@@ -22,7 +22,7 @@ from eolc_fhir.fhir.instant import from_instant, now_us, to_instant
 from eolc_fhir.security.audit import AuditRecord
 from eolc_fhir.security.capability import add_security, restrict_audit
 from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
-from eolc_fhir.security.demo import ensure_demo_clients
+from eolc_fhir.security.demo import ensure_demo_clients, ensure_demo_people
 from eolc_fhir.security.enforce import check_entry
 from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.provenance import provenance_for
@@ -57,6 +57,7 @@ async def install(ctx: ServerContext) -> None:
     ctx.hooks.statement_contributors.append(add_security)
     if ctx.settings.demo_clients:
         await ensure_demo_clients(ctx.settings, ctx.db)
+        await ensure_demo_people(ctx.settings, ctx.db)
     trail = AuditTrail(ctx.db, ctx.settings)
     trail.start()
     state.audit = ctx.audit_trail = trail
@@ -234,7 +235,7 @@ async def _audit(ctx: ServerContext, uow: UnitOfWork, change: Change,
     record = AuditRecord(
         interaction=change.interaction, recorded_us=now_us(), status=200,
         client_id=principal.client_id, ods=principal.ods, role=principal.role,
-        request_id=request.request_id, remote=request.remote,
+        user_id=principal.user_id, request_id=request.request_id, remote=request.remote,
         resources=[_target(change)], patients=[patient] if patient else [],
     )
     await uow.audit.append([record])  # one compact row, committed with the write

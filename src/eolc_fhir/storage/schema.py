@@ -10,11 +10,12 @@ from __future__ import annotations
 from eolc_fhir.storage import (
     audit_tables,
     export_tables,
+    people_tables,
     search_tables,
     security_tables,
     subscription_tables,
 )
 from eolc_fhir.storage.tables import metadata
 
-__all__ = ["metadata", "audit_tables", "export_tables", "search_tables", "security_tables",
-           "subscription_tables"]
+__all__ = ["metadata", "audit_tables", "export_tables", "people_tables", "search_tables",
+           "security_tables", "subscription_tables"]

@@ -28,6 +28,12 @@ class ClientRecord:
     jwks_uri: str | None
     created_us: int
     rate_limit: int | None = None  # requests per minute; None: the default; 0: unlimited
+    redirect_uris: str | None = None  # space-separated: an app that signs people in
+    public: bool = False  # no keys: the authorization code flow with PKCE only
+
+    @property
+    def redirects(self) -> list[str]:
+        return (self.redirect_uris or "").split()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ covers them; ``storage/schema.py`` imports this module.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from eolc_fhir.storage.tables import metadata
 
@@ -26,6 +26,10 @@ security_clients = Table(
     Column("created_us", BigInteger, nullable=False),
     # requests per minute; NULL: the server's default; 0: unlimited (migration 0004)
     Column("rate_limit", Integer, nullable=True),
+    # Apps that sign people in (migration 0007): their exact redirect URIs, space-separated,
+    # and whether they are public (no key: PKCE alone, no client_credentials).
+    Column("redirect_uris", Text, nullable=True),
+    Column("public", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # Requests counted per client and 10-second slot, added to by every server process on

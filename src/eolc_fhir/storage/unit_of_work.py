@@ -16,6 +16,7 @@ from eolc_fhir.storage.audit_repo import AuditRepository
 from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.export_repo import ExportJobRepository
 from eolc_fhir.storage.measure_repo import MeasureRepository
+from eolc_fhir.storage.people_repo import PeopleRepository
 from eolc_fhir.storage.repository import ResourceRepository
 from eolc_fhir.storage.search_repo import SearchRepository
 from eolc_fhir.storage.security_repo import SecurityRepository
@@ -81,6 +82,11 @@ class UnitOfWork:
     def security(self) -> SecurityRepository:
         """Clients, signing keys, assertion ids, resource origins and consent."""
         return SecurityRepository(self.connection, self.dialect)
+
+    @cached_property
+    def people(self) -> PeopleRepository:
+        """Local user accounts and authorization codes (people's sign-in)."""
+        return PeopleRepository(self.connection, self.dialect)
 
     @cached_property
     def audit(self) -> AuditRepository:

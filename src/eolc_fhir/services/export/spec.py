@@ -51,4 +51,5 @@ class ExportSpec:
     def principal(self) -> Principal | None:
         if self.client_id is None:
             return None
-        return Principal(self.client_id, self.ods, self.role, parse_scopes(self.scopes), 0.0)
+        return Principal(self.client_id, self.ods, self.role,
+                         parse_scopes(self.scopes, context=None), 0.0)
