@@ -13,6 +13,7 @@ import pytest
 
 from eolc_fhir.config import Settings
 from eolc_fhir.security.tokens import InvalidToken
+from eolc_fhir.security.ws_binding import issue_binding
 from eolc_fhir.services.subscriptions.ws_tokens import redeem
 from tests.security_support import SecureApp, secure
 
@@ -49,7 +50,7 @@ async def create(secure: SecureApp, headers: dict[str, str], resource: dict[str,
     return str(resp.json()["id"])
 
 
-async def test_websocket_subscription_is_active_without_endpoint_and_never_posted(
+async def test_websocket_subscription_is_active_never_posted_and_advertised(
         secure: SecureApp) -> None:
     gp = await secure.headers("gp")
     sub_id = await create(secure, gp, ws_subscription(heartbeat=1))
@@ -68,9 +69,18 @@ async def test_websocket_subscription_is_active_without_endpoint_and_never_poste
     resp = await secure.http.post("/Subscription", json=odd, headers=gp)
     assert resp.status_code == 422 and "email" in resp.text
     assert resp.json()["issue"][0]["expression"] == ["Subscription.channel.type"]
+    statement = (await secure.http.get("/metadata")).json()
+    rest = statement["rest"][0]
+    assert {"url": "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket",
+            "valueUri": "ws://test/ws"} in rest["extension"]
+    entry = next(r for r in rest["resource"] if r["type"] == "Subscription")
+    assert {"name": "get-ws-binding-token", "definition": "http://hl7.org/fhir/uv/"
+            "subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token"
+            } in entry["operation"]
 
 
-async def test_binding_token_operation_and_its_rules(secure: SecureApp) -> None:
+async def test_binding_token_operation_and_its_rules_and_tokens_that_do_not_bind(
+        secure: SecureApp) -> None:
     gp, hospice = await secure.headers("gp"), await secure.headers("hospice")
     mine = await create(secure, gp, ws_subscription())
     second = await create(secure, gp, ws_subscription(topic="patient-wishes"))
@@ -117,10 +127,8 @@ async def test_binding_token_operation_and_its_rules(secure: SecureApp) -> None:
     unauthenticated = await secure.http.get(f"/Subscription/{mine}/$get-ws-binding-token")
     assert unauthenticated.status_code == 401
 
-
-async def test_tokens_that_do_not_bind(secure: SecureApp) -> None:
-    gp = await secure.headers("gp")
-    mine = await create(secure, gp, ws_subscription())
+    # Tokens that do not bind: none, garbage, an access token (not a binding token), one
+    # whose Subscription was switched off since, one past its expiration.
     access_token = gp["Authorization"].split()[1]
     for bad in ("", "not-a-token", access_token):
         with pytest.raises(InvalidToken):
@@ -135,9 +143,7 @@ async def test_tokens_that_do_not_bind(secure: SecureApp) -> None:
     with pytest.raises(InvalidToken, match="off"):
         await redeem(secure.ctx, token)
     # An expired one: signed by the server, past its exp.
-    from eolc_fhir.security.ws_binding import issue_binding
-
-    principal = secure.ctx.security.tokens._cache[access_token]
+    principal = await secure.ctx.security.tokens.verify(access_token)
     expired, _ = issue_binding(secure.ctx.security.tokens.keys, principal, [mine],
                                int(time.time()) - 1)
     with pytest.raises(InvalidToken, match="expired"):

@@ -66,17 +66,30 @@ async def _ids(request: Request) -> list[str]:
 _WS_SUMMARY = "a token to bind websockets to Subscriptions (Backport IG $get-ws-binding-token)"
 
 
-@router.api_route("/Subscription/$get-ws-binding-token", methods=["GET", "POST"],
-                  responses=fhir_responses(200), summary=_WS_SUMMARY)
+@router.get("/Subscription/$get-ws-binding-token", responses=fhir_responses(200),
+            summary=_WS_SUMMARY)
 async def ws_binding_token_type(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
     ids = await _ids(request)
     body = await get_ws_binding_token(ctx, base, current_principal(), ids or None)
     return bundle_response(request, body)
 
 
-@router.api_route("/Subscription/{resource_id}/$get-ws-binding-token", methods=["GET", "POST"],
-                  responses=fhir_responses(200), summary=_WS_SUMMARY)
+@router.post("/Subscription/$get-ws-binding-token", responses=fhir_responses(200),
+             summary=_WS_SUMMARY + ", ids in a Parameters body")
+async def ws_binding_token_type_post(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
+    return await ws_binding_token_type(request, ctx, base)
+
+
+@router.get("/Subscription/{resource_id}/$get-ws-binding-token",
+            responses=fhir_responses(200), summary=_WS_SUMMARY)
 async def ws_binding_token_one(request: Request, ctx: Ctx, base: BaseUrl,
                                resource_id: ResourceId) -> Response:
     body = await get_ws_binding_token(ctx, base, current_principal(), [resource_id])
     return bundle_response(request, body)
+
+
+@router.post("/Subscription/{resource_id}/$get-ws-binding-token",
+             responses=fhir_responses(200), summary=_WS_SUMMARY)
+async def ws_binding_token_one_post(request: Request, ctx: Ctx, base: BaseUrl,
+                                    resource_id: ResourceId) -> Response:
+    return await ws_binding_token_one(request, ctx, base, resource_id)
