@@ -19,6 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
+from eolc_fhir.fhir.instant import now_us
+from eolc_fhir.storage.database import Database
 from tests.api.test_subscription_websocket import params, ws_subscription
 from tests.builders import make_register_flag
 from tests.unit.subscriptions.support import event_numbers, params_of
@@ -93,3 +95,10 @@ async def test_events_from_another_instance_reach_the_socket(migrated_url: str) 
         assert [int(p["part"][0]["valueString"]) for p in
                 replay["entry"][0]["resource"]["parameter"]
                 if p["name"] == "notification-event"] == [1, 2, 3, 4, 5]
+    # Nothing is ever acknowledged for a websocket Subscription: its events go by age alone.
+    db = Database(migrated_url)
+    try:
+        async with db.unit_of_work() as uow:
+            assert await uow.subscriptions.purge_delivered(now_us() + 1) == 5
+    finally:
+        await db.close()

@@ -43,9 +43,12 @@ async def websocket_channel(websocket: WebSocket) -> None:
     pump = asyncio.create_task(_pump(websocket, socket), name="eolc-websocket-send")
     try:
         while socket.close is None:
-            text = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
             await _handle(ctx, websocket, socket, text.strip())
-        await pump
+        await pump  # what the hub queued last, then its close
     except WebSocketDisconnect:
         pass
     finally:

@@ -116,7 +116,8 @@ async def _read(ctx: ServerContext, token: str) -> Binding:
         return found
     binding = read_binding(ctx.security.tokens.keys, token)
     client = binding.principal.client_id if binding.principal else "-"
-    if not await ctx.security.use_jti(f"ws:{client}", binding.jti, int(binding.expires_at)):
+    # Beside the client's assertion jtis: a binding token's jti starts "ws-".
+    if not await ctx.security.use_jti(client, binding.jti, int(binding.expires_at)):
         raise InvalidToken("the binding token was already used")
     return binding
 
