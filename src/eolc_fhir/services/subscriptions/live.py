@@ -42,6 +42,7 @@ log = logging.getLogger("eolc_fhir.subscriptions")
 CLOSE_NORMAL, CLOSE_POLICY, CLOSE_OVERLOAD = 1000, 1008, 1013
 _QUEUE_LIMIT = 1000  # messages waiting for one socket before it is closed as too slow
 _READ_LIMIT = 20  # Bundles' worth of events read per subscription per round
+BIND_WITHIN = 30.0  # seconds a socket may stay open without ever binding
 
 
 @dataclass
@@ -61,6 +62,8 @@ class LiveSocket:
         self.bound: dict[str, _Bound] = {}
         self.close: tuple[int, str] | None = None
         self.principal: Any = None
+        self.opened = time.monotonic()
+        self.ever_bound = False
 
     def send(self, text: str) -> bool:
         if self.close is not None:
@@ -129,7 +132,7 @@ class LiveHub:
     def bind(self, socket: LiveSocket, rows: list[StateRow], expires_at: float,
              principal: Any) -> None:
         """Bind (or re-bind, keeping the cursor) and send each Subscription's handshake."""
-        socket.principal = principal
+        socket.principal, socket.ever_bound = principal, True
         for row in rows:
             kept = socket.bound.get(row.sub_id)
             cursor = kept.cursor if kept is not None else row.last_event_number
@@ -170,8 +173,10 @@ class LiveHub:
         return False
 
     def _expire(self) -> None:
-        now = time.time()
+        now, idle_since = time.time(), time.monotonic() - BIND_WITHIN
         for socket in list(self.sockets):
+            if not socket.ever_bound and socket.opened < idle_since:
+                socket.end(CLOSE_POLICY, f"no bind-with-token within {BIND_WITHIN:g} s")
             gone = [b for b in socket.bound.values() if b.expires_at <= now]
             for b in gone:
                 del socket.bound[b.sub_id]
