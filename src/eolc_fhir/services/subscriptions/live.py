@@ -161,13 +161,16 @@ class LiveHub:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(probe if self.sockets else None):
                     await self._wake.wait()
-                    self._token = None  # woken: read whatever the counter says
+                    backstop = 0.0  # woken: read the outbox now
 
     def _changed(self) -> bool:
-        """Did any process commit a resource write since the last round? (True when
-        woken, or when no probe exists.)"""
+        """Did any process commit a resource write since the last round? Without a probe
+        (PostgreSQL before its read pool listens, in-memory SQLite) the wake-ups and the
+        backstop poll decide."""
         token = self.ctx.db.change_token()
-        if token is None or token != self._token:
+        if token is None:
+            return False
+        if token != self._token:
             self._token = token
             return True
         return False
@@ -196,6 +199,7 @@ class LiveHub:
         more = True
         while more:
             bindings = self._bindings()
+            self._last_rows = {k: v for k, v in self._last_rows.items() if k in bindings}
             if not bindings:
                 return
             rows, events = await self._read(bindings)
