@@ -90,6 +90,7 @@ class LiveHub:
         self._unlisten: Callable[[], Awaitable[None]] | None = None
         self._token: Any = None
         self._last_rows: dict[str, StateRow] = {}  # each bound Subscription's last state read
+        self.dev_tokens: dict[str, Any] = {}  # --insecure-dev binding tokens (ws_tokens.py)
         self.rounds = 0
 
     @property

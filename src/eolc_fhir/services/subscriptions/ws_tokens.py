@@ -25,13 +25,13 @@ from eolc_fhir.security.tokens import InvalidToken
 from eolc_fhir.security.visibility import hidden
 from eolc_fhir.security.ws_binding import Binding, issue_binding, read_binding
 from eolc_fhir.services.context import ServerContext
+from eolc_fhir.services.subscriptions.live import hub_of
 from eolc_fhir.services.subscriptions.outbox import WS_PATH, SubscriptionEngine, websocket_url
 from eolc_fhir.storage.subscription_repo import LIVE, StateRow
 from eolc_fhir.subscriptions.spec import WEBSOCKET
 
 __all__ = ["get_ws_binding_token", "redeem", "websocket_url", "WS_PATH", "InvalidToken"]
 
-_DEV_TOKENS: dict[str, Binding] = {}  # --insecure-dev only: this process's unused tokens
 
 
 def _is_websocket(ctx: ServerContext, row: StateRow) -> bool:
@@ -90,8 +90,8 @@ async def get_ws_binding_token(ctx: ServerContext, base: str, principal: Princip
         token, _ = issue_binding(ctx.security.tokens.keys, principal, subs, expires)
     else:
         token = secrets.token_urlsafe(32)
-        _forget_expired()
-        _DEV_TOKENS[token] = Binding(tuple(subs), None, float(expires), token)
+        dev = _dev_tokens(ctx)
+        dev[token] = Binding(tuple(subs), None, float(expires), token)
     params: list[dict[str, Any]] = [
         {"name": "token", "valueString": token},
         {"name": "expiration", "valueDateTime": to_instant(expires * 1_000_000)},
@@ -101,16 +101,18 @@ async def get_ws_binding_token(ctx: ServerContext, base: str, principal: Princip
     return orjson.dumps({"resourceType": "Parameters", "parameter": params})
 
 
-def _forget_expired() -> None:
+def _dev_tokens(ctx: ServerContext) -> dict[str, Binding]:
+    """--insecure-dev: this process's unused tokens (kept by its hub), expired ones gone."""
+    tokens = hub_of(ctx).dev_tokens
     now = time.time()
-    for key in [k for k, b in _DEV_TOKENS.items() if b.expires_at <= now]:
-        del _DEV_TOKENS[key]
+    for key in [k for k, b in tokens.items() if b.expires_at <= now]:
+        del tokens[key]
+    return tokens
 
 
 async def _read(ctx: ServerContext, token: str) -> Binding:
     if ctx.security is None:
-        _forget_expired()
-        found = _DEV_TOKENS.pop(token, None)
+        found = _dev_tokens(ctx).pop(token, None)
         if found is None:
             raise InvalidToken("the binding token is unknown, expired or already used")
         return found
