@@ -25,6 +25,7 @@ from eolc_fhir.api import (
     subscriptions,
     system,
     unknown_operations,
+    websocket,
 )
 from eolc_fhir.api.fastread import FastReadMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
@@ -47,6 +48,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(signin.router)
     app.include_router(signin_external.router)
+    app.include_router(websocket.router)  # /ws: the binding token is its authentication
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;
     # every operation's route before unknown_operations, which answers for the others.

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = 30.0
     dispatcher_poll_seconds: float = 2.0
     event_retention_days: float = 30.0
+    # The websocket channel (docs/api.md "Websocket channel").
+    websocket_token_seconds: int = Field(default=300, ge=10, description="how long a "
+                                         "$get-ws-binding-token token (and the binding made "
+                                         "with it) lasts; never past the caller's access token")
+    websocket_probe_seconds: float = Field(default=0.1, gt=0, description="how often a process "
+                                           "with bound websockets looks for changes committed "
+                                           "by other processes (SQLite; PostgreSQL is woken "
+                                           "by NOTIFY)")
     # Bulk export (issue 14; docs/api.md "$export").
     run_exports: bool = Field(default=True, description="run bulk export jobs inside the "
                               "server process (off: this process only accepts and answers them)")

@@ -1,14 +1,19 @@
-"""Subscription operations of the Backport IG: $status and $events."""
+"""Subscription operations of the Backport IG: $status, $events and $get-ws-binding-token."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.responses import bundle_response
+from eolc_fhir.fhir.errors import InvalidRequest
+from eolc_fhir.fhir.ids import is_valid_id
+from eolc_fhir.security import current_principal
 from eolc_fhir.services.subscriptions.status import subscription_events, subscription_status
+from eolc_fhir.services.subscriptions.ws_tokens import get_ws_binding_token
 
 __all__ = ["router"]
 
@@ -35,3 +40,56 @@ async def status_one(request: Request, ctx: Ctx, base: BaseUrl,
 async def events(request: Request, ctx: Ctx, base: BaseUrl, resource_id: ResourceId) -> Response:
     query = dict(request.query_params.items())
     return bundle_response(request, await subscription_events(ctx, base, resource_id, query))
+
+
+async def _ids(request: Request) -> list[str]:
+    """``id`` from the query (repeated or comma-separated) and from a POSTed Parameters."""
+    found = [i for k, v in request.query_params.multi_items() if k == "id"
+             for i in v.split(",") if i]
+    body = await request.body() if request.method == "POST" else b""
+    if body.strip():
+        try:
+            params = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("the body must be a Parameters resource") from None
+        if not isinstance(params, dict) or params.get("resourceType") != "Parameters":
+            raise InvalidRequest("the body must be a Parameters resource")
+        for p in params.get("parameter") or []:
+            if isinstance(p, dict) and p.get("name") == "id":
+                found.append(str(p.get("valueId", p.get("valueString", ""))))
+    for value in found:
+        if not is_valid_id(value):
+            raise InvalidRequest(f"'{value}' is not a valid Subscription id", expression="id")
+    return found
+
+
+_WS_SUMMARY = "a token to bind websockets to Subscriptions (Backport IG $get-ws-binding-token)"
+
+
+@router.get("/Subscription/$get-ws-binding-token", responses=fhir_responses(200),
+            summary=_WS_SUMMARY)
+async def ws_binding_token_type(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
+    ids = await _ids(request)
+    body = await get_ws_binding_token(ctx, base, current_principal(), ids or None)
+    return bundle_response(request, body)
+
+
+@router.post("/Subscription/$get-ws-binding-token", responses=fhir_responses(200),
+             summary=_WS_SUMMARY + ", ids in a Parameters body")
+async def ws_binding_token_type_post(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
+    return await ws_binding_token_type(request, ctx, base)
+
+
+@router.get("/Subscription/{resource_id}/$get-ws-binding-token",
+            responses=fhir_responses(200), summary=_WS_SUMMARY)
+async def ws_binding_token_one(request: Request, ctx: Ctx, base: BaseUrl,
+                               resource_id: ResourceId) -> Response:
+    body = await get_ws_binding_token(ctx, base, current_principal(), [resource_id])
+    return bundle_response(request, body)
+
+
+@router.post("/Subscription/{resource_id}/$get-ws-binding-token",
+             responses=fhir_responses(200), summary=_WS_SUMMARY)
+async def ws_binding_token_one_post(request: Request, ctx: Ctx, base: BaseUrl,
+                                    resource_id: ResourceId) -> Response:
+    return await ws_binding_token_one(request, ctx, base, resource_id)

@@ -9,7 +9,7 @@ from eolc_fhir.fhir import models
 from eolc_fhir.search import SearchRegistry
 from eolc_fhir.services import conformance, security_hooks
 from eolc_fhir.services.context import ServerContext
-from eolc_fhir.services.subscriptions import lifecycle, ownership
+from eolc_fhir.services.subscriptions import lifecycle, live, ownership
 from eolc_fhir.storage import migrate
 from eolc_fhir.storage.database import Database
 from eolc_fhir.validation import ProfileSet
@@ -113,6 +113,7 @@ async def close_context(ctx: ServerContext) -> None:
     dispatcher, ctx.dispatcher = ctx.dispatcher, None
     if dispatcher is not None:
         await dispatcher.stop()
+    await live.stop_hub(ctx)  # bound websockets are told the server is stopping
     groups, ctx.create_groups = ctx.create_groups, None
     if groups is not None:
         await groups.stop()

@@ -15,11 +15,15 @@ from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.subscription_tables import subscription_events as ev
 from eolc_fhir.storage.subscription_tables import subscription_state as st
 
-__all__ = ["SubscriptionRepository", "StateRow", "EventRow", "Ack", "NOTIFY_CHANNEL", "listen"]
+__all__ = ["SubscriptionRepository", "StateRow", "EventRow", "Ack", "NOTIFY_CHANNEL", "listen",
+           "PARKED_US"]
 
 NOTIFY_CHANNEL = "eolc_subscription_events"
 LIVE = ("requested", "active", "error")
-CLASSIC_LIKE = "classic:%"  # the pseudo-topic of classic subscriptions (subscriptions/spec.py)
+CLASSIC_LIKE = "classic:%"
+# ``next_attempt_us`` of a websocket Subscription: never due for the dispatcher (nothing to
+# POST), and its events are purged by age alone (the sockets' hub sends them best-effort).
+PARKED_US = 1 << 62  # the pseudo-topic of classic subscriptions (subscriptions/spec.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +86,14 @@ class SubscriptionRepository:
     # --- the write side (inside resource write transactions) -------------------------
 
     async def upsert_state(self, sub_id: str, *, topic: str, status: str, spec: str,
-                           heartbeat_us: int, now_us: int, owner: str | None) -> None:
-        """Create the row, or reset it for a changed Subscription (keeps the counters)."""
+                           heartbeat_us: int, now_us: int, owner: str | None,
+                           parked: bool = False) -> None:
+        """Create the row, or reset it for a changed Subscription (keeps the counters);
+        ``parked``: a websocket Subscription, never due for the dispatcher."""
         # last_sent_us 0 means "handshake still to do"
         values = {"topic": topic, "status": status, "spec": spec, "heartbeat_us": heartbeat_us,
-                  "failures": 0, "next_attempt_us": 0, "last_error": None, "last_sent_us": 0}
+                  "failures": 0, "next_attempt_us": PARKED_US if parked else 0,
+                  "last_error": None, "last_sent_us": 0}
         result = await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(values))
         if result.rowcount == 0:
             await self.conn.execute(insert(st).values(
@@ -296,11 +303,14 @@ class SubscriptionRepository:
         await self.conn.execute(update(st).values(lease_owner=None, lease_until_us=0))
 
     async def purge_delivered(self, before_us: int) -> int:
-        """Delete delivered events older than the retention; undelivered ones stay."""
+        """Delete delivered events older than the retention; undelivered ones stay (but a
+        parked, websocket, Subscription's events go by age alone)."""
         delivered = select(st.c.delivered_number).where(
             st.c.sub_id == ev.c.sub_id).scalar_subquery()
+        parked = select(st.c.next_attempt_us).where(st.c.sub_id == ev.c.sub_id).scalar_subquery()
         result = await self.conn.execute(delete(ev).where(
-            ev.c.created_us < before_us, ev.c.event_number <= delivered))
+            ev.c.created_us < before_us, or_(ev.c.event_number <= delivered,
+                                             parked >= PARKED_US)))
         return int(result.rowcount or 0)
 
 

@@ -4,7 +4,9 @@ Where things are carried (Subscriptions R5 Backport IG, R4 flavour):
 
 - ``criteria``: the topic canonical; ``_criteria.extension[backport-filter-criteria]``:
   filters, ``Type?param=value&...`` (or ``Type.param=value``); several are ANDed.
-- ``channel.type`` ``rest-hook``; ``channel.endpoint``; ``channel.header`` (sent as is);
+- ``channel.type`` ``rest-hook`` (``channel.endpoint``; ``channel.header``, sent as is) or
+  ``websocket`` (no endpoint: clients bind with ``$get-ws-binding-token``; topic-based only).
+  ``channel.type`` may carry ``backport-channel-type``: its code must be the same one;
   ``channel.payload`` ``application/fhir+json`` with ``_payload.extension
   [backport-payload-content]`` ``empty`` | ``id-only`` | ``full-resource``.
 - ``channel.extension``: ``backport-heartbeat-period``, ``backport-timeout``,
@@ -34,7 +36,7 @@ from eolc_fhir.subscriptions.topics import Topic
 
 __all__ = ["SubscriptionSpec", "Filter", "read_spec", "spec_from_json", "spec_to_json",
            "BACKPORT", "SECRET_EXT", "CONTENT_LEVELS", "CLASSIC_PREFIX", "channel_parts",
-           "end_us_of", "check_channel"]
+           "end_us_of", "check_channel", "WEBSOCKET"]
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 SECRET_EXT = "https://eolc.example.org/fhir/StructureDefinition/eolc-subscription-secret"
@@ -44,6 +46,7 @@ _MAX_MAX_COUNT = 500
 _DEFAULT_TIMEOUT = 10
 _MAX_TIMEOUT = 120
 CLASSIC_PREFIX = "classic:"
+WEBSOCKET = "websocket"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class SubscriptionSpec:
     secret: str | None
     kind: str = "topic"  # "classic": an R4 criteria search (classic.py)
     end_us: int | None = None  # Subscription.end: nothing is delivered after it
+    channel: str = "rest-hook"  # or "websocket": sent to bound sockets, never POSTed
 
 
 def _ext(element: dict[str, Any] | None, name: str) -> list[Any]:
@@ -152,21 +156,32 @@ def _content(channel: dict[str, Any]) -> str:
     return str(content)
 
 
-def check_channel(channel: Any, default_payload: str | None = "application/fhir+json"
-                  ) -> dict[str, Any]:
-    """A rest-hook channel with an endpoint; ``payload`` absent is ``default_payload``
-    (None: allowed absent, the classic empty ping)."""
+def _channel_type(channel: dict[str, Any], types: tuple[str, ...]) -> str:
+    kind = channel.get("type")
+    coded = [c.get("code") for c in _ext(channel.get("_type"), "backport-channel-type")
+             if isinstance(c, dict)]
+    if kind not in types or any(code != kind for code in coded):
+        wanted = " or ".join(types)
+        raise _bad(f"channel type '{coded[0] if coded else kind}' is not supported; use "
+                   f"{wanted}", "Subscription.channel.type")
+    return str(kind)
+
+
+def check_channel(channel: Any, default_payload: str | None = "application/fhir+json",
+                  types: tuple[str, ...] = ("rest-hook",)) -> dict[str, Any]:
+    """A rest-hook channel with an endpoint (or, where ``types`` allows it, a websocket
+    one); ``payload`` absent is ``default_payload`` (None: allowed absent, the classic
+    empty ping)."""
     if not isinstance(channel, dict):
         raise InvalidRequest("Subscription.channel is required", code="required",
                              expression="Subscription.channel")
-    if channel.get("type") != "rest-hook":
-        raise _bad(f"channel type '{channel.get('type')}' is not supported; use rest-hook",
-                   "Subscription.channel.type")
+    kind = _channel_type(channel, types)
     payload = channel.get("payload", default_payload)
     if payload not in ("application/fhir+json", "application/json", None):
         raise _bad(f"payload '{payload}' is not supported; use application/fhir+json",
                    "Subscription.channel.payload")
-    if not isinstance(channel.get("endpoint"), str) or not channel["endpoint"]:
+    if kind == "rest-hook" and (not isinstance(channel.get("endpoint"), str)
+                                or not channel["endpoint"]):
         raise InvalidRequest("a rest-hook channel needs an endpoint", code="required",
                              expression="Subscription.channel.endpoint")
     return channel
@@ -180,7 +195,7 @@ def channel_parts(channel: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest("each channel.header must be 'Name: value' on one line",
                              expression="Subscription.channel.header")
     secrets = _ext(channel, SECRET_EXT)
-    return {"endpoint": channel["endpoint"], "headers": tuple(headers),
+    return {"endpoint": str(channel.get("endpoint") or ""), "headers": tuple(headers),
             "secret": str(secrets[0]) if secrets else None,
             "timeout_seconds": _int_ext(channel, "backport-timeout", _DEFAULT_TIMEOUT, 1,
                                         _MAX_TIMEOUT)}
@@ -207,12 +222,12 @@ def read_spec(resource: dict[str, Any], topics: dict[str, Topic]) -> Subscriptio
                    f"{', '.join(sorted(topics))}", "Subscription.criteria")
     filters = tuple(_filter(str(text), topic)
                     for text in _ext(resource.get("_criteria"), "backport-filter-criteria"))
-    channel = check_channel(resource.get("channel"))
+    channel = check_channel(resource.get("channel"), types=("rest-hook", WEBSOCKET))
     return SubscriptionSpec(
         topic=topic.url, filters=filters, content=_content(channel),
         max_count=_int_ext(channel, "backport-max-count", _DEFAULT_MAX_COUNT, 1, _MAX_MAX_COUNT),
         heartbeat_seconds=_int_ext(channel, "backport-heartbeat-period", 0, 0, 86400 * 7),
-        end_us=end_us_of(resource), **channel_parts(channel),
+        end_us=end_us_of(resource), channel=str(channel["type"]), **channel_parts(channel),
     )
 
 

@@ -12,7 +12,8 @@ Status on a write by a client: ``off`` stays off; an ``end`` already past is sto
 ``off`` (accepted, never delivered); anything else is stored ``requested`` and the
 dispatcher's first contact makes it ``active`` or ``error`` (a topic-based create must
 say ``requested``, as the Backport IG asks; a classic one may say anything, as the
-R4 examples do, and the server decides).
+R4 examples do, and the server decides). A ``websocket`` Subscription has no endpoint
+to try, so it is stored ``active`` at once; its handshake goes to each socket that binds.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from eolc_fhir.subscriptions.classic import is_classic, read_classic
 from eolc_fhir.subscriptions.endpoints import check_endpoint
 from eolc_fhir.subscriptions.r4_topics import is_topic_basic
 from eolc_fhir.subscriptions.secrets import mask, unmask
-from eolc_fhir.subscriptions.spec import SubscriptionSpec, read_spec, spec_from_json, spec_to_json
+from eolc_fhir.subscriptions.spec import (
+    WEBSOCKET,
+    SubscriptionSpec,
+    read_spec,
+    spec_from_json,
+    spec_to_json,
+)
 
 __all__ = ["OWNER", "SYSTEM_WRITE", "check_subscription", "prepare_subscription",
            "subscription_changed", "guard_topics", "mask_stored_secrets", "ENDED"]
@@ -62,8 +69,9 @@ def check_subscription(ctx: ServerContext, resource: dict[str, Any]) -> Subscrip
                             "to it", expression="Subscription.criteria")
     else:
         spec = read_spec(resource, engine.topics)
-    check_endpoint(spec.endpoint, insecure_dev=ctx.settings.insecure_dev,
-                   allowed_hosts=ctx.settings.delivery_allowed_hosts)
+    if spec.channel != WEBSOCKET:
+        check_endpoint(spec.endpoint, insecure_dev=ctx.settings.insecure_dev,
+                       allowed_hosts=ctx.settings.delivery_allowed_hosts)
     topic = engine.topic_of(spec.topic)
     for f in spec.filters:
         engine.matcher.check(f.resource_type, list(f.params), topic.url)
@@ -86,7 +94,9 @@ def _status(resource: dict[str, Any], spec: SubscriptionSpec, creating: bool) ->
                              "sets 'active' after a successful handshake)",
                              expression="Subscription.status")
     ended = spec.end_us is not None and spec.end_us <= now_us()
-    return "off" if status == "off" or ended else "requested"
+    if status == "off" or ended:
+        return "off"
+    return "active" if spec.channel == WEBSOCKET else "requested"
 
 
 async def prepare_subscription(ctx: ServerContext, uow: UnitOfWork, resource: dict[str, Any],
@@ -102,7 +112,7 @@ async def prepare_subscription(ctx: ServerContext, uow: UnitOfWork, resource: di
     resource["status"] = status
     if spec.end_us is not None and spec.end_us <= now_us():
         resource["error"] = ENDED
-    elif status == "requested":
+    elif status != "off":
         resource.pop("error", None)  # the server's to set, after its first contact
     mask(resource)
     uow.notes[_note(sub_id)] = spec
@@ -137,9 +147,14 @@ async def subscription_changed(ctx: ServerContext, uow: UnitOfWork, change: Chan
     if spec is None:  # written without the prepare step (not through the write path)
         spec = check_subscription(ctx, orjson.loads(orjson.dumps(resource)))
     state = "off" if resource.get("status") == "off" else "requested"
+    websocket = spec.channel == WEBSOCKET
+    if websocket and state != "off":
+        state = "active"
+    # A websocket Subscription is parked for the dispatcher: the sockets' hub sends it
+    # (services/subscriptions/live.py), heartbeats included.
     await repo.upsert_state(sub_id, topic=spec.topic, status=state, spec=spec_to_json(spec),
-                            heartbeat_us=spec.heartbeat_seconds * 1_000_000, now_us=now_us(),
-                            owner=OWNER.get())
+                            heartbeat_us=0 if websocket else spec.heartbeat_seconds * 1_000_000,
+                            now_us=now_us(), owner=OWNER.get(), parked=websocket)
     log.info("subscription %s %s: %s (%s %s)", sub_id, change.interaction, state, spec.kind,
              spec.topic)
     if state == "requested":

@@ -31,7 +31,7 @@ from eolc_fhir.subscriptions.spec import CLASSIC_PREFIX, SubscriptionSpec, spec_
 from eolc_fhir.subscriptions.topics import Topic, Trigger, load_topics
 
 __all__ = ["SubscriptionEngine", "install", "on_write", "on_write_batch", "OWNER", "SYSTEM_WRITE",
-           "base_url", "TOPIC_EXT"]
+           "base_url", "TOPIC_EXT", "WS_PATH", "websocket_url"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 
@@ -42,7 +42,12 @@ _OPERATIONS = [
      "OperationDefinition/backport-subscription-status"},
     {"name": "events", "definition": "http://hl7.org/fhir/uv/subscriptions-backport/"
      "OperationDefinition/backport-subscription-events"},
+    {"name": "get-ws-binding-token", "definition": "http://hl7.org/fhir/uv/subscriptions-"
+     "backport/OperationDefinition/backport-subscription-get-ws-binding-token"},
 ]
+# Where websocket clients connect (the R4 core extension the IG's websocket flow reads).
+WS_PATH = "/ws"
+WEBSOCKET_EXT = "http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket"
 
 
 class SubscriptionEngine:
@@ -58,6 +63,7 @@ class SubscriptionEngine:
                              for rtype, topics in self.by_type.items()}
         self.matcher = Matcher(ctx, self.topics.values())
         self.dispatcher: Any = None
+        self.live: Any = None  # the websocket hub (live.py), once a socket connected
         self._specs: dict[str, tuple[str, SubscriptionSpec]] = {}
         self._classic: dict[str, Topic] = {}
 
@@ -86,12 +92,20 @@ class SubscriptionEngine:
     def wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
+        if self.live is not None:
+            self.live.wake()
 
 
 def base_url(ctx: ServerContext) -> str:
     """The public base used in notifications (settings.base_url, else host and port)."""
     s = ctx.settings
     return (s.base_url or f"http://{s.host}:{s.port}").rstrip("/")
+
+
+def websocket_url(base: str) -> str:
+    """Where websocket clients connect: the public base, ws(s):// for http(s)://, + /ws."""
+    scheme, _, rest = base.rstrip("/").partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}{WS_PATH}"
 
 
 def install(ctx: ServerContext) -> SubscriptionEngine:
@@ -103,7 +117,15 @@ def install(ctx: ServerContext) -> SubscriptionEngine:
     ctx.hooks.batch_write_hooks[on_write] = on_write_batch
     ctx.hooks.capability_contributors.append(
         lambda rtype, entry: _advertise(engine, rtype, entry))
+    ctx.hooks.statement_contributors.append(_advertise_websocket)
     return engine
+
+
+def _advertise_websocket(statement: dict[str, Any]) -> None:
+    """``rest.extension[capabilitystatement-websocket]``: the ``/ws`` endpoint."""
+    url = websocket_url(str((statement.get("implementation") or {}).get("url", "")))
+    for rest in statement.get("rest", []):
+        rest.setdefault("extension", []).append({"url": WEBSOCKET_EXT, "valueUri": url})
 
 
 def _advertise(engine: SubscriptionEngine, rtype: str, entry: dict[str, Any]) -> None:
