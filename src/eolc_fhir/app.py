@@ -25,6 +25,7 @@ from eolc_fhir.api import (
     unknown_operations,
 )
 from eolc_fhir.api.fastread import FastReadMiddleware
+from eolc_fhir.api.html_format import HtmlAnswerMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.api.xml_format import XmlAnswerMiddleware
 from eolc_fhir.config import Settings
@@ -90,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_depth=settings.max_json_depth)
     app.add_middleware(guard.SecurityMiddleware, settings=settings)  # headers, auth
+    # The $wishes page is drawn from the JSON document the security layer audited.
+    app.add_middleware(HtmlAnswerMiddleware)
     # Outermost: the security layer reads answers as JSON; XML is made after it.
     app.add_middleware(XmlAnswerMiddleware)
     return app
