@@ -43,6 +43,7 @@ _FORM_PREFIXES = ("/auth/",)
 # Bulk export files are NDJSON: a bulk client may ask for them by that name.
 _EXPORT_FILES = "/_export/"
 _NDJSON = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
+_NOT_FHIR = "/docs"  # the API docs page and its files: HTML, CSS, script, whatever is asked
 
 
 def _takes_form(scope: Scope) -> bool:
@@ -56,7 +57,7 @@ def _acceptable(accept: str, path: str = "") -> bool:
     for the $wishes summary)."""
     if accept_preference(accept) is not None:
         return True
-    if is_html_path(path) and prefers_html(accept):
+    if (is_html_path(path) and prefers_html(accept)) or path.startswith(_NOT_FHIR):
         return True
     for part in accept.split(","):
         media = part.split(";")[0].strip().lower()
