@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -182,3 +184,45 @@ async def test_html_follows_the_roles_and_is_audited(secure: SecureApp) -> None:
     assert "Margaret" not in refused.text and "NOT FOR" not in refused.text
     anonymous = await secure.http.get("/Patient/$wishes", params={**QUERY, "_format": "html"})
     assert anonymous.status_code == 401 and "Bearer" in anonymous.headers["www-authenticate"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _browser_or_skip() -> Any:
+    """Playwright's async API, or a skip where Chromium is not installed (never on CI:
+    .ci/run installs it, and a missing browser there is a failure)."""
+    if not CHROMIUM.exists() and not os.environ.get("CI"):
+        pytest.skip("Chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+    from playwright.async_api import async_playwright
+    return async_playwright
+
+
+@pytest.mark.engines("sqlite")
+async def test_the_page_in_a_real_browser(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    """Chromium shows the server's own answer (headers included): no CSP violation, no
+    script run, the CPR status drawn above everything else."""
+    answer = await client.get("/Patient/$wishes", params=QUERY, headers={"Accept": HTML})
+    assert answer.status_code == 200
+    async with _browser_or_skip()() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   args=BROWSER_ARGS)
+        page = await browser.new_page(viewport={"width": 900, "height": 1200})
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        await page.route("http://eolc.test/**", lambda route: route.fulfill(
+            status=200, headers=dict(answer.headers), body=answer.content))
+        await page.goto("http://eolc.test/Patient/$wishes")
+        assert problems == []  # a blocked style or script would be reported here
+        assert await page.evaluate("typeof window.alert === 'function' && !document.scripts.length")
+        text = await page.inner_text("body")
+        assert "Wants <script>alert(1)</script> and <img src=x onerror=alert(2)>" in text
+        tops = [(await page.locator(sel).first.bounding_box() or {}).get("y", -1.0)
+                for sel in ("#cpr", "#warnings", ".section-respect", ".section-what-matters")]
+        assert tops == sorted(tops) and tops[0] > 0
+        await page.screenshot(path=str(Path(os.environ.get("EOLC_SCREENSHOT_DIR", tmp_path))
+                                       / "wishes-summary.png"), full_page=True)
+        await browser.close()
