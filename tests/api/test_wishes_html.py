@@ -45,7 +45,11 @@ def _record() -> list[dict[str, Any]]:
     return [make_patient(id=PID), centre, {**make_cpr_flag(), "id": "cpr-1"},
             {**make_respect_form(), "id": "respect-1"}, {**make_lpa(), "id": "lpa-1"},
             {**make_care_plan(note=[{"text": HOSTILE}]), "id": "acp-1"},
-            {**make_episode(), "id": "episode-1"}]
+            {**make_episode(), "id": "episode-1"},
+            make_patient(id="died-1", identifier=[{**make_patient()["identifier"][0],
+                                                   "value": VALID_NHS_NUMBERS[1]}],
+                         name=[{"family": "Okoro", "given": ["Ada"]}],
+                         deceasedDateTime="2026-11-02T04:10:00Z")]
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +108,18 @@ async def test_cpr_and_warnings_come_before_everything_else(client: httpx.AsyncC
 
 
 @pytest.mark.engines("sqlite")
+async def test_a_death_is_marked_before_anything_else(client: httpx.AsyncClient) -> None:
+    page = _page(await client.get("/Patient/died-1/$wishes", params={"_format": "html"}))
+    assert "<title>DECEASED: Ada Okoro" in page
+    body = page[page.index("<body>"):]
+    assert body.index("DECEASED: This person died 2026-11-02 04:10 UTC") \
+        < body.index("Ada Okoro") \
+        < body.index('id="cpr"')
+    alive = _page(await client.get("/Patient/$wishes", params=QUERY, headers={"Accept": HTML}))
+    assert "DECEASED" not in alive
+
+
+@pytest.mark.engines("sqlite")
 async def test_patient_text_is_shown_as_text(client: httpx.AsyncClient) -> None:
     page = _page(await client.get("/Patient/$wishes", params=QUERY, headers={"Accept": HTML}))
     assert "Wants &lt;script&gt;alert(1)&lt;/script&gt; and &lt;img src=x onerror=alert(2)&gt;" \
@@ -139,6 +155,7 @@ async def test_html_is_for_wishes_only_and_json_is_unchanged(client: httpx.Async
         assert (await client.get(path, params={"_format": "html"})).status_code == 406
     plain = await client.get("/Patient/$wishes", params=QUERY)
     assert plain.headers["content-type"].startswith("application/fhir+json")
+    assert plain.headers["vary"] == "Accept"  # the same ETag names both forms
     assert plain.json()["type"] == "document"
     xml = await client.get("/Patient/$wishes", params=QUERY,
                            headers={"Accept": "application/fhir+xml, text/html;q=0.5"})

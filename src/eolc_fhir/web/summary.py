@@ -78,7 +78,8 @@ def summary_of(bundle: dict[str, Any]) -> WishesSummary:
     patient = by_ref.get(str((composition.get("subject") or {}).get("reference")), {})
     sections = {_code(s): s for s in composition.get("section") or []}
     warnings = _alerts(sections.get("warnings"), by_ref)
-    died = next((w.detail for w in warnings if w.code == "deceased"), None)
+    died = next((w.detail[:1].upper() + w.detail[1:] for w in warnings
+                 if w.code == "deceased"), None)
     return WishesSummary(
         name=_name(patient), nhs_number=_nhs_number(patient),
         birth_date=_readable_date(patient.get("birthDate")), deceased=died,
