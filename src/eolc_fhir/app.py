@@ -13,6 +13,7 @@ from eolc_fhir import __version__
 from eolc_fhir.api import (
     auth,
     conformance,
+    docs_page,
     errors,
     export,
     guard,
@@ -28,6 +29,7 @@ from eolc_fhir.api import (
     websocket,
 )
 from eolc_fhir.api.fastread import FastReadMiddleware
+from eolc_fhir.api.html_format import HtmlAnswerMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.api.xml_format import XmlAnswerMiddleware
 from eolc_fhir.config import Settings
@@ -43,8 +45,10 @@ log = logging.getLogger("eolc_fhir")
 _GUARDED = [Depends(guard.authorize_route)]
 
 
-def _include_routers(app: FastAPI) -> None:
+def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(system.router)
+    if settings.api_docs:
+        app.include_router(docs_page.router)
     app.include_router(auth.router)
     app.include_router(signin.router)
     app.include_router(signin_external.router)
@@ -84,18 +88,20 @@ def create_app(settings: Settings) -> FastAPI:
         description="FHIR R4 server for shared end-of-life care records. FHIR JSON and FHIR "
                     "XML (application/fhir+xml, _format=xml) in bodies and answers.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # our own /docs (api/docs_page.py): Swagger UI from local files
         redoc_url=None,
         # No OpenTelemetry here: without this FastAPI asks its providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install_error_handlers(app)
-    _include_routers(app)
+    _include_routers(app, settings)
     # Added last = outermost: negotiation refuses first, then the lean paths.
     app.add_middleware(FastReadMiddleware)
     app.add_middleware(NegotiationMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_depth=settings.max_json_depth)
     app.add_middleware(guard.SecurityMiddleware, settings=settings)  # headers, auth
+    # The $wishes page is drawn from the JSON document the security layer audited.
+    app.add_middleware(HtmlAnswerMiddleware)
     # Outermost: the security layer reads answers as JSON; XML is made after it.
     app.add_middleware(XmlAnswerMiddleware)
     return app

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     oidc_ods_claim: str = Field(default="ods", description="the id_token claim holding the "
                                 "person's ODS code (same)")
     hsts: bool = Field(default=False, description="send Strict-Transport-Security (behind TLS)")
+    api_docs: bool = Field(default=True, description="serve the API docs page /docs (Swagger "
+                           "UI, its files served by this server); /openapi.json stays either way")
     # Subscriptions (issue 5): delivery retries, endpoint checks, event retention.
     run_dispatcher: bool = Field(default=True, description="run the subscription dispatcher "
                                  "inside the server process (off: run `eolc-fhir dispatch`)")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["fhir_body", "fhir_responses", "patch_body", "RESOURCE_SCHEMA", "OUTCOME_SCHEMA"]
+__all__ = ["fhir_body", "fhir_responses", "patch_body", "with_html_page", "RESOURCE_SCHEMA",
+           "OUTCOME_SCHEMA"]
 
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
@@ -88,3 +89,12 @@ def fhir_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             out[s] = {"description": "No content"}
     out["default"] = {"description": "OperationOutcome", "content": _answer(OUTCOME_SCHEMA)}
     return out
+
+
+def with_html_page(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Responses of $wishes: its 200 may also be the printable page (api/html_format.py)."""
+    page = {"schema": {"type": "string",
+                       "description": "the summary as a self-contained printable HTML page "
+                                      "(Accept: text/html or _format=html)"}}
+    ok = responses[200]
+    return {**responses, 200: {**ok, "content": {**ok["content"], "text/html": page}}}

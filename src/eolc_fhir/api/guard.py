@@ -44,9 +44,9 @@ from eolc_fhir.services.operations import operation_reads
 __all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
-PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect",
+PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs",
                 "/openapi.json", "/favicon.ico")
-_PUBLIC_PREFIXES = ("/.well-known/", "/auth/")
+_PUBLIC_PREFIXES = ("/.well-known/", "/auth/", "/docs/static/")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -68,8 +68,7 @@ def _is_public(path: str) -> bool:
 
 def _security_headers(scope: Scope, settings: Settings, request_id: str) -> list[Any]:
     headers = list(_BASE_HEADERS)
-    if not scope["path"].startswith("/docs"):
-        headers.append(_CSP)  # Swagger UI needs its scripts
+    headers.append(_CSP)  # pages that need more (/docs, the $wishes page) set their own
     if settings.hsts:
         headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
     headers.append((b"x-request-id", request_id.encode()))

@@ -1,7 +1,8 @@
 """Content negotiation and body limits, as ASGI middleware in front of the routes.
 
 Refusals happen before any route runs: a format other than FHIR JSON or XML
-asked for → 406, another media type sent → 415 (a form body too, except where
+asked for → 406 (HTML may be asked of ``Patient/$wishes`` alone: ``api.html_format``),
+another media type sent → 415 (a form body too, except where
 a form is the protocol: ``POST [type]/_search`` and the token endpoint), a
 body over the limit → 413. Each is an OperationOutcome like every other
 error. An XML body (POST, PUT, and a FHIRPath Patch's Parameters) is read into
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from eolc_fhir.api.errors import error_response
+from eolc_fhir.api.html_format import HTML_FORMATS, is_html_path, prefers_html
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.api.xml_format import (
     JSON_FORMATS,
@@ -41,6 +43,7 @@ _FORM_PREFIXES = ("/auth/",)
 # Bulk export files are NDJSON: a bulk client may ask for them by that name.
 _EXPORT_FILES = "/_export/"
 _NDJSON = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
+_NOT_FHIR = "/docs"  # the API docs page and its files: HTML, CSS, script, whatever is asked
 
 
 def _takes_form(scope: Scope) -> bool:
@@ -50,8 +53,11 @@ def _takes_form(scope: Scope) -> bool:
 
 
 def _acceptable(accept: str, path: str = "") -> bool:
-    """Whether the Accept header allows FHIR JSON or XML (or NDJSON for export files)."""
+    """Whether the Accept header allows FHIR JSON or XML (or NDJSON for export files, HTML
+    for the $wishes summary)."""
     if accept_preference(accept) is not None:
+        return True
+    if (is_html_path(path) and prefers_html(accept)) or path.startswith(_NOT_FHIR):
         return True
     for part in accept.split(","):
         media = part.split(";")[0].strip().lower()
@@ -88,7 +94,8 @@ class NegotiationMiddleware:
 
     def _refusal(self, scope: Scope) -> FhirError | None:
         fmt = format_param(scope)
-        if fmt is not None and fmt not in JSON_FORMATS and fmt not in XML_FORMATS:
+        if fmt is not None and fmt not in JSON_FORMATS and fmt not in XML_FORMATS \
+                and not (fmt in HTML_FORMATS and is_html_path(scope["path"])):
             return NotAcceptable(
                 f"_format '{fmt}' is not supported: this server speaks FHIR JSON and XML")
         accept = header(scope, b"accept") or ""

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from eolc_fhir.api.audit_notes import record_patients
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
-from eolc_fhir.api.docs import fhir_responses
+from eolc_fhir.api.docs import fhir_responses, with_html_page
 from eolc_fhir.api.responses import REVALIDATE, bundle_response
 from eolc_fhir.services import everything as everything_service
 from eolc_fhir.services.wishes import document as wishes_service
@@ -30,7 +30,8 @@ def wishes_headers(answer: wishes_service.WishesAnswer) -> dict[str, str]:
     """The headers of a $wishes answer, for both front doors; names its people and the
     resources read for the audit (so the document need not be parsed again)."""
     record_patients(answer.patient_ids, answer.resources, decided=True)
-    return {"etag": answer.etag, "cache-control": REVALIDATE}
+    # One ETag, two forms (the document, its printable page: api/html_format.py).
+    return {"etag": answer.etag, "cache-control": REVALIDATE, "vary": "Accept"}
 
 
 def _render(request: Request, answer: wishes_service.WishesAnswer) -> Response:
@@ -40,10 +41,12 @@ def _render(request: Request, answer: wishes_service.WishesAnswer) -> Response:
     return bundle_response(request, answer.body, headers=headers)
 
 
-@router.get("/Patient/$wishes", responses=fhir_responses(200, 304), summary="Patient $wishes",
+@router.get("/Patient/$wishes", responses=with_html_page(fhir_responses(200, 304)),
+            summary="Patient $wishes",
             description="The end-of-life emergency summary (a document Bundle) by NHS number. "
                         "For a person whose death is recorded the document is still given; "
-                        "its title begins DECEASED and its first warning is `deceased`.")
+                        "its title begins DECEASED and its first warning is `deceased`. "
+                        "With Accept: text/html (or _format=html): a printable HTML page.")
 async def wishes_by_nhs_number(
     request: Request, ctx: Ctx, base: BaseUrl,
     identifier: Annotated[str | None, Query(
@@ -54,7 +57,8 @@ async def wishes_by_nhs_number(
         ctx, identifier, base_url=base, if_none_match=if_none_match))
 
 
-@router.get("/Patient/{resource_id}/$wishes", responses=fhir_responses(200, 304),
+@router.get("/Patient/{resource_id}/$wishes",
+            responses=with_html_page(fhir_responses(200, 304)),
             summary="Patient instance $wishes")
 async def wishes_by_id(request: Request, ctx: Ctx, base: BaseUrl, resource_id: ResourceId,
                        if_none_match: OptHeader = None) -> Response:
