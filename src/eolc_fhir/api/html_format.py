@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from eolc_fhir.api.held_answer import HeldJsonAnswer
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.api.xml_format import JSON_FORMATS, XML_FORMATS, format_param
 from eolc_fhir.web.render import PAGE_CSP, render_document_page, render_error_page
@@ -80,26 +81,8 @@ class HtmlAnswerMiddleware:
         await self.app(scope, receive, _HtmlAnswer(send).send)
 
 
-class _HtmlAnswer:
+class _HtmlAnswer(HeldJsonAnswer):
     """Holds a JSON answer until its last byte, then sends it as an HTML page."""
-
-    def __init__(self, send: Any) -> None:
-        self.downstream = send
-        self.start: dict[str, Any] | None = None
-        self.chunks: list[bytes] = []
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            ctype = dict(message.get("headers", [])).get(b"content-type", b"")
-            if b"json" in ctype:
-                self.start = message
-                return
-        if self.start is None:
-            await self.downstream(message)
-            return
-        self.chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            await self._flush()
 
     async def _flush(self) -> None:
         assert self.start is not None

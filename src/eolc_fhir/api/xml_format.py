@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from eolc_fhir.api.held_answer import HeldJsonAnswer
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.fhir import xml
 from eolc_fhir.fhir.errors import InvalidRequest, NotAcceptable
@@ -32,7 +33,6 @@ XML_FORMATS = frozenset({"xml", "text/xml", "application/xml", "application/fhir
 XML_BODY_TYPES = frozenset({"application/fhir+xml", "application/xml", "text/xml",
                             "application/xml+fhir"})
 FHIR_XML = "application/fhir+xml; charset=utf-8"
-_JSON_ANSWERS = (b"application/fhir+json", b"application/json")
 _NOT_XML = ("the answer holds characters that XML 1.0 cannot carry: ask for it as "
             "application/fhir+json")
 XML_BODY_METHODS = ("POST", "PUT", "PATCH")  # the bodies read as XML (a FHIRPath Patch too)
@@ -134,27 +134,12 @@ class XmlAnswerMiddleware:
         await self.app(scope, receive, _XmlAnswer(send, pretty).send)
 
 
-class _XmlAnswer:
+class _XmlAnswer(HeldJsonAnswer):
     """Holds a JSON answer until its last byte, then sends it as XML."""
 
     def __init__(self, send: Any, pretty: bool) -> None:
-        self.downstream = send
+        super().__init__(send)
         self.pretty = pretty
-        self.start: dict[str, Any] | None = None
-        self.chunks: list[bytes] = []
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            ctype = dict(message.get("headers", [])).get(b"content-type", b"")
-            if ctype.startswith(_JSON_ANSWERS):
-                self.start = message
-                return
-        if self.start is None:
-            await self.downstream(message)
-            return
-        self.chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            await self._flush()
 
     async def _flush(self) -> None:
         assert self.start is not None
