@@ -47,6 +47,13 @@ def _bp(rid: str, subject: str, systolic: float, diastolic: float) -> dict[str, 
                  "valueQuantity": _mmhg(diastolic)}]}
 
 
+HL7_CS = "http://terminology.hl7.org/CodeSystem"
+
+
+def _sct(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": "http://snomed.info/sct", "code": code}]}
+
+
 def cohort() -> list[dict[str, Any]]:
     mrn = {"type": {"coding": [{"system": V2_0203, "code": "MR"}]}, "system": "urn:hosp",
            "value": "H123"}
@@ -71,6 +78,16 @@ def cohort() -> list[dict[str, Any]]:
         make_preferred_place(id="place", subject={"reference": "Patient/p1"},
                              valueCodeableConcept={"coding": [{"system": PLACE_TYPE,
                                                                "code": "21"}]}),
+        {"resourceType": "Group", "id": "g1", "type": "person", "actual": False,
+         "characteristic": [{"code": _sct("363346000"), "valueCodeableConcept": _sct("254837009"),
+                             "exclude": False}]},
+        {"resourceType": "Library", "id": "lib1", "status": "active",
+         "type": {"coding": [{"system": f"{HL7_CS}/library-type", "code": "logic-library"}]},
+         "useContext": [
+             {"code": {"system": f"{HL7_CS}/usage-context-type", "code": "focus"},
+              "valueCodeableConcept": _sct("103735009")},
+             {"code": {"system": f"{HL7_CS}/usage-context-type", "code": "age"},
+              "valueQuantity": {"value": 65, "unit": "a", "system": UCUM, "code": "a"}}]},
         {"resourceType": "List", "id": "list1", "status": "current", "mode": "working",
          "entry": [{"item": {"reference": "Patient/p1"}},
                    {"item": {"reference": "Patient/p3"}}]},
@@ -125,6 +142,19 @@ async def test_composite_pairs_values_of_one_component(client: httpx.AsyncClient
     assert await _ids(client, "/Observation", **{
         "code-value-concept": f"{concepts}|preferred-place-of-death${PLACE_TYPE}|21"}) == ["place"]
     assert "'$'" in await _refused(client, "/Observation", **{search: "8480-6"})
+
+
+async def test_composites_of_group_and_of_canonical_resources(client: httpx.AsyncClient) -> None:
+    sct = "http://snomed.info/sct"
+    assert await _ids(client, "/Group", **{
+        "characteristic-value": f"{sct}|363346000${sct}|254837009"}) == ["g1"]
+    assert await _ids(client, "/Group", **{
+        "characteristic-value": f"{sct}|363346000${sct}|1"}) == []
+    assert await _ids(client, "/Library", **{
+        "context-type-value": f"focus${sct}|103735009"}) == ["lib1"]
+    assert await _ids(client, "/Library", **{"context-type-value": "age$103735009"}) == []
+    assert await _ids(client, "/Library", **{"context-type-quantity": "age$ge60"}) == ["lib1"]
+    assert await _ids(client, "/Library", **{"context-type-quantity": "age$gt65"}) == []
 
 
 async def test_in_and_not_in_expand_our_value_sets(client: httpx.AsyncClient) -> None:

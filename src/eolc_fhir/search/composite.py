@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (a data table: one parameter per line reads best)
-"""Composite search parameters (R4 Observation's ``code-value-*``): definitions, index rows, plans.
+"""Composite search parameters (R4 Observation's ``code-value-*``, Group's ``characteristic-value``,
+every canonical resource's ``context-type-value`` / ``-quantity``): definitions, index rows, plans.
 
 Each composite here pairs a token (the first component) with a value of another
 kind, both read from the same element (the resource, or one ``component``). Its
@@ -34,6 +35,20 @@ Observation combo-code-value-concept .,component code value.as(CodeableConcept) 
 Observation combo-code-value-quantity .,component code value.as(Quantity) quantity
 Observation component-code-value-concept component code value.as(CodeableConcept) token
 Observation component-code-value-quantity component code value.as(Quantity) quantity
+Group characteristic-value characteristic code value.as(CodeableConcept) token
+"""
+# R4 gives every canonical resource with a ``useContext`` the same two composites.
+_USE_CONTEXT_TYPES = (
+    "ActivityDefinition", "CapabilityStatement", "ChargeItemDefinition", "CodeSystem",
+    "CompartmentDefinition", "ConceptMap", "EventDefinition", "Evidence", "EvidenceVariable",
+    "GraphDefinition", "ImplementationGuide", "Library", "Measure", "MessageDefinition",
+    "NamingSystem", "OperationDefinition", "PlanDefinition", "Questionnaire",
+    "ResearchDefinition", "ResearchElementDefinition", "SearchParameter", "StructureDefinition",
+    "StructureMap", "TerminologyCapabilities", "TestScript", "ValueSet",
+)
+_USE_CONTEXT = """
+{t} context-type-value useContext code value.as(CodeableConcept) token
+{t} context-type-quantity useContext code value.as(Quantity) quantity
 """
 
 
@@ -57,7 +72,10 @@ def _path(relative: str) -> CompiledExpression:
 
 def _load() -> dict[tuple[str, str], Composite]:
     out = {}
-    for line in _TABLE.strip().splitlines():
+    lines = _TABLE.strip().splitlines()
+    for rtype in _USE_CONTEXT_TYPES:
+        lines += _USE_CONTEXT.format(t=rtype).strip().splitlines()
+    for line in lines:
         base, code, roots, first, second, kind = line.split()
         compiled = tuple(None if r == "." else _path(r) for r in roots.split(","))
         out[(base, code)] = Composite(base, code, compiled, _path(first), _path(second), kind)
