@@ -217,3 +217,25 @@ async def test_sign_out_ends_the_session(secure: SecureApp) -> None:
         assert out.status_code == 200 and "signed out" in out.text
         again = await browser.get("/console/")
     assert again.status_code == 303 and "/auth/authorize" in again.headers["location"]
+
+
+@pytest.mark.engines("sqlite")
+async def test_the_live_board_gets_a_binding_token_for_its_subscriptions(
+        secure: SecureApp) -> None:
+    async with _browser(secure) as browser:
+        await _sign_in(browser, "nurse")
+        page = await browser.get("/console/live")
+        assert page.status_code == 200 and '<script src="/console/static/live.js">' in page.text
+        assert "<option value=\"https://eolc.example.org/fhir/SubscriptionTopic/" in page.text
+        forged = await browser.post("/console/live/token", headers={"Origin": "http://evil"})
+        assert forged.status_code == 401
+        first = await browser.post("/console/live/token", headers={"Origin": BASE})
+        again = await browser.post("/console/live/token", headers={"Origin": BASE})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["url"] == "ws://127.0.0.1/ws" and body["token"]
+    assert again.json()["subscriptions"] == body["subscriptions"] >= 5  # reused, not remade
+    async with _browser(secure) as browser:
+        await _sign_in(browser, "commish")
+        refused = await browser.post("/console/live/token", headers={"Origin": BASE})
+    assert refused.status_code == 403

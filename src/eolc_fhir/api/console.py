@@ -33,7 +33,8 @@ from eolc_fhir.security.state import SecurityState
 from eolc_fhir.web.console import ASSETS, history_rows, page_csp, render_console
 from eolc_fhir.web.summary import NotADocument, summary_of
 
-__all__ = ["router", "SCOPE"]
+__all__ = ["router", "SCOPE", "signed_in_or_redirect", "api_client", "same_origin",
+           "console_page", "refused_page"]
 
 router = APIRouter(include_in_schema=False)
 SCOPE = "openid fhirUser user/*.rs user/Subscription.cu"
@@ -45,7 +46,7 @@ def _security(request: Request) -> SecurityState | None:
     return getattr(ctx, "security", None)
 
 
-def _page(request: Request, template: str, status: int = 200,
+def console_page(request: Request, template: str, status: int = 200,
           session: Session | None = None, **context: Any) -> HTMLResponse:
     html = render_console(template, session=session, **context)
     response = HTMLResponse(html, status_code=status,
@@ -70,10 +71,10 @@ def _sign_in(request: Request, state: SecurityState, base: str) -> Response:
     return response
 
 
-def _signed_in(request: Request, base: str) -> Session | Response:
+def signed_in_or_redirect(request: Request, base: str) -> Session | Response:
     state = _security(request)
     if state is None:
-        return _page(request, "console_message.html", 404, title="Console unavailable",
+        return console_page(request, "console_message.html", 404, title="Console unavailable",
                      text="Authentication is off (--insecure-dev): the console needs it.")
     session = read_session(request, state)
     return session if session is not None else _sign_in(request, state, base)
@@ -86,19 +87,19 @@ async def callback(request: Request, base: BaseUrl) -> Response:
     flow = read_flow(request, state) if state is not None else None
     params = request.query_params
     if state is None or flow is None or params.get("state") != flow.state:
-        return _page(request, "console_message.html", 400, title="Sign-in refused",
+        return console_page(request, "console_message.html", 400, title="Sign-in refused",
                      text="This sign-in did not start here or has expired: open the "
                           "console again.")
     if "code" not in params:
-        return _page(request, "console_message.html", 401, title="Not signed in",
+        return console_page(request, "console_message.html", 401, title="Not signed in",
                      text=f"The sign-in was refused ({params.get('error', 'no code')}).")
     form = {"grant_type": "authorization_code", "code": params["code"],
             "code_verifier": flow.verifier, "client_id": CONSOLE_CLIENT,
             "redirect_uri": base + CONSOLE_CALLBACK}
-    async with _client(request, base) as api:
+    async with api_client(request, base) as api:
         answer = await api.post("/auth/token", data=form)
     if answer.status_code != 200:
-        return _page(request, "console_message.html", 401, title="Not signed in",
+        return console_page(request, "console_message.html", 401, title="Not signed in",
                      text="The sign-in code was not accepted: open the console again.")
     body = answer.json()
     claims = state.tokens.signed_claims(str(body.get("id_token", ""))) or {}
@@ -115,22 +116,22 @@ async def callback(request: Request, base: BaseUrl) -> Response:
 async def sign_out(request: Request, base: BaseUrl) -> Response:
     """Forget the console's session (the token itself expires in its lifetime)."""
     state = _security(request)
-    if state is None or not _same_origin(request, base):
-        return _page(request, "console_message.html", 403, title="Sign-out refused",
+    if state is None or not same_origin(request, base):
+        return console_page(request, "console_message.html", 403, title="Sign-out refused",
                      text="The form did not come from this server.")
-    response = _page(request, "console_message.html", 200, title="Signed out",
+    response = console_page(request, "console_message.html", 200, title="Signed out",
                      text="You are signed out of the console.")
     end_session(request, state, response)
     return response
 
 
-def _same_origin(request: Request, base: str) -> bool:
+def same_origin(request: Request, base: str) -> bool:
     origin = request.headers.get("origin")
     ours = urlsplit(base)
     return origin == f"{ours.scheme}://{ours.netloc}"
 
 
-def _client(request: Request, base: str, token: str | None = None) -> httpx.AsyncClient:
+def api_client(request: Request, base: str, token: str | None = None) -> httpx.AsyncClient:
     """This same app through its public door (every middleware, the person's token)."""
     headers = {"Accept": _FHIR}
     if token is not None:
@@ -139,14 +140,14 @@ def _client(request: Request, base: str, token: str | None = None) -> httpx.Asyn
                              base_url=base, headers=headers)
 
 
-def _refused(request: Request, session: Session, answer: httpx.Response) -> Response:
+def refused_page(request: Request, session: Session, answer: httpx.Response) -> Response:
     """The API's refusal as a page with its status and its diagnostics."""
     try:
         issues = answer.json().get("issue") or []
         messages = [str(i.get("diagnostics") or i.get("code", "")) for i in issues]
     except ValueError:
         messages = []
-    return _page(request, "console_message.html", answer.status_code, session,
+    return console_page(request, "console_message.html", answer.status_code, session,
                  title=f"Not shown ({answer.status_code})",
                  text=" ".join(messages) or "The server refused this request.")
 
@@ -159,7 +160,7 @@ async def console_root() -> Response:
 @router.get(PATH + "/")
 async def find(request: Request, base: BaseUrl) -> Response:
     """Find a person by NHS number, or by name and birth date."""
-    session = _signed_in(request, base)
+    session = signed_in_or_redirect(request, base)
     if isinstance(session, Response):
         return session
     nhs = request.query_params.get("nhs", "").replace(" ", "")[:20]
@@ -167,22 +168,22 @@ async def find(request: Request, base: BaseUrl) -> Response:
     birth = request.query_params.get("birthdate", "")[:10]
     form = {"nhs": nhs, "name": name, "birthdate": birth}
     if not (nhs or name):
-        return _page(request, "console_find.html", session=session, form=form, error=None,
+        return console_page(request, "console_find.html", session=session, form=form, error=None,
                      matches=None)
     if nhs and not is_valid_nhs_number(nhs):
-        return _page(request, "console_find.html", 400, session, form=form, matches=None,
+        return console_page(request, "console_find.html", 400, session, form=form, matches=None,
                      error="That is not an NHS number: ten digits, the last a check digit.")
     query = {"identifier": f"{NHS_NUMBER_SYSTEM}|{nhs}"} if nhs else \
         {"name": name, **({"birthdate": birth} if birth else {})}
-    async with _client(request, base, session.token) as api:
+    async with api_client(request, base, session.token) as api:
         answer = await api.get("/Patient", params={**query, "_count": "20"})
     if answer.status_code != 200:
-        return _refused(request, session, answer)
+        return refused_page(request, session, answer)
     matches = [_match(e["resource"]) for e in answer.json().get("entry") or []
                if e.get("resource", {}).get("resourceType") == "Patient"]
     if len(matches) == 1 and nhs:
         return RedirectResponse(f"{PATH}/patient/{quote(matches[0]['id'])}", 303)
-    return _page(request, "console_find.html", session=session, form=form, error=None,
+    return console_page(request, "console_find.html", session=session, form=form, error=None,
                  matches=matches)
 
 
@@ -199,22 +200,22 @@ def _match(patient: dict[str, Any]) -> dict[str, str]:
 async def patient(request: Request, base: BaseUrl,
                   pid: Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]) -> Response:
     """One person's summary (CPR and warnings first) and the history of changes."""
-    session = _signed_in(request, base)
+    session = signed_in_or_redirect(request, base)
     if isinstance(session, Response):
         return session
-    async with _client(request, base, session.token) as api:
+    async with api_client(request, base, session.token) as api:
         wishes = await api.get(f"/Patient/{pid}/$wishes")
         if wishes.status_code != 200:
-            return _refused(request, session, wishes)
+            return refused_page(request, session, wishes)
         history = await api.get("/Provenance", params={
             "patient": f"Patient/{pid}", "_sort": "-recorded", "_count": "50"})
     try:
         summary = summary_of(wishes.json())
     except NotADocument:
-        return _page(request, "console_message.html", 502, session, title="No summary",
+        return console_page(request, "console_message.html", 502, session, title="No summary",
                      text="The server's answer was not a summary document.")
     rows = history_rows(history.json()) if history.status_code == 200 else None
-    return _page(request, "console_patient.html", session=session, summary=summary,
+    return console_page(request, "console_patient.html", session=session, summary=summary,
                  history=rows)
 
 

@@ -17,6 +17,7 @@ ASSETS: dict[str, tuple[str, str]] = {
     "summary.css": (CSS, _CSS),
     "console.css": ((_STATIC / "console.css").read_text(encoding="utf-8"), _CSS),
     "find.js": ((_STATIC / "find.js").read_text(encoding="utf-8"), _JS),
+    "live.js": ((_STATIC / "live.js").read_text(encoding="utf-8"), _JS),
 }
 _ACTIVITY = {"CREATE": "created", "UPDATE": "updated", "DELETE": "deleted"}
 
