@@ -23,6 +23,7 @@ from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.demo import CONSOLE_CLIENT
 from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.security.users import new_user
+from eolc_fhir.security.ws_binding import read_binding
 from eolc_fhir.storage.people_repo import UserRecord
 from tests.api.module_app import module_database
 from tests.builders import (
@@ -234,6 +235,8 @@ async def test_the_live_board_gets_a_binding_token_for_its_subscriptions(
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["url"] == "ws://127.0.0.1/ws" and body["token"]
+    binding = read_binding(secure.ctx.security.tokens.keys, body["token"])
+    assert binding.principal is not None and binding.principal.user_id == "nurse"
     assert again.json()["subscriptions"] == body["subscriptions"] >= 5  # reused, not remade
     async with _browser(secure) as browser:
         await _sign_in(browser, "commish")

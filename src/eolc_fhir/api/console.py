@@ -51,7 +51,10 @@ def console_page(request: Request, template: str, status: int = 200,
     html = render_console(template, session=session, **context)
     response = HTMLResponse(html, status_code=status,
                             headers={"content-security-policy": page_csp(str(request.base_url)),
-                                     "cache-control": "no-store"})
+                                     "cache-control": "no-store",
+                                     # no-referrer would make the browser send "Origin: null"
+                                     # with the sign-out and token POSTs
+                                     "referrer-policy": "same-origin"})
     state = _security(request)
     if session is not None and state is not None:
         keep_session(request, state, response, session)
