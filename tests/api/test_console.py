@@ -4,6 +4,7 @@ person, their summary and history, refusals by role, and sign-out; httpx on one 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -242,3 +243,23 @@ async def test_the_live_board_gets_a_binding_token_for_its_subscriptions(
         await _sign_in(browser, "commish")
         refused = await browser.post("/console/live/token", headers={"Origin": BASE})
     assert refused.status_code == 403
+
+
+@pytest.mark.engines("sqlite")
+async def test_an_idle_or_forged_session_is_over(secure: SecureApp) -> None:
+    tokens, idle = secure.ctx.security.tokens, secure.ctx.security.settings.session_idle_seconds
+    async with _browser(secure) as browser:
+        await _sign_in(browser, "nurse")
+        claims = tokens.signed_claims(browser.cookies["eolc_console"])
+        assert claims is not None and claims["username"] == "nurse"
+        browser.cookies.clear()
+        fresh = tokens.sign({**claims, "last_use": int(time.time())})
+        browser.cookies.set("eolc_console", fresh, path="/console")
+        assert (await browser.get("/console/")).status_code == 200  # the jar swap works
+        stale = tokens.sign({**claims, "last_use": int(time.time()) - idle - 1})
+        browser.cookies.clear()  # the 200 above re-signed the session into the jar
+        browser.cookies.set("eolc_console", stale, path="/console")
+        assert (await browser.get("/console/")).status_code == 303
+        browser.cookies.clear()
+        browser.cookies.set("eolc_console", fresh[:-4] + "AAAA", path="/console")
+        assert (await browser.get("/console/")).status_code == 303
