@@ -127,6 +127,8 @@ async def _sign_in(browser: httpx.AsyncClient, username: str, start: str = "/con
     assert first.status_code == 303, first.text
     page = await browser.get(first.headers["location"])
     assert page.status_code == 200, page.text
+    # under no-referrer a browser would post the form with "Origin: null" (refused)
+    assert page.headers["referrer-policy"] == "same-origin"
     form = _Form()
     form.feed(page.text)
     fields = {**form.fields, "username": username, "password": PASSWORD}
