@@ -13,6 +13,8 @@ from eolc_fhir import __version__
 from eolc_fhir.api import (
     auth,
     conformance,
+    console,
+    console_live,
     docs_page,
     errors,
     export,
@@ -52,6 +54,8 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(auth.router)
     app.include_router(signin.router)
     app.include_router(signin_external.router)
+    app.include_router(console.router)  # people's pages; they sign in themselves
+    app.include_router(console_live.router)
     app.include_router(websocket.router)  # /ws: the binding token is its authentication
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;

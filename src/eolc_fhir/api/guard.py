@@ -45,8 +45,9 @@ __all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
 
 log = logging.getLogger("eolc_fhir.access")
 PUBLIC_PATHS = ("/metadata", "/healthz", "/readyz", "/docs",
-                "/openapi.json", "/favicon.ico")
-_PUBLIC_PREFIXES = ("/.well-known/", "/auth/", "/docs/static/")
+                "/openapi.json", "/favicon.ico", "/console")
+# /console/ pages sign people in themselves and read the API with their token.
+_PUBLIC_PREFIXES = ("/.well-known/", "/auth/", "/docs/static/", "/console/")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

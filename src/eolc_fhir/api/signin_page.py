@@ -38,8 +38,10 @@ def page_csp(redirect_uri: str | None = None) -> str:
 
 
 def _headers(csp: str) -> dict[str, str]:
+    # same-origin, not the server's no-referrer: under no-referrer a browser sends
+    # "Origin: null" with the form's POST, and the same-origin check refuses it.
     return {"Content-Security-Policy": csp, "Cache-Control": "no-store",
-            "Pragma": "no-cache"}
+            "Pragma": "no-cache", "Referrer-Policy": "same-origin"}
 
 
 def signin_page(*, app_name: str, fields: dict[str, str], csrf: str, error: str | None,

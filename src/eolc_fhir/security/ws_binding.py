@@ -52,7 +52,8 @@ def _principal_from(claim: Any) -> Principal:
     if not isinstance(claim, dict):
         raise InvalidToken("the binding token names no client")
     try:
-        values = {**claim, "grants": parse_scopes(str(claim.get("grants", "")))}
+        # context=None: a person's token holds user/ scopes, a system's system/ ones
+        values = {**claim, "grants": parse_scopes(str(claim.get("grants", "")), context=None)}
         return Principal(**values)
     except (TypeError, ScopeError):
         raise InvalidToken("the binding token's client is not one this server knows") from None
