@@ -27,6 +27,7 @@ from eolc_fhir.api.console_session import (
     read_session,
 )
 from eolc_fhir.api.deps import BaseUrl
+from eolc_fhir.fhir.ids import ID_PATTERN
 from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.security.demo import CONSOLE_CALLBACK, CONSOLE_CLIENT
 from eolc_fhir.security.state import SecurityState
@@ -201,7 +202,7 @@ def _match(patient: dict[str, Any]) -> dict[str, str]:
 
 @router.get(PATH + "/patient/{pid}")
 async def patient(request: Request, base: BaseUrl,
-                  pid: Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]) -> Response:
+                  pid: Annotated[str, Path(pattern=f"^{ID_PATTERN}$")]) -> Response:
     """One person's summary (CPR and warnings first) and the history of changes."""
     session = signed_in_or_redirect(request, base)
     if isinstance(session, Response):
