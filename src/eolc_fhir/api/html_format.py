@@ -21,7 +21,7 @@ import orjson
 
 from eolc_fhir.api.held_answer import HeldJsonAnswer
 from eolc_fhir.api.scope import Scope, header
-from eolc_fhir.api.xml_format import JSON_FORMATS, XML_FORMATS, format_param
+from eolc_fhir.api.xml_format import JSON_FORMATS, XML_FORMATS, first_ranked, format_param
 from eolc_fhir.web.render import PAGE_CSP, render_document_page, render_error_page
 
 __all__ = ["HtmlAnswerMiddleware", "HTML_FORMATS", "is_html_path", "wants_html",
@@ -29,7 +29,7 @@ __all__ = ["HtmlAnswerMiddleware", "HTML_FORMATS", "is_html_path", "wants_html",
 
 log = logging.getLogger("eolc_fhir")
 HTML_FORMATS = frozenset({"html", "text/html", "application/xhtml+xml"})
-_FHIR_FORMATS = JSON_FORMATS | XML_FORMATS
+_KINDS = {**{m: "fhir" for m in JSON_FORMATS | XML_FORMATS}, **{m: "html" for m in HTML_FORMATS}}
 _HTML = b"text/html; charset=utf-8"
 _REPLACED = (b"content-type", b"content-length", b"content-security-policy", b"vary")
 _WISHES = "/$wishes"
@@ -42,22 +42,7 @@ def is_html_path(path: str) -> bool:
 
 def prefers_html(accept: str) -> bool:
     """Whether the Accept header ranks an HTML type above every FHIR format (q, then order)."""
-    best: dict[bool, tuple[float, int]] = {}
-    for index, part in enumerate(accept.split(",")):
-        media, *params = (p.strip().lower() for p in part.split(";"))
-        is_html = media in HTML_FORMATS
-        if not is_html and media not in _FHIR_FORMATS:
-            continue
-        quality = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        if quality > 0 and (quality, -index) > best.get(is_html, (0.0, -10**6)):
-            best[is_html] = (quality, -index)
-    return True in best and (False not in best or best[True] > best[False])
+    return first_ranked(accept, _KINDS) == "html"
 
 
 def wants_html(scope: Scope) -> bool:

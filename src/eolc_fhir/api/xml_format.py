@@ -11,6 +11,7 @@ pays one header scan for this and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,7 +23,7 @@ from eolc_fhir.fhir import xml
 from eolc_fhir.fhir.errors import InvalidRequest, NotAcceptable
 from eolc_fhir.fhir.outcome import operation_outcome
 
-__all__ = ["XmlAnswerMiddleware", "format_param", "accept_preference", "wants_xml",
+__all__ = ["XmlAnswerMiddleware", "format_param", "accept_preference", "first_ranked", "wants_xml",
            "xml_request", "sends_xml", "XML_BODY_METHODS", "JSON_FORMATS", "XML_FORMATS",
            "XML_BODY_TYPES", "FHIR_XML"]
 
@@ -49,13 +50,13 @@ def format_param(scope: Scope) -> str | None:
     return value.split(";")[0].strip().lower().replace(" ", "+")
 
 
-def accept_preference(accept: str) -> str | None:
-    """"xml" or "json": the FHIR format the Accept header ranks first (by q, then order);
-    None when it names neither."""
+def first_ranked(accept: str, kinds: Mapping[str, str]) -> str | None:
+    """The kind (``kinds``: media type → kind) of the Accept header's best-ranked media type
+    among those ``kinds`` names (by q, then order; q=0 refuses); None when it names none."""
     best: tuple[float, int, str] | None = None
     for index, part in enumerate(accept.split(",")):
         media, *params = (p.strip().lower() for p in part.split(";"))
-        kind = "xml" if media in XML_FORMATS else "json" if media in JSON_FORMATS else None
+        kind = kinds.get(media)
         if kind is None:
             continue
         quality = 1.0
@@ -68,6 +69,15 @@ def accept_preference(accept: str) -> str | None:
         if quality > 0 and (best is None or (quality, -index) > (best[0], best[1])):
             best = (quality, -index, kind)
     return None if best is None else best[2]
+
+
+_FHIR_KINDS = {**{m: "xml" for m in XML_FORMATS}, **{m: "json" for m in JSON_FORMATS}}
+
+
+def accept_preference(accept: str) -> str | None:
+    """"xml" or "json": the FHIR format the Accept header ranks first (by q, then order);
+    None when it names neither."""
+    return first_ranked(accept, _FHIR_KINDS)
 
 
 def wants_xml(scope: Scope) -> bool:
