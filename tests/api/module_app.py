@@ -1,6 +1,6 @@
 """One app for a whole test module: a migrated database per engine, loaded once, one client.
 
-A module that uses it overrides ``engine_name`` with module scope (the conftest's is per
+A module that uses it imports ``engine_name`` from here (module scope; the conftest's is per
 test) and builds its ``client`` fixture from ``module_database`` and ``module_client``.
 """
 
@@ -19,6 +19,12 @@ from eolc_fhir.config import Settings
 from tests.conftest import _migrated
 
 FHIR = "application/fhir+json"
+
+
+@pytest.fixture(scope="module")
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """The conftest's engine parameter, held for the whole module (one app per engine)."""
+    return str(request.param)
 
 
 def module_database(engine_name: str, request: pytest.FixtureRequest,

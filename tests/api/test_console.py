@@ -26,7 +26,7 @@ from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.security.users import new_user
 from eolc_fhir.security.ws_binding import read_binding
 from eolc_fhir.storage.people_repo import UserRecord
-from tests.api.module_app import module_database
+from tests.api.module_app import engine_name, module_database
 from tests.builders import (
     VALID_NHS_NUMBERS,
     make_care_plan,
@@ -35,6 +35,8 @@ from tests.builders import (
 )
 from tests.security_support import FHIR, SecureApp, secure_app
 
+__all__ = ["engine_name"]  # a fixture (module scope)
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 BASE = "http://127.0.0.1"
@@ -42,11 +44,6 @@ PASSWORD = "correct horse battery"
 PID = "console-p1"
 HOSTILE = "Wants <script>alert(1)</script> and <img src=x onerror=alert(2)> at home"
 USERS = {"nurse": ("coordination-centre", "CC001"), "commish": ("commissioner", "CCG01")}
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

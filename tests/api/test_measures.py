@@ -19,18 +19,14 @@ import pytest_asyncio
 from eolc_fhir.config import Settings
 from eolc_fhir.fhir.models import model_class
 from tests.api.measure_cohort import PERIOD, cohort
-from tests.api.module_app import module_client, module_database
+from tests.api.module_app import engine_name, module_client, module_database
 from tests.builders import BASE
+
+__all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FHIR = "application/fhir+json"
 MEASURES = f"{BASE}/Measure"
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    """One app per engine for the whole module (the conftest parametrizes this name)."""
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.api.module_app import module_client, module_database
+from tests.api.module_app import engine_name, module_client, module_database
 from tests.builders import (
     BASE,
     PLACE_TYPE,
@@ -20,6 +20,8 @@ from tests.builders import (
     make_register_flag,
 )
 from tests.builders_basic import patient
+
+__all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FHIR = "application/fhir+json"
@@ -92,11 +94,6 @@ def cohort() -> list[dict[str, Any]]:
          "entry": [{"item": {"reference": "Patient/p1"}},
                    {"item": {"reference": "Patient/p3"}}]},
     ]
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,11 @@ from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.sessions import SESSION_COOKIE, new_session
 from eolc_fhir.security.users import new_user
 from eolc_fhir.storage.people_repo import UserRecord
-from tests.api.module_app import module_database
+from tests.api.module_app import engine_name, module_database
 from tests.builders import make_patient
 from tests.security_support import FHIR, SecureApp, secure_app
+
+__all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -42,11 +44,6 @@ REFUSED = "username or password not accepted"
 USERS = {"nurse": ("coordination-centre", "CC001"), "gp-user": ("gp", "Y01234"),
          "commissioner-user": ("commissioner", "CCG01"), "locky": ("gp", "Y01234"),
          "gone": ("gp", "Y01234")}
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import uvicorn
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.security.clients import new_client
-from tests.api.module_app import module_database
+from tests.api.module_app import engine_name, module_database
 from tests.api.test_smart_signin import (
     APP,
     FORM,
@@ -29,6 +29,8 @@ from tests.api.test_smart_signin import (
     _user,
 )
 from tests.security_support import FHIR
+
+__all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = [pytest.mark.engines("sqlite"), pytest.mark.asyncio(loop_scope="module")]
 
@@ -47,11 +49,6 @@ async def _add(app: Any, client: Any, *users: tuple[str, str, str]) -> None:
         await uow.security.add_client(client)
         for username, role, ods in users:
             await uow.people.add_user(_user(username, role, ods))
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

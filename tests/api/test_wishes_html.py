@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.api.module_app import module_client, module_database
+from tests.api.module_app import engine_name, module_client, module_database
 from tests.builders import (
     NHS_NUMBER_SYSTEM,
     VALID_NHS_NUMBERS,
@@ -27,7 +27,7 @@ from tests.builders import (
 )
 from tests.security_support import SecureApp, secure, secure_settings
 
-__all__ = ["secure", "secure_settings"]
+__all__ = ["engine_name", "secure", "secure_settings"]
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -50,11 +50,6 @@ def _record() -> list[dict[str, Any]]:
                                                    "value": VALID_NHS_NUMBERS[1]}],
                          name=[{"family": "Okoro", "given": ["Ada"]}],
                          deceasedDateTime="2026-11-02T04:10:00Z")]
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -16,19 +16,16 @@ import pytest
 import pytest_asyncio
 
 from eolc_fhir.fhir.xml import from_xml, to_xml
-from tests.api.module_app import module_client, module_database
+from tests.api.module_app import engine_name, module_client, module_database
 from tests.builders import NHS_NUMBER_SYSTEM, VALID_NHS_NUMBERS, make_patient
 from tests.data import FHIR_R4_EXAMPLES
+
+__all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.engines("sqlite")]
 XML = "application/fhir+xml"
 JSON = "application/fhir+json"
 EXAMPLES = sorted(FHIR_R4_EXAMPLES.glob("*.json"))
-
-
-@pytest.fixture(scope="module")
-def engine_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")
