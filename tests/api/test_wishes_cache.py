@@ -139,21 +139,37 @@ async def _write_elsewhere(url: str, engine_name: str, resource: dict[str, Any])
         await conn.close()
 
 
-async def test_documents_narrowed_by_withdrawn_consent_are_never_kept(
+async def test_documents_narrowed_by_withdrawn_consent_are_kept_per_viewer(
         client: httpx.AsyncClient) -> None:
+    import time
+
+    from eolc_fhir.security.principal import Principal, RequestContext, current
+    from eolc_fhir.security.scopes import parse_scopes
     from tests.api.test_wishes import PID
 
     await _record(client)
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    ctx.security = _WithdrawnState({PID})  # no principal: nothing hidden, but not shareable
+    crew = Principal("crew", "RYC01", "ambulance", parse_scopes("system/*.rs"), time.time() + 60)
+    ctx.security = _WithdrawnState({PID})
     try:
-        answer = await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
+        everything = await wishes.wishes_for_patient(ctx, PID, base_url="http://test")  # admin
+        token = current.set(RequestContext("r1", principal=crew))
+        try:
+            narrowed = await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
+            again = await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
+        finally:
+            current.reset(token)
     finally:
         ctx.security = None
-    assert answer.status == 200
-    assert len(wishes.document_cache(ctx)) == 0
-    await wishes.wishes_for_patient(ctx, PID, base_url="http://test")
-    assert len(wishes.document_cache(ctx)) == 1
+    assert everything.etag != narrowed.etag and again.body == narrowed.body  # kept, not rebuilt
+    cache = wishes.document_cache(ctx)
+    key = ("id", PID, "http://test")
+    marker = cache.get(key)
+    assert marker is not None and marker.view == "*" and marker.body == b""
+    for_admin, for_crew = cache.get_for(key, "admin"), cache.get_for(key, "ods:RYC01")
+    assert for_admin is not None and for_admin.body == everything.body
+    assert for_crew is not None and for_crew.body == narrowed.body
+    assert cache.get_for(key, "ods:OTHER") is None  # another organisation's view is built
 
 
 @pytest.fixture

@@ -38,5 +38,9 @@ async def test_latest_active_consent_decides(migrated_url: str) -> None:
         assert everyone == {"withdrew", "withdrew-twice", "tie", "old-grant-later-withdrawal"}
         assert some == {"withdrew"}
         assert nobody == set()
+        # the lean path (PostgreSQL: its own statement on the read pool) agrees
+        asked = ["withdrew", "regranted", "granted", "tie", "inactive-withdrawal", "unknown"]
+        assert await db.withdrawn_among(asked) == {"withdrew", "tie"}
+        assert await db.withdrawn_among([]) == set()
     finally:
         await db.close()

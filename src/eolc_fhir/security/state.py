@@ -102,10 +102,7 @@ class SecurityState:
 
     async def withdrawn_among(self, patient_ids: set[str]) -> frozenset[str]:
         """Which of these patients withdrew consent, read now (not cached)."""
-        if not patient_ids:
-            return frozenset()
-        async with self.db.unit_of_work(write=False) as uow:
-            return frozenset(await uow.security.withdrawn_patients(patient_ids))
+        return frozenset(await self.db.withdrawn_among(patient_ids))
 
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
         """Who recorded each (type, id), and whose record it is, in a transaction of its own."""

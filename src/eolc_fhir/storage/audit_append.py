@@ -9,8 +9,8 @@ an aiosqlite thread hop or a PostgreSQL round trip. Here:
 - SQLite: a dedicated ``sqlite3`` connection, used in one thread hop under the
   process's write lock (the one the units of work take): BEGIN IMMEDIATE, the
   rows, their references, COMMIT.
-- PostgreSQL: the read pool's autocommit connections (storage/pg_reader.py), two
-  round trips: the ids from the table's sequence, then one statement whose CTEs
+- PostgreSQL: the read pool's autocommit connections (storage/pg_reader.py), one
+  round trip: one statement whose CTEs take the ids from the table's sequence and
   insert the rows and their references (one statement: one atomic transaction).
 
 Both write exactly what ``AuditRepository.append`` writes.
@@ -35,12 +35,20 @@ _SQLITE_INSERT = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
 _PG_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "int", "text", "text",
              "text", "text", "text", "text")
-_PG_INSERT = (
-    f"WITH logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"${n + 1}::{t}[]" for n, t in enumerate(("bigint", *_PG_TYPES)))
-    + ")), referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT * FROM unnest("
-    + f"${len(_COLUMNS) + 2}::text[], ${len(_COLUMNS) + 3}::bigint[])) SELECT 1")
-_PG_IDS = "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1)"
+# One statement, so one round trip and one atomic transaction: the ids come from the table's
+# sequence (one per record, numbered by the records' order), then the rows and their references
+# are inserted with them, and the ids come back in the records' order.
+_N = len(_COLUMNS)
+_PG_APPEND = (
+    "WITH ids AS MATERIALIZED (SELECT n, nextval('audit_log_id_seq') AS id"
+    " FROM generate_series(1, $1) AS n),"
+    f" logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)})"
+    f" SELECT ids.id, {', '.join('u.' + c for c in _COLUMNS)} FROM unnest("
+    + ", ".join(f"${n + 2}::{t}[]" for n, t in enumerate(_PG_TYPES))
+    + f") WITH ORDINALITY AS u({', '.join(_COLUMNS)}, n) JOIN ids USING (n)),"
+    " referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT r.ref, ids.id FROM unnest("
+    f"${_N + 2}::text[], ${_N + 3}::bigint[]) AS r(ref, n) JOIN ids USING (n))"
+    " SELECT id FROM ids ORDER BY n")
 
 
 class SqliteAuditAppender:
@@ -102,15 +110,13 @@ class SqliteAuditAppender:
 
 
 async def pg_append(reader: PgReader, records: Sequence[AuditRecord]) -> None:
-    """Two round trips on an autocommit connection; the second is atomic by itself."""
+    """One round trip on an autocommit connection: one statement is atomic by itself."""
     if not records:
         return
-    ids = [int(r[0]) for r in await reader.fetch(_PG_IDS, (len(records),))]
     rows = [audit_row(r) for r in records]
-    columns: list[list[Any]] = [ids] + [[row[c] for row in rows] for c in _COLUMNS]
-    refs = [(ref, new_id) for record, new_id in zip(records, ids, strict=True)
-            for ref in audit_refs(record)]
-    await reader.fetch(_PG_INSERT, (*columns, [r for r, _ in refs], [i for _, i in refs]))
-    for record, new_id in zip(records, ids, strict=True):
-        record.id = new_id
-
+    columns: list[list[Any]] = [[row[c] for row in rows] for c in _COLUMNS]
+    refs = [(ref, n) for n, record in enumerate(records, start=1) for ref in audit_refs(record)]
+    ids = await reader.fetch(_PG_APPEND, (len(records), *columns, [r for r, _ in refs],
+                                          [n for _, n in refs]))
+    for record, row in zip(records, ids, strict=True):
+        record.id = int(row[0])

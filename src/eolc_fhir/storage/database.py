@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from eolc_fhir.storage.fence import BatchedRead
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
+from eolc_fhir.storage.security_repo import PG_WITHDRAWN_AMONG
 from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -239,6 +240,18 @@ class Database:
         else:  # an in-memory database: only the engine's own connection sees it
             async with self.unit_of_work() as uow:
                 await uow.audit.append(records)
+
+    async def withdrawn_among(self, patient_ids: Collection[str]) -> set[str]:
+        """Which of these people's latest consent-to-share is a withdrawal, read now: on
+        PostgreSQL one statement on the read pool (it runs on every $wishes that reads a
+        record), else SecurityRepository.withdrawn_patients in a read transaction."""
+        if not patient_ids:
+            return set()
+        if self.pg is not None:
+            rows = await self.pg.fetch(PG_WITHDRAWN_AMONG, (sorted(patient_ids),))
+            return {str(row[0]) for row in rows}
+        async with self.unit_of_work(write=False) as uow:
+            return await uow.security.withdrawn_patients(patient_ids)
 
     @property
     def search(self) -> LeanSearch:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eolc_fhir.storage import security_tables as st
 from eolc_fhir.storage.model import ids_by_type
 
-__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository"]
+__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository", "PG_WITHDRAWN_AMONG"]
 
 @dataclass(frozen=True)
 class ClientRecord:
@@ -213,6 +213,7 @@ class SecurityRepository:
             await self.conn.execute(insert(c), values)
 
     async def withdrawn_patients(self, patient_ids: Iterable[str] | None = None) -> set[str]:
+        # PG_WITHDRAWN_AMONG below is the same question for given people, in one statement
         """Patients whose latest active consent-to-share is a withdrawal.
 
         Decided in the database: only the (few) withdrawn come back, never a row per
@@ -229,3 +230,13 @@ class SecurityRepository:
         if patient_ids is not None:
             stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
         return set((await self.conn.execute(stmt)).scalars())
+
+
+# ``withdrawn_patients(ids)`` as one statement on PostgreSQL's read pool (Database.withdrawn_among):
+# no transaction of its own, prepared once per connection. Keep the two in step.
+PG_WITHDRAWN_AMONG = (
+    "SELECT DISTINCT c.patient_id FROM security_consent c"
+    " WHERE c.patient_id = ANY($1::text[]) AND c.active AND c.withdrawn"
+    " AND NOT EXISTS (SELECT 1 FROM security_consent later"
+    " WHERE later.patient_id = c.patient_id AND later.active AND NOT later.withdrawn"
+    " AND later.recorded_us > c.recorded_us)")

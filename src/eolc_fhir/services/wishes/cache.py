@@ -20,7 +20,7 @@ class WishesAnswer:
     resources: list[str] = field(default_factory=list)  # Type/id/_history/v read (the audit)
 
 
-Key = tuple[str, str, str]  # ("nhs-number" | "id", value, base URL)
+Key = tuple[str, ...]  # ("nhs-number" | "id", value, base URL[, viewer])
 
 
 @dataclass
@@ -34,6 +34,9 @@ class KeptDocument:
     codes: tuple[str, ...]
     ids: list[str]
     resources: list[str] = field(default_factory=list)
+    # Not SHARED: the document of a person who withdrew consent, as one viewer sees it. It is
+    # kept under (key, viewer); under the key itself only a marker saying "ask per viewer".
+    view: str = ""
 
     def answer(self, if_none_match: str | None) -> WishesAnswer:
         if if_none_match is not None and self.etag in etags(if_none_match):
@@ -65,6 +68,18 @@ class DocumentCache:
         if found is not None:
             self._entries.move_to_end(key)
         return found
+
+    def get_for(self, key: Key, viewer: str) -> KeptDocument | None:
+        """The document kept for ``key`` as ``viewer`` sees it (see ``KeptDocument.view``)."""
+        found = self.get(key)
+        return found if found is None or not found.view else self.get((*key, viewer))
+
+    def put_for(self, key: Key, document: KeptDocument) -> None:
+        """Keep a document: shared under ``key``, or for its viewer beside a marker."""
+        if document.view:
+            self.put(key, KeptDocument(None, document.day, "", b"", (), [], view="*"))
+            key = (*key, document.view)
+        self.put(key, document)
 
     def put(self, key: Key, document: KeptDocument) -> None:
         old = self._entries.pop(key, None)

@@ -75,7 +75,7 @@ from eolc_fhir.services.wishes.compose import compose
 from eolc_fhir.services.wishes.death import MOOT_AFTER_DEATH, Death, death_of, death_warning
 from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
 from eolc_fhir.services.wishes.sections import build_sections, current_episode
-from eolc_fhir.services.wishes.visibility import visible_rows
+from eolc_fhir.services.wishes.visibility import viewer, visible_rows
 from eolc_fhir.storage.model import Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
@@ -140,7 +140,7 @@ async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[li
     # has answered is seen even before its notification arrives here.
     token = await ctx.db.fenced_change_token()
     today = datetime.now(UTC).date().isoformat()
-    kept = cache.get(key)
+    kept = cache.get_for(key, viewer())
     if kept is not None and token is not None and kept.token == token and kept.day == today:
         return kept.answer(if_none_match)  # nothing committed anywhere since it was checked
     rows = await fetch()
@@ -152,7 +152,7 @@ async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[li
 async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: str | None,
                   token: tuple[int, ...] | None, today: str,
                   kept: KeptDocument | None) -> WishesAnswer:
-    rows, shared = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
+    rows, view = await visible_rows(ctx, rows)  # withdrawn consent: before any narrative
     decoded = [(row, orjson.loads(row.content)) for row in rows]
     patients = sorted((d for r, d in decoded if r.resource_type == "Patient"),
                       key=lambda p: str((p.get("meta") or {}).get("lastUpdated", "")),
@@ -169,7 +169,7 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
     etag = _etag([*rows, *extra], today)
     ids = [p["id"] for p in patients]
     read = [f"{r.resource_type}/{r.id}/_history/{r.version}" for r in (*rows, *extra)]
-    if kept is not None and kept.etag == etag and shared:
+    if kept is not None and kept.etag == etag and kept.view == view:
         kept.token = token  # same versions, same day: the same document, checked again
         return kept.answer(if_none_match)
     if if_none_match is not None and etag in etags(if_none_match):
@@ -179,9 +179,9 @@ async def _answer(ctx: ServerContext, key: Key, rows: list[Row], if_none_match: 
     body = compose(key[2], patients, found, sections, warnings, rows, extra,
                    died=death.summary() if death else None)
     codes = [w.code for w in warnings]
-    if shared:  # a document some callers may not see in full is never kept
-        document_cache(ctx).put(key, KeptDocument(token, today, etag, body, tuple(codes), ids,
-                                                  read))
+    # A withdrawn person's document is kept per view (admin, or each organisation).
+    document_cache(ctx).put_for(key, KeptDocument(token, today, etag, body, tuple(codes), ids,
+                                                  read, view))
     return WishesAnswer(200, etag, ids, body, codes, read)
 
 

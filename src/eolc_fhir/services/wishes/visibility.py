@@ -21,15 +21,27 @@ from eolc_fhir.security.visibility import hidden, needs_origin
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.model import Row
 
-__all__ = ["visible_rows"]
+__all__ = ["visible_rows", "viewer", "SHARED"]
+
+SHARED = ""  # the view every caller has: no withdrawn consent in the document
 
 
-async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], bool]:
-    """The rows the caller may see, and whether every caller sees the same rows (no
-    withdrawn consent among them: a document built from them may be kept and shared)."""
+def viewer() -> str:
+    """Which view of a withdrawn person's record the caller has: ``hidden`` depends only on
+    whether the caller is admin and, if not, on its organisation."""
+    principal = current_principal()
+    if principal is None or principal.is_admin:
+        return "admin"
+    return f"ods:{principal.ods}"
+
+
+async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], str]:
+    """The rows the caller may see, and whose view they are: ``SHARED`` when every caller
+    sees the same rows (no withdrawn consent among them), else the caller's ``viewer()``.
+    A document built from them may be kept for callers with the same view."""
     state: Any = ctx.security
     if state is None:
-        return rows, True
+        return rows, SHARED
     withdrawn: frozenset[str] = await state.withdrawn_patients()
     if not ctx.db.embedded:
         # The set above may be 2 s old, and another process may have recorded a withdrawal
@@ -39,18 +51,18 @@ async def visible_rows(ctx: ServerContext, rows: list[Row]) -> tuple[list[Row], 
         withdrawn = (withdrawn - people) | await state.withdrawn_among(people)
     theirs = [r.id for r in rows if r.resource_type == "Patient" and r.id in withdrawn]
     if not theirs:
-        return rows, True  # the common case: one cached set lookup
+        return rows, SHARED  # the common case: one cached set lookup
     principal = current_principal()
     if principal is None or principal.is_admin:
-        return rows, False
+        return rows, viewer()
     keys = [(r.resource_type, r.id) for r in rows
             if needs_origin(principal, r.resource_type, theirs[0], withdrawn)
             and not is_consent_to_share(orjson.loads(r.content))]
     if not keys:
-        return rows, False
+        return rows, viewer()
     async with ctx.db.unit_of_work(write=False) as uow:
         origins = await uow.security.origins(keys)
     wanted = set(keys)
     return [r for r in rows if (r.resource_type, r.id) not in wanted
             or not hidden(principal, r.resource_type, origins.get((r.resource_type, r.id)),
-                          withdrawn)], False
+                          withdrawn)], viewer()
