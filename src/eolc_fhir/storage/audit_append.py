@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+
+import orjson
 
 from eolc_fhir.storage.audit_repo import AuditRecord, audit_refs, audit_row
 from eolc_fhir.storage.errors import translated
@@ -36,19 +37,18 @@ _SQLITE_INSERT = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "
 _PG_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "int", "text", "text",
              "text", "text", "text", "text")
 # One statement, so one round trip and one atomic transaction: the ids come from the table's
-# sequence (one per record, numbered by the records' order), then the rows and their references
-# are inserted with them, and the ids come back in the records' order.
-_N = len(_COLUMNS)
+# sequence (one per record, in the records' order), then the rows and their references are
+# inserted with them, and the ids come back in the records' order. The rows travel as one JSON
+# text rather than as an array per column: asyncpg encodes one text in a fraction of the time.
 _PG_APPEND = (
-    "WITH ids AS MATERIALIZED (SELECT n, nextval('audit_log_id_seq') AS id"
-    " FROM generate_series(1, $1) AS n),"
-    f" logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)})"
-    f" SELECT ids.id, {', '.join('u.' + c for c in _COLUMNS)} FROM unnest("
-    + ", ".join(f"${n + 2}::{t}[]" for n, t in enumerate(_PG_TYPES))
-    + f") WITH ORDINALITY AS u({', '.join(_COLUMNS)}, n) JOIN ids USING (n)),"
-    " referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT r.ref, ids.id FROM unnest("
-    f"${_N + 2}::text[], ${_N + 3}::bigint[]) AS r(ref, n) JOIN ids USING (n))"
-    " SELECT id FROM ids ORDER BY n")
+    "WITH src AS MATERIALIZED (SELECT n, nextval('audit_log_id_seq') AS id, r"
+    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(r, n)),"
+    f" logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)}) SELECT id, "
+    + ", ".join(f"(r->>'{c}')::{t}" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
+    + " FROM src),"
+    " referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT x->>0, src.id"
+    " FROM jsonb_array_elements($2::jsonb) AS x JOIN src ON src.n = (x->>1)::bigint)"
+    " SELECT id FROM src ORDER BY n")
 
 
 class SqliteAuditAppender:
@@ -113,10 +113,9 @@ async def pg_append(reader: PgReader, records: Sequence[AuditRecord]) -> None:
     """One round trip on an autocommit connection: one statement is atomic by itself."""
     if not records:
         return
-    rows = [audit_row(r) for r in records]
-    columns: list[list[Any]] = [[row[c] for row in rows] for c in _COLUMNS]
-    refs = [(ref, n) for n, record in enumerate(records, start=1) for ref in audit_refs(record)]
-    ids = await reader.fetch(_PG_APPEND, (len(records), *columns, [r for r, _ in refs],
-                                          [n for _, n in refs]))
+    rows = orjson.dumps([audit_row(r) for r in records]).decode()
+    refs = orjson.dumps([(ref, n) for n, record in enumerate(records, start=1)
+                         for ref in audit_refs(record)]).decode()
+    ids = await reader.fetch(_PG_APPEND, (rows, refs))
     for record, row in zip(records, ids, strict=True):
         record.id = int(row[0])
