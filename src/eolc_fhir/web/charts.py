@@ -111,13 +111,15 @@ def _columns(items: Sequence[Valued], unit: str, top: float, title: str) -> Char
                         item.chosen))
     ticks = [Tick(left, round(base - _PLOT_H * k / 4, 1), WIDTH - right,
                   round(base - _PLOT_H * k / 4, 1), _tick_text(top * k / 4, unit),
-                  left - 6, round(base - _PLOT_H * k / 4 + 4, 1)) for k in range(1, 5)]
+                  left - 6, round(base - _PLOT_H * k / 4 + 4, 1)) for k in range(5)]
     return Chart(title, WIDTH, int(base + 32), True, tuple(bars), tuple(ticks),
                  (left, base, WIDTH - right, base))
 
 
 def _rows(items: Sequence[Valued], unit: str, top: float, title: str) -> Chart:
-    left, right, above = 120.0, 72.0, 12.0
+    # room for the longest name at about 7.5 px a character (13 px text)
+    left = min(260.0, 16 + 7.5 * max(len(i.label) for i in items))
+    right, above = 72.0, 12.0
     span = WIDTH - left - right
     bottom = above + _ROW * len(items)
     bars = []
@@ -129,6 +131,6 @@ def _rows(items: Sequence[Valued], unit: str, top: float, title: str) -> Chart:
                         value, round(left + width + 6, 1), y + 13, item.chosen))
     ticks = [Tick(round(left + span * k / 4, 1), above, round(left + span * k / 4, 1), bottom,
                   _tick_text(top * k / 4, unit), round(left + span * k / 4, 1), bottom + 16)
-             for k in range(1, 5)]
+             for k in range(5)]
     return Chart(title, WIDTH, int(bottom + 28), False, tuple(bars), tuple(ticks),
                  (left, above, left, bottom))
