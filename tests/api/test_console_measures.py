@@ -228,6 +228,7 @@ async def test_the_form_is_labelled_and_refuses_what_it_does_not_offer(
         unknown = await browser.get(PAGE, params={**Q3, "measure": "no-such"})
         future = await browser.get(PAGE, params={**Q3, "quarter": "2999-Q1"})
         garbled = await browser.get(PAGE, params={**Q3, "quarter": "<b>"})
+        bookmarked = await browser.get(PAGE, params={**Q3, "quarter": "2019-Q1"})
         css = await browser.get("/console/static/measures.css")
     assert first.status_code == 200, first.text
     assert '<label for="measure">' in first.text and '<label for="quarter">' in first.text
@@ -237,6 +238,9 @@ async def test_the_form_is_labelled_and_refuses_what_it_does_not_offer(
     for refused in (unknown, future, garbled):
         assert refused.status_code == 400 and 'role="alert"' in refused.text
     assert "<b>" not in garbled.text
+    assert bookmarked.status_code == 200  # an older quarter is offered, and the one before
+    assert '<option value="2019-Q1" selected>' in bookmarked.text
+    assert bookmarked.text.index('"2019-Q1"') < bookmarked.text.index('"2018-Q4"')
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert "style=" not in first.text and "<script" not in first.text
 

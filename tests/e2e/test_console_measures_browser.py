@@ -1,5 +1,6 @@
-"""The measures page in Chromium against a real uvicorn and a small demo region: the demo
-commissioner signs in, changes the quarter with the keyboard only; axe, 640px, no CSP error."""
+"""The measures page in Chromium against a real uvicorn holding the hand-built measure cohort:
+the demo commissioner signs in, changes the quarter with the keyboard only; axe, 640px wide,
+no CSP error."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from eolc_fhir.config import Settings
-from eolc_fhir.demo.loader import load_region
 from eolc_fhir.security.demo import demo_password
-from eolc_fhir.services.startup import build_context, close_context
+from tests.api.measure_cohort import cohort
 from tests.api.test_wishes_html import BROWSER_ARGS, CHROMIUM, _browser_or_skip
 from tests.e2e.conftest import ServerProcess, start_server
+from tests.e2e.test_console_browser import _gp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engines("sqlite")]
 
 USER = "demo-user-commissioner"
-PATIENTS = 120  # about 40 deaths over two years: a few per quarter and practice
+# deaths-in-hospital in 2026-Q3, worked out in tests/api/measure_cohort.py
+PRACTICES_Q3 = [["A0001", "5", "5", "1", "20.0%"], ["B0002", "3", "3", "1", "33.3%"]]
 
 
 @pytest.fixture
@@ -35,14 +36,15 @@ def measures_server(migrated_url: str, tmp_path: Path) -> Iterator[ServerProcess
         proc.stop()
 
 
-@pytest.fixture
-async def demo_region(migrated_url: str) -> None:
-    """A small synthetic region (deaths over the last two years), loaded in-process."""
-    ctx = await build_context(Settings(database_url=migrated_url, insecure_dev=True))
-    try:
-        await load_region(ctx, patients=PATIENTS, seed=3)
-    finally:
-        await close_context(ctx)
+async def _load_cohort(server: ServerProcess, tmp_path: Path) -> None:
+    """The cohort in one transaction, written by the demo GP system over HTTP."""
+    entries = [{"resource": r, "request": {"method": "PUT",
+                                           "url": f"{r['resourceType']}/{r['id']}"}}
+               for r in cohort()]
+    async with await _gp(server, tmp_path) as gp:
+        loaded = await gp.post("/", json={"resourceType": "Bundle", "type": "transaction",
+                                          "entry": entries})
+    assert loaded.status_code == 200, loaded.text
 
 
 async def _shot(page: Any, name: str) -> None:
@@ -77,8 +79,10 @@ async def _axe_serious(browser: Any, page: Any) -> list[str]:
 
 
 async def test_the_commissioner_reads_the_measures_with_the_keyboard(
-        demo_region: None, measures_server: ServerProcess) -> None:
+        measures_server: ServerProcess, tmp_path: Path) -> None:
     url = measures_server.url
+    await _load_cohort(measures_server, tmp_path)
+    start = f"{url}/console/measures?measure=deaths-in-hospital&quarter=2026-Q4"
     async with _browser_or_skip()() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                    args=BROWSER_ARGS)
@@ -86,23 +90,23 @@ async def test_the_commissioner_reads_the_measures_with_the_keyboard(
         problems: list[str] = []
         page.on("console", lambda message: problems.append(message.text))
         page.on("pageerror", lambda error: problems.append(str(error)))
-        await page.goto(f"{url}/console/measures")
+        await page.goto(start)
         await page.fill("#username", USER)
         await page.fill("#password", demo_password(USER))
         await page.click("button[type=submit]")
-        await page.wait_for_url(f"{url}/console/measures")
-        before = await page.input_value("#quarter")
+        await page.wait_for_url(start)
+        assert await page.input_value("#quarter") == "2026-Q4"
         assert await page.locator("figure.chart svg[role=img]").count() >= 2
         await _tab_to(page, "quarter")
         await page.keyboard.press("ArrowDown")  # newest first: the quarter before
         await _tab_to(page, "show")
         await page.keyboard.press("Enter")
-        await page.wait_for_url(re.compile(r"quarter=\d{4}-Q\d"))
-        after = await page.input_value("#quarter")
-        assert after != before and f"quarter={after}" in page.url
-        label = after.replace("-", " ")
+        await page.wait_for_url(re.compile(r"quarter=2026-Q3"))
+        assert await page.input_value("#quarter") == "2026-Q3"
         caption = await page.inner_text("#group0-practice-table caption")
-        assert caption.endswith(label)
+        assert caption.endswith("2026 Q3")
+        rows = page.locator("#group0-practice-table tbody tr")
+        assert [(await rows.nth(n).inner_text()).split("\t") for n in range(2)] == PRACTICES_Q3
         assert "Patient/" not in await page.content()
         await _shot(page, "measures")
         await page.set_viewport_size({"width": 640, "height": 900})  # 1280px at 200% zoom

@@ -47,8 +47,9 @@ def _form(request: Request, measures: list[dict[str, object]],
     quarter = parse_quarter(asked_quarter) if asked_quarter else offered[1]
     if quarter is None or not Quarter(1900, 1) <= quarter <= offered[0]:
         return form, "Choose a quarter from the list (a year and quarter, such as 2026-Q3)."
-    if quarter not in offered:  # an older quarter, e.g. from a bookmark: offer it too
-        offered.append(quarter)
+    if quarter not in offered:  # an older one (a bookmark): offer it and the one before
+        offered.extend(q for q in (quarter, quarter.back(1)) if q not in offered)
+        offered.sort(reverse=True)
     return form, None
 
 
