@@ -61,9 +61,10 @@ async def secure(measures_url: str, tmp_path_factory: pytest.TempPathFactory
         yield app
 
 
-async def _headers(app: SecureApp, role: str) -> dict[str, str]:
+async def _headers(app: SecureApp, role: str, client_id: str | None = None
+                   ) -> dict[str, str]:
     """A system client's token for ``role``, its assertion addressed to this base URL."""
-    client_id = f"measures-{role}"
+    client_id = client_id or f"measures-{role}"
     if client_id not in app.keys:
         await app.register(client_id, role)
     form = {"grant_type": "client_credentials", "scope": default_scopes(role),
