@@ -22,7 +22,7 @@ from eolc_fhir.security.demo import CONSOLE_CLIENT
 from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.web.measures import Quarter, recent_quarters
 from tests.api.measure_cohort import cohort
-from tests.api.module_app import engine_name, module_client, module_database
+from tests.api.module_app import engine_name, module_database
 from tests.api.test_console import BASE, _browser, _hashed, _sign_in
 from tests.security_support import SecureApp, secure_app
 
@@ -45,8 +45,6 @@ def measures_url(engine_name: str, request: pytest.FixtureRequest,
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def secure(measures_url: str, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[SecureApp]:
-    async with module_client(measures_url, cohort()):
-        pass  # the cohort, loaded once through the API by an app without auth
     settings = Settings(database_url=measures_url, base_url=BASE,
                         demo_keys_dir=Path(tmp_path_factory.mktemp("keys")))
     async with secure_app(settings) as app:
@@ -58,6 +56,12 @@ async def secure(measures_url: str, tmp_path_factory: pytest.TempPathFactory
             for username, (role, ods) in USERS.items():
                 await uow.people.add_user(replace(_hashed(), username=username, role=role,
                                                   ods=ods))
+        entries = [{"resource": r, "request": {"method": "PUT",
+                                               "url": f"{r['resourceType']}/{r['id']}"}}
+                   for r in cohort()]
+        loaded = await app.http.post("/", headers=await _headers(app, "gp"), json={
+            "resourceType": "Bundle", "type": "transaction", "entry": entries})
+        assert loaded.status_code == 200, loaded.text  # the cohort, written by a GP system
         yield app
 
 
