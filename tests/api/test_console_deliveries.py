@@ -177,6 +177,10 @@ async def test_status_carries_the_delivery_state(world: World) -> None:
             for e in only_errors.json()["entry"]] == [world.ids["closed"]]  # not another's
     wrong = await world.app.http.get("/Subscription/$status?status=broken", headers=world.gp)
     assert wrong.status_code == 400 and wrong.json()["issue"][0]["expression"] == ["status"]
+    statement = (await world.app.http.get("/metadata")).json()
+    [entry] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
+    [status_op] = [o for o in entry["operation"] if o["name"] == "status"]
+    assert DELIVERY_EXT in status_op["documentation"]
 
 
 @pytest.mark.engines("sqlite", "postgresql")
