@@ -31,6 +31,7 @@ __all__ = ["subscription_status", "subscription_events", "write_resource_status"
 log = logging.getLogger("eolc_fhir.subscriptions")
 MAX_EVENTS_PER_QUERY = 1000
 STATUS_CODES = ("requested", "active", "error", "off")
+_ORIGIN_CHUNK = 1000
 
 
 def _delivery(engine: SubscriptionEngine, row: StateRow, owner: str | None) -> Delivery:
@@ -72,7 +73,10 @@ async def subscription_status(ctx: ServerContext, base: str, sub_id: str | None 
         repo = uow.subscriptions
         rows = await repo.list([sub_id] if sub_id is not None else ids, owner=OWNER.get())
         rows = [r for r in rows if keep is None or r.status in keep]
-        origins = await uow.security.origins([("Subscription", r.sub_id) for r in rows])
+        origins = {}
+        for start in range(0, len(rows), _ORIGIN_CHUNK):  # bound the IN list's parameters
+            origins.update(await uow.security.origins(
+                [("Subscription", r.sub_id) for r in rows[start:start + _ORIGIN_CHUNK]]))
     if sub_id is not None and not rows:
         raise NotFound(f"Subscription/{sub_id} is not known")
     engine: SubscriptionEngine = ctx.subscriptions
