@@ -14,6 +14,7 @@ from eolc_fhir.api import (
     auth,
     conformance,
     console,
+    console_deliveries,
     console_live,
     console_measures,
     docs_page,
@@ -58,6 +59,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(console.router)  # people's pages; they sign in themselves
     app.include_router(console_live.router)
     app.include_router(console_measures.router)
+    app.include_router(console_deliveries.router)
     app.include_router(websocket.router)  # /ws: the binding token is its authentication
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;

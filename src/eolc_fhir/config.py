@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         description="webhook hosts a Subscription may name (host or *.domain); empty: any. "
         "Only https is allowed, except http on loopback with insecure_dev.")
     delivery_concurrency: int = 128  # in-flight webhook POSTs (one per subscription at most)
+    delivery_ca_file: Path | None = Field(
+        default=None, description="PEM file of extra CA certificates trusted for webhook TLS "
+        "(receivers behind a private CA), besides the system's")
     delivery_lease_seconds: float = 30.0
     dispatcher_poll_seconds: float = 2.0
     event_retention_days: float = 30.0

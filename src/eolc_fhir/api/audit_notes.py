@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from eolc_fhir.security.principal import current
 
-__all__ = ["record_patients", "record_export"]
+__all__ = ["record_patients", "record_export", "record_query"]
 
 
 def record_export(what: str, patient_ids: list[str] | None = None, *,
@@ -39,3 +39,10 @@ def record_patients(patient_ids: list[str], resources: list[str] | None = None, 
             rc.resources, rc.decided = list(resources), decided
         if query is not None:
             rc.extra["audit_query"] = query
+
+
+def record_query(query: str) -> None:
+    """The operation and its parameters, as the audit's query entity (``$status status=error``)."""
+    rc = current.get()
+    if rc is not None:
+        rc.extra["audit_query"] = query

@@ -38,7 +38,7 @@ from eolc_fhir.security.enforce import check
 from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.state import SecurityState
 from eolc_fhir.security.tokens import InvalidToken
-from eolc_fhir.security.visibility import filter_bundle
+from eolc_fhir.security.visibility import filter_bundle, subscription_of_status
 from eolc_fhir.services.operations import operation_reads
 
 __all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
@@ -350,6 +350,10 @@ def _add_entities(record: AuditRecord, parsed: dict[str, Any]) -> None:
     for resource in items[:_ENTITY_LIMIT]:
         if not isinstance(resource, dict) or resource.get("resourceType") in (
                 "OperationOutcome", None):
+            continue
+        described = subscription_of_status(resource)
+        if described is not None:  # a $status answer: the Subscription it describes
+            record.resources.append(f"Subscription/{described}")
             continue
         version = (resource.get("meta") or {}).get("versionId")
         ref = f"{resource['resourceType']}/{resource.get('id')}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from eolc_fhir.api.audit_notes import record_query
 from eolc_fhir.api.deps import BaseUrl, Ctx, ResourceId
 from eolc_fhir.api.docs import fhir_responses
 from eolc_fhir.api.responses import bundle_response
@@ -20,18 +23,28 @@ __all__ = ["router"]
 router = APIRouter()
 
 
+_STATUS_FILTER = Query(description="only Subscriptions with one of these statuses "
+                       "(requested, active, error, off; repeated or comma-separated)")
+
+
 @router.get("/Subscription/$status", responses=fhir_responses(200),
-            summary="status of subscriptions (Backport IG $status)")
-async def status_all(request: Request, ctx: Ctx, base: BaseUrl) -> Response:
+            summary="status of subscriptions (Backport IG $status), with the server's "
+                    "delivery-state extension")
+async def status_all(request: Request, ctx: Ctx, base: BaseUrl,
+                     status: Annotated[list[str] | None, _STATUS_FILTER] = None) -> Response:
     ids = [v for k, v in request.query_params.multi_items() if k in ("id", "_id")]
     wanted = [i for v in ids for i in v.split(",") if i] or None
-    return bundle_response(request, await subscription_status(ctx, base, ids=wanted))
+    statuses = [c for v in status or () for c in v.split(",") if c] or None
+    record_query(f"$status {request.url.query}".strip())
+    return bundle_response(request, await subscription_status(ctx, base, ids=wanted,
+                                                              statuses=statuses))
 
 
 @router.get("/Subscription/{resource_id}/$status", responses=fhir_responses(200),
             summary="status of one subscription (Backport IG $status)")
 async def status_one(request: Request, ctx: Ctx, base: BaseUrl,
                      resource_id: ResourceId) -> Response:
+    record_query("$status")
     return bundle_response(request, await subscription_status(ctx, base, sub_id=resource_id))
 
 

@@ -48,11 +48,16 @@ def _event_part(base: str, event: NotifiedEvent, content: str) -> dict[str, Any]
 def status_parameters(*, base: str, sub_id: str, topic: str, status: str, kind: str,
                       events_since: int, events: Sequence[NotifiedEvent] = (),
                       content: str = "id-only", error: str | None = None,
-                      resource_id: str | None = None) -> dict[str, Any]:
-    """A backport-subscription-status-r4 Parameters resource."""
+                      resource_id: str | None = None,
+                      delivery: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A backport-subscription-status-r4 Parameters resource; ``delivery``: an extension
+    on the ``status`` parameter (the server's delivery state, in $status answers)."""
+    state: dict[str, Any] = {"name": "status", "valueCode": status}
+    if delivery is not None:
+        state["extension"] = [delivery]
     params: list[dict[str, Any]] = [
         {"name": "subscription", "valueReference": {"reference": f"{base}/Subscription/{sub_id}"}},
-        {"name": "status", "valueCode": status},
+        state,
         {"name": "type", "valueCode": kind},
         {"name": "events-since-subscription-start", "valueString": str(events_since)},
     ]

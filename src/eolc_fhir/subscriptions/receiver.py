@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Receiver:
     extra_headers: dict[str, str] = field(default_factory=dict)
     keep: bool = True  # False: count only (benchmarks)
     on_receive: Callable[[Received], None] | None = None
+    tls: ssl.SSLContext | None = None  # serve https with this context
     received: list[Received] = field(default_factory=list)
     count: int = 0
     _server: asyncio.Server | None = None
@@ -55,11 +57,12 @@ class Receiver:
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     async def start(self) -> Receiver:
         self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  reuse_address=True)
+                                                  reuse_address=True, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

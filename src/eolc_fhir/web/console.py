@@ -19,6 +19,7 @@ ASSETS: dict[str, tuple[str, str]] = {
     "find.js": ((_STATIC / "find.js").read_text(encoding="utf-8"), _JS),
     "live.js": ((_STATIC / "live.js").read_text(encoding="utf-8"), _JS),
     "measures.css": ((_STATIC / "measures.css").read_text(encoding="utf-8"), _CSS),
+    "deliveries.css": ((_STATIC / "deliveries.css").read_text(encoding="utf-8"), _CSS),
     # its own icon, so the browser does not ask for /favicon.ico (a 404)
     "icon.svg": ((_STATIC / "icon.svg").read_text(encoding="utf-8"), "image/svg+xml"),
 }

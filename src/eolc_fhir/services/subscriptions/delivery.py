@@ -8,7 +8,9 @@ API's own clients and tests keep httpx.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
@@ -40,12 +42,19 @@ def request_headers(spec: SubscriptionSpec, body: bytes) -> dict[str, str]:
 class WebhookClient:
     """One connection pool for every delivery; ``start()`` inside the running loop."""
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, ca_file: Path | None = None) -> None:
         self._max_connections = max_connections
+        self._ca_file = ca_file
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
+        # The system's CAs always; a private CA's certificates besides, when configured.
+        tls: ssl.SSLContext | bool = True
+        if self._ca_file is not None:
+            tls = ssl.create_default_context()
+            tls.load_verify_locations(cafile=str(self._ca_file))
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0,
+                                         ssl=tls)
         # No proxies from the environment, no cookies kept between subscribers.
         self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
                                               cookie_jar=aiohttp.DummyCookieJar())

@@ -105,7 +105,8 @@ class Dispatcher:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = WebhookClient(self.ctx.settings.delivery_concurrency * 2)
+            self._client = WebhookClient(self.ctx.settings.delivery_concurrency * 2,
+                                         ca_file=self.ctx.settings.delivery_ca_file)
         await self._client.start()
         self._acks.start()
         db = self.ctx.db

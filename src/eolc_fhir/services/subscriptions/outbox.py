@@ -26,6 +26,7 @@ from eolc_fhir.services.subscriptions.lifecycle import (
 from eolc_fhir.services.subscriptions.matching import Matcher
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 from eolc_fhir.subscriptions.classic import UNSUBSCRIBABLE
+from eolc_fhir.subscriptions.delivery_state import DELIVERY_EXT
 from eolc_fhir.subscriptions.r4_topics import XVER_PROFILE
 from eolc_fhir.subscriptions.spec import CLASSIC_PREFIX, SubscriptionSpec, spec_from_json
 from eolc_fhir.subscriptions.topics import Topic, Trigger, load_topics
@@ -39,7 +40,11 @@ TOPIC_EXT = ("http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/
              "capabilitystatement-subscriptiontopic-canonical")
 _OPERATIONS = [
     {"name": "status", "definition": "http://hl7.org/fhir/uv/subscriptions-backport/"
-     "OperationDefinition/backport-subscription-status"},
+     "OperationDefinition/backport-subscription-status",
+     "documentation": "`id` and `status` filters as the IG defines them. The `status` "
+     "parameter of each SubscriptionStatus carries the extension " + DELIVERY_EXT + " "
+     "(channel, owner, delivered-event-number, backlog, last-delivery, failures, "
+     "next-attempt, last-error): see docs/api.md."},
     {"name": "events", "definition": "http://hl7.org/fhir/uv/subscriptions-backport/"
      "OperationDefinition/backport-subscription-events"},
     {"name": "get-ws-binding-token", "definition": "http://hl7.org/fhir/uv/subscriptions-"

@@ -14,38 +14,75 @@ from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.services.subscriptions.outbox import OWNER, SYSTEM_WRITE, SubscriptionEngine
 from eolc_fhir.storage.repository import ConcurrentWriteError
-from eolc_fhir.storage.subscription_repo import EventRow, StateRow
+from eolc_fhir.storage.subscription_repo import LIVE, EventRow, StateRow
 from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.subscriptions.delivery_state import Delivery, delivery_extension
 from eolc_fhir.subscriptions.notification import (
     NotifiedEvent,
     notification_bundle,
     status_bundle,
     status_parameters,
 )
-from eolc_fhir.subscriptions.spec import CONTENT_LEVELS
+from eolc_fhir.subscriptions.spec import CONTENT_LEVELS, WEBSOCKET
 
 __all__ = ["subscription_status", "subscription_events", "write_resource_status",
            "notified_events", "MAX_EVENTS_PER_QUERY"]
 
 log = logging.getLogger("eolc_fhir.subscriptions")
 MAX_EVENTS_PER_QUERY = 1000
+STATUS_CODES = ("requested", "active", "error", "off")
+_ORIGIN_CHUNK = 1000
 
 
-def _parameters(row: StateRow, base: str) -> dict[str, Any]:
+def _delivery(engine: SubscriptionEngine, row: StateRow, owner: str | None) -> Delivery:
+    """What the dispatcher knows of this Subscription's deliveries (a websocket one's
+    events are sent to bound sockets best-effort, never acknowledged: no backlog)."""
+    channel = engine.spec(row.sub_id, row.spec).channel
+    tracked = channel != WEBSOCKET
+    retrying = tracked and row.status in LIVE and row.failures > 0
+    return Delivery(channel=channel, owner=owner, delivered=row.delivered_number,
+                    backlog=row.last_event_number - row.delivered_number if tracked else None,
+                    last_delivery_us=row.last_sent_us if tracked else 0,
+                    failures=row.failures,
+                    next_attempt_us=row.next_attempt_us if retrying else 0,
+                    last_error=row.last_error)
+
+
+def _parameters(row: StateRow, base: str, delivery: Delivery) -> dict[str, Any]:
     return status_parameters(base=base, sub_id=row.sub_id, topic=row.topic, status=row.status,
                              kind="query-status", events_since=row.last_event_number,
-                             error=row.last_error if row.status == "error" else None)
+                             error=row.last_error if row.status == "error" else None,
+                             delivery=delivery_extension(delivery))
+
+
+def _statuses(wanted: list[str] | None) -> set[str] | None:
+    for code in wanted or ():
+        if code not in STATUS_CODES:
+            raise InvalidRequest(f"status '{code}' is not one of {', '.join(STATUS_CODES)}",
+                                 expression="status")
+    return set(wanted) if wanted else None
 
 
 async def subscription_status(ctx: ServerContext, base: str, sub_id: str | None = None,
-                              ids: list[str] | None = None) -> bytes:
-    """``Subscription/[id]/$status`` (one) or ``Subscription/$status`` (the caller's)."""
+                              ids: list[str] | None = None,
+                              statuses: list[str] | None = None) -> bytes:
+    """``Subscription/[id]/$status`` (one) or ``Subscription/$status`` (the caller's,
+    optionally only those whose status is one of ``statuses``)."""
+    keep = _statuses(statuses) if sub_id is None else None
     async with ctx.db.unit_of_work(write=False) as uow:
         repo = uow.subscriptions
         rows = await repo.list([sub_id] if sub_id is not None else ids, owner=OWNER.get())
+        rows = [r for r in rows if keep is None or r.status in keep]
+        origins = {}
+        for start in range(0, len(rows), _ORIGIN_CHUNK):  # bound the IN list's parameters
+            origins.update(await uow.security.origins(
+                [("Subscription", r.sub_id) for r in rows[start:start + _ORIGIN_CHUNK]]))
     if sub_id is not None and not rows:
         raise NotFound(f"Subscription/{sub_id} is not known")
-    return orjson.dumps(status_bundle([_parameters(r, base) for r in rows], now_us()))
+    engine: SubscriptionEngine = ctx.subscriptions
+    found = [_parameters(r, base, _delivery(engine, r, getattr(
+        origins.get(("Subscription", r.sub_id)), "client_id", None))) for r in rows]
+    return orjson.dumps(status_bundle(found, now_us()))
 
 
 async def notified_events(uow: UnitOfWork, events: list[EventRow],
