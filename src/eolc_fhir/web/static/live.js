@@ -69,7 +69,10 @@
       link.href = "/console/patient/" + encodeURIComponent(about.patient);
       link.textContent = about.name || "this person";
       who.appendChild(link);
-      if (about.nhs) { who.appendChild(document.createTextNode(", NHS number " + about.nhs)); }
+      if (about.nhs) {
+        who.appendChild(document.createTextNode(", NHS number " +
+          about.nhs.replace(/^(\d{3})(\d{3})(\d{4})$/, "$1 $2 $3")));
+      }
       if (about.practice_name) {
         who.appendChild(document.createTextNode(", " + about.practice_name));
       }
@@ -133,7 +136,7 @@
     if (topics.indexOf(topic) >= 0) { return; }
     topics.push(topic);
     item.dataset.topics = topics.join(" ");
-    item.querySelector(".topics").textContent = " — " + topics.map(function (t) {
+    item.querySelector(".topics").textContent = "Topics: " + topics.map(function (t) {
       return titles[t] || t;
     }).join("; ");
   }
