@@ -188,10 +188,12 @@
 
   var replayCount = 0;
   var replaysWaiting = 0;
+  var lost = 0;  // missed events the server no longer keeps (past its retention)
   function replayed(added) {
     replayCount += added;
     if (replaysWaiting === 0) {
-      say("Connected. Missed events replayed: " + replayCount + ".");
+      say("Connected. Missed events replayed: " + replayCount + "." + (lost === 0 ? "" :
+        " " + lost + " older ones are no longer kept: reload for the current picture."));
     }
   }
   function replayFrom(sub, since, until) {
@@ -200,7 +202,18 @@
       "&until=" + until;
     fetch("/console/live/events?" + query, {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (bundle) { replaysWaiting -= 1; replayed(handle(bundle, true)); })
+      .then(function (bundle) {
+        var before = last[sub] || 0;
+        var added = handle(bundle, true);
+        if (last[sub] < until && last[sub] > before) {  // the server pages long gaps
+          replayFrom(sub, last[sub] + 1, until);
+        } else if (last[sub] < until) {
+          lost += until - last[sub];
+          last[sub] = until;
+        }
+        replaysWaiting -= 1;
+        replayed(added);
+      })
       .catch(function (why) {
         replaysWaiting -= 1;
         say("Connected, but missed events could not be replayed (" + why +
@@ -231,6 +244,7 @@
       ws.onopen = function () {
         attempts = 0;
         replayCount = 0;
+        lost = 0;
         ws.send("bind-with-token " + binding.token);
         keepBound(ws, binding);
       };
