@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 import pytest
@@ -21,7 +22,17 @@ from eolc_fhir.security.provenance import PATIENT_EXTENSION
 from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.security.ws_binding import read_binding
 from tests.api.module_app import engine_name, module_database
-from tests.api.test_console import BASE, USERS, _browser, _gp_headers, _hashed, _sign_in
+from tests.api.test_console import (
+    BASE,
+    PASSWORD,
+    USERS,
+    _browser,
+    _Form,
+    _gp_headers,
+    _hashed,
+    _sign_in,
+)
+from tests.api.test_smart_signin import _pkce
 from tests.builders import (
     ODS_SYSTEM,
     VALID_NHS_NUMBERS,
@@ -37,6 +48,7 @@ __all__ = ["engine_name"]  # a fixture (module scope)
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 P1, P2 = "live-p1", "live-p2"  # in date; past its reviews, at another practice
+P3 = "live-p3"  # the one whose record the tests change, so that P1's and P2's stay put
 
 
 def _of(resource: dict[str, object], pid: str) -> dict[str, object]:
@@ -58,6 +70,7 @@ def _record() -> list[dict[str, object]]:
         _of({**make_care_plan(extension=[{
             "url": "https://eolc.example.org/fhir/StructureDefinition/eolc-review-date",
             "valueDate": "2025-02-01"}]), "id": "live-acp-2"}, P2),
+        make_patient(id=P3, identifier=[_nhs_identifier(VALID_NHS_NUMBERS[2])]),
     ]
 
 
@@ -82,6 +95,8 @@ async def secure(live_url: str, tmp_path_factory: pytest.TempPathFactory
                 redirect_uris=[f"{BASE}/console/callback"], public=True))
             role, ods = USERS["nurse"]
             await uow.people.add_user(replace(_hashed(), username="nurse", role=role, ods=ods))
+            await uow.people.add_user(replace(_hashed(), username="drgp", role="gp",
+                                              ods="Y01234"))
         app.gp = await _gp_headers(app)  # type: ignore[attr-defined]
         for resource in _record():
             put = await app.http.put(f"/{resource['resourceType']}/{resource['id']}",
@@ -145,6 +160,41 @@ async def test_the_person_page_pages_the_history_of_the_whole_record(
     assert f'href="/console/patient/{P1}#history">Newest changes' in second.text
 
 
+async def _person_token(secure: SecureApp, username: str) -> str:
+    """A person's own token with write scopes, through the code flow of the console app."""
+    verifier, challenge = _pkce()
+    query = {"response_type": "code", "client_id": CONSOLE_CLIENT, "aud": BASE,
+             "redirect_uri": f"{BASE}/console/callback", "scope": "openid fhirUser user/*.cruds",
+             "state": "st-1", "code_challenge": challenge, "code_challenge_method": "S256"}
+    async with _browser(secure) as browser:
+        page = await browser.get("/auth/authorize?" + urlencode(query))
+        form = _Form()
+        form.feed(page.text)
+        back = await browser.post("/auth/authorize", data={
+            **form.fields, "username": username, "password": PASSWORD})
+        code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
+        token = await browser.post("/auth/token", data={
+            "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+            "client_id": CONSOLE_CLIENT, "redirect_uri": f"{BASE}/console/callback"})
+    assert token.status_code == 200, token.text
+    return str(token.json()["access_token"])
+
+
+@pytest.mark.engines("sqlite")
+async def test_the_history_names_the_person_who_made_a_change(secure: SecureApp) -> None:
+    person = {"Authorization": f"Bearer {await _person_token(secure, 'drgp')}",
+              "Content-Type": FHIR}
+    plan = _of({**make_care_plan(), "id": "live-acp-3"}, P3)
+    made = await secure.http.put("/CarePlan/live-acp-3", headers=person,
+                                 content=orjson.dumps(plan))
+    assert made.status_code == 201, made.text
+    async with _browser(secure) as browser:
+        await _sign_in(browser, "nurse")
+        html = (await browser.get(f"/console/patient/{P3}")).text
+    row = html[html.index("CarePlan/live-acp-3"):]
+    assert row[:row.index("</tr>")].count("eolc-console, by drgp") == 1
+
+
 @pytest.mark.engines("sqlite")
 async def test_the_person_page_says_first_whether_it_is_still_valid(secure: SecureApp) -> None:
     async with _browser(secure) as browser:
@@ -202,7 +252,7 @@ async def test_the_board_replays_what_it_missed_with_events(
         token = (await browser.post("/console/live/token", headers={"Origin": BASE})).json()
         subscriptions = read_binding(secure.ctx.security.tokens.keys,
                                      token["token"]).subscriptions
-        flag = _of({**make_cpr_flag(), "id": "live-cpr-3"}, P1)
+        flag = _of({**make_cpr_flag(), "id": "live-cpr-3"}, P3)
         made = await secure.http.put("/Flag/live-cpr-3", headers=gp, content=orjson.dumps(flag))
         assert made.status_code == 201, made.text
         replays = [await browser.get("/console/live/events",
