@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from eolc_fhir.api.console_session import (
@@ -31,8 +31,10 @@ from eolc_fhir.fhir.ids import ID_PATTERN
 from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from eolc_fhir.security.demo import CONSOLE_CALLBACK, CONSOLE_CLIENT
 from eolc_fhir.security.state import SecurityState
-from eolc_fhir.web.console import ASSETS, history_rows, page_csp, render_console
+from eolc_fhir.web.console import ASSETS, page_csp, render_console
+from eolc_fhir.web.history import history_of
 from eolc_fhir.web.summary import NotADocument, summary_of
+from eolc_fhir.web.validity import validity_of
 
 __all__ = ["router", "SCOPE", "signed_in_or_redirect", "api_client", "same_origin",
            "console_page", "refused_page"]
@@ -40,6 +42,7 @@ __all__ = ["router", "SCOPE", "signed_in_or_redirect", "api_client", "same_origi
 router = APIRouter(include_in_schema=False)
 SCOPE = "openid fhirUser user/*.rs user/Subscription.cu"
 _FHIR = "application/fhir+json"
+HISTORY_PAGE = 20  # changes per page of a person's history
 
 
 def _security(request: Request) -> SecurityState | None:
@@ -202,8 +205,10 @@ def _match(patient: dict[str, Any]) -> dict[str, str]:
 
 @router.get(PATH + "/patient/{pid}")
 async def patient(request: Request, base: BaseUrl,
-                  pid: Annotated[str, Path(pattern=f"^{ID_PATTERN}$")]) -> Response:
-    """One person's summary (CPR and warnings first) and the history of changes."""
+                  pid: Annotated[str, Path(pattern=f"^{ID_PATTERN}$")],
+                  cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """One person's summary (still valid? CPR and warnings first) and the history of
+    changes to their whole record, newest first, a page at a time."""
     session = signed_in_or_redirect(request, base)
     if isinstance(session, Response):
         return session
@@ -212,15 +217,17 @@ async def patient(request: Request, base: BaseUrl,
         if wishes.status_code != 200:
             return refused_page(request, session, wishes)
         history = await api.get("/Provenance", params={
-            "patient": f"Patient/{pid}", "_sort": "-recorded", "_count": "50"})
+            "patient": f"Patient/{pid}", "_sort": "-recorded", "_count": str(HISTORY_PAGE),
+            "_include": "Provenance:target", **({"_cursor": cursor} if cursor else {})})
     try:
         summary = summary_of(wishes.json())
     except NotADocument:
         return console_page(request, "console_message.html", 502, session, title="No summary",
                      text="The server's answer was not a summary document.")
-    rows = history_rows(history.json()) if history.status_code == 200 else None
+    found = history_of(history.json()) if history.status_code == 200 else None
     return console_page(request, "console_patient.html", session=session, summary=summary,
-                 history=rows)
+                        validity=validity_of(summary), history=found, pid=pid,
+                        older=cursor is not None)
 
 
 @router.get(PATH + "/static/{name}")

@@ -25,7 +25,7 @@ from eolc_fhir.security.compartment import consent_state, is_consent_to_share, p
 from eolc_fhir.security.demo import ensure_demo_clients, ensure_demo_people
 from eolc_fhir.security.enforce import check_entry
 from eolc_fhir.security.principal import RequestContext, current
-from eolc_fhir.security.provenance import provenance_for
+from eolc_fhir.security.provenance import about_patient, provenance_for
 from eolc_fhir.security.state import SecurityState, start_security
 from eolc_fhir.security.visibility import hidden
 from eolc_fhir.services.audit_trail import AuditTrail
@@ -196,9 +196,11 @@ async def _provenance(ctx: ServerContext, uow: UnitOfWork, change: Change,
     if request.x_provenance is not None:
         provenance = _supplied_provenance(request.x_provenance)
         provenance["target"] = [{"reference": _target(change)}]
+        about_patient(provenance, _patient_of_change(change))
     else:
         provenance = provenance_for(_target(change), change.interaction,
-                                    change.stored.last_updated_us, request.principal)
+                                    change.stored.last_updated_us, request.principal,
+                                    _patient_of_change(change))
     provenance["id"] = new_id()
     # One we built needs only the strict walk; one the client sent in X-Provenance is
     # request input like any body, and gets the whole base stage.

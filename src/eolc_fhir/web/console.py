@@ -1,4 +1,4 @@
-"""The console's pages: rendering, their CSP, their static files and the history rows."""
+"""The console's pages: rendering, their CSP and their static files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from eolc_fhir.web.render import CSS, environment
 
-__all__ = ["render_console", "page_csp", "ASSETS", "history_rows"]
+__all__ = ["render_console", "page_csp", "ASSETS"]
 
 _STATIC = files("eolc_fhir.web") / "static"
 _JS, _CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
@@ -23,7 +23,6 @@ ASSETS: dict[str, tuple[str, str]] = {
     # its own icon, so the browser does not ask for /favicon.ico (a 404)
     "icon.svg": ((_STATIC / "icon.svg").read_text(encoding="utf-8"), "image/svg+xml"),
 }
-_ACTIVITY = {"CREATE": "created", "UPDATE": "updated", "DELETE": "deleted"}
 
 
 def render_console(template: str, **context: Any) -> str:
@@ -38,24 +37,3 @@ def page_csp(base: str) -> str:
             f"connect-src 'self' {ws}; form-action 'self'; base-uri 'none'; "
             "frame-ancestors 'none'")
 
-
-def history_rows(bundle: dict[str, Any]) -> list[dict[str, str]]:
-    """One row per Provenance: when, what was done to which record, by whom, for whom."""
-    rows = []
-    for entry in bundle.get("entry") or []:
-        prov = entry.get("resource") or {}
-        if prov.get("resourceType") != "Provenance":
-            continue
-        agent = (prov.get("agent") or [{}])[0]
-        codes = (prov.get("activity") or {}).get("coding") or [{}]
-        target = ((prov.get("target") or [{}])[0].get("reference") or "").split("/_history/")
-        rows.append({
-            "when": str(prov.get("recorded", "")),
-            "what": _ACTIVITY.get(str(codes[0].get("code", "")), "changed"),
-            "target": target[0],
-            "version": target[1] if len(target) > 1 else "",
-            "who": str(((agent.get("who") or {}).get("identifier") or {}).get("value", "")),
-            "organisation": str(((agent.get("onBehalfOf") or {}).get("identifier") or {})
-                                .get("value", "")),
-        })
-    return rows

@@ -11,7 +11,7 @@ from eolc_fhir.fhir.models import model_class
 from eolc_fhir.security.audit import AuditRecord, audit_event, logged_event
 from eolc_fhir.security.compartment import consent_state, is_consent_to_share, patient_of
 from eolc_fhir.security.principal import Principal
-from eolc_fhir.security.provenance import provenance_for
+from eolc_fhir.security.provenance import PATIENT_EXTENSION, provenance_for
 from eolc_fhir.security.scopes import parse_scopes
 from eolc_fhir.security.visibility import filter_bundle
 from eolc_fhir.storage.security_repo import Origin
@@ -54,6 +54,20 @@ def test_provenance_is_a_valid_r4_provenance() -> None:
                                 principal)
     model_class("Provenance").model_validate(provenance)
     assert provenance["activity"]["coding"][0]["code"] == "UPDATE"
+    assert "extension" not in provenance and len(provenance["agent"]) == 1
+
+
+def test_provenance_names_the_person_signed_in_and_the_record_it_is_about() -> None:
+    principal = Principal("eolc-console", "CC001", "coordination-centre",
+                          parse_scopes("system/*.rs"), 0.0, user_id="nurse")
+    provenance = provenance_for("Flag/f1/_history/1", "create", 1_796_000_000_000_000,
+                                principal, "p1")
+    model_class("Provenance").model_validate(provenance)
+    assert provenance["extension"] == [{"url": PATIENT_EXTENSION,
+                                        "valueReference": {"reference": "Patient/p1"}}]
+    person = provenance["agent"][1]
+    assert person["who"]["identifier"]["value"] == "nurse"
+    assert person["type"]["coding"][0]["code"] == "enterer"
 
 
 def test_patient_of_and_consent_codes() -> None:
