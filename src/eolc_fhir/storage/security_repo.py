@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import security_tables as st
+from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.model import ids_by_type
 
-__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository"]
+__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository", "ODS_SYSTEM"]
+
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+_GP = "general-practitioner"
 
 @dataclass(frozen=True)
 class ClientRecord:
@@ -229,3 +233,28 @@ class SecurityRepository:
         if patient_ids is not None:
             stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
         return set((await self.conn.execute(stmt)).scalars())
+
+    # -- registered GP practice --------------------------------------------------------
+    async def practices_of(self, patient_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The ODS codes of each patient's registered GP practice, from the index alone:
+        ``Patient.generalPractitioner`` pointing at an Organization with that ODS code,
+        or carrying the code itself (a logical reference). Patients with none are absent."""
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return {}
+        x, org, own = t.idx_reference.alias("x"), t.idx_token.alias("o"), t.idx_token.alias("k")
+        # ``param || ''``: SQLite keeps to the (res_type, res_id) index, which finds the
+        # few rows at once, instead of walking every row of the parameter.
+        by_reference = select(x.c.res_id, org.c.code).join(org, (
+            org.c.res_type == literal("Organization")) & (org.c.res_id == x.c.target_id) & (
+            org.c.param == "identifier") & (org.c.system == ODS_SYSTEM)).where(
+            x.c.res_type == "Patient", x.c.res_id.in_(ids), x.c.param.concat("") == _GP,
+            x.c.target_type == "Organization")
+        by_identifier = select(own.c.res_id, own.c.code).where(
+            own.c.res_type == "Patient", own.c.res_id.in_(ids),
+            own.c.param.concat("") == f"{_GP}:identifier", own.c.system == ODS_SYSTEM)
+        found: dict[str, set[str]] = {}
+        for patient, code in await self.conn.execute(union(by_reference, by_identifier)):
+            if code:
+                found.setdefault(patient, set()).add(str(code))
+        return found
