@@ -75,12 +75,14 @@ async def secure(vis_url: str, tmp_path_factory: pytest.TempPathFactory
         yield app
 
 
-def person(secure: SecureApp, role: str, ods: str, scope: str = "user/*.rs") -> dict[str, str]:
+def person(secure: SecureApp, role: str, ods: str, scope: str = "user/*.rs",
+           user: str | None = None) -> dict[str, str]:
     """A person's token, as the authorization code flow issues it (tests/api/
     test_smart_signin.py follows the flow itself)."""
+    user = user or f"{role}-person"
     token = secure.ctx.security.tokens.issue(
         client_id="test-console", ods=ods, role=role, grants=parse_scopes(scope, context="user"),
-        user=f"{role}-person", fhir_user=f"http://test/Practitioner/{role}-person")
+        user=user, fhir_user=f"http://test/Practitioner/{user}")
     return {"Authorization": f"Bearer {token}", "Content-Type": FHIR}
 
 

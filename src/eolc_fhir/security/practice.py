@@ -23,7 +23,7 @@ from eolc_fhir.security.compartment import patient_of
 from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.visibility import LookupOrigins
 
-__all__ = ["bound_practice", "visible_mask", "filter_practice", "LookupPractices",
+__all__ = ["bound_practice", "visible_mask", "filter_practice", "LookupPractices", "people_of",
            "NOT_KNOWN"]
 
 LookupPractices = Callable[[Sequence[str]], Awaitable[dict[str, frozenset[str]]]]
@@ -39,7 +39,7 @@ def bound_practice(principal: Principal | None) -> str | None:
     return principal.ods or "\0"  # a GP person without a practice sees nobody
 
 
-def _about(resource: dict[str, Any]) -> tuple[set[str], set[tuple[str, str]]]:
+def people_of(resource: dict[str, Any]) -> tuple[set[str], set[tuple[str, str]]]:
     """The people a resource is about: ids found on it, and (type, id) of the resources
     a Provenance is about, whose person the origin rows know."""
     direct = patient_of(resource)
@@ -62,7 +62,7 @@ async def visible_mask(practice: str, resources: Sequence[dict[str, Any]],
                        origins: LookupOrigins, practices: LookupPractices) -> list[bool]:
     """For each resource, may a person of ``practice`` see it? At most two indexed
     queries for the lot: the origin rows of Provenance targets, the people's practices."""
-    about = [_about(r) for r in resources]
+    about = [people_of(r) for r in resources]
     targets = sorted({key for _, via in about for key in via})
     origin_of = await origins(targets) if targets else {}
     people: list[set[str] | None] = []

@@ -169,7 +169,8 @@ async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Cha
     if change.interaction == "delete":
         return
     origin = Origin(principal.client_id if principal else None,
-                    principal.ods if principal else None, patient)
+                    principal.ods if principal else None, patient,
+                    principal.user_id if principal else None)
     await repo.record_origin(stored.resource_type, stored.id, origin,
                              created=change.interaction == "create",
                              first_version=stored.version == 1)

@@ -55,6 +55,7 @@ class Origin:
     client_id: str | None
     ods: str | None
     patient_id: str | None
+    user_id: str | None = None  # the signed-in person, when a person's token recorded it
 
 
 class SecurityRepository:
@@ -175,7 +176,8 @@ class SecurityRepository:
         if rows:
             await self.conn.execute(insert(st.security_origin), [
                 {"res_type": rtype, "res_id": rid, "client_id": origin.client_id,
-                 "ods": origin.ods, "patient_id": origin.patient_id}
+                 "ods": origin.ods, "patient_id": origin.patient_id,
+                 "user_id": origin.user_id}
                 for rtype, rid, origin in rows])
 
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
@@ -185,13 +187,18 @@ class SecurityRepository:
         found: dict[tuple[str, str], Origin] = {}
         for rtype, ids in ids_by_type(keys).items():
             stmt = select(o).where(o.c.res_type == rtype, o.c.res_id.in_(ids))
-            found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
+            found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id,
+                                                                 r.user_id)
                           for r in await self.conn.execute(stmt)})
         return found
 
-    async def owned_ids(self, client_id: str, rtype: str) -> list[str]:
+    async def owned_ids(self, client_id: str, rtype: str,
+                        user_id: str | None = None) -> list[str]:
+        """Ids of ``rtype`` recorded by the client (and its person, or no person)."""
         o = st.security_origin
-        stmt = select(o.c.res_id).where(o.c.client_id == client_id, o.c.res_type == rtype)
+        person = o.c.user_id.is_(None) if user_id is None else o.c.user_id == user_id
+        stmt = select(o.c.res_id).where(o.c.client_id == client_id, o.c.res_type == rtype,
+                                        person)
         return sorted(row[0] for row in await self.conn.execute(stmt))
 
     # -- consent to share ------------------------------------------------------------------
