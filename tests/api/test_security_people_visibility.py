@@ -110,6 +110,13 @@ async def test_a_gp_person_sees_their_practices_people_only(secure: SecureApp) -
         == set()
     assert await _ids(secure, gp, f"/Patient?identifier={NHS_NUMBER_SYSTEM}|{NHS[MINE]}") \
         == {f"Patient/{MINE}"}
+    # Narrowed in the query, not only filtered: pages and totals count their people alone.
+    for query, wanted in (("/CarePlan?_count=1&_total=accurate", f"plan-{MINE}"),
+                          ("/Patient?_count=1&_total=accurate&_sort=-_id", MINE)):
+        page = (await secure.http.get(query, headers=gp)).json()
+        assert page["total"] == 1, query
+        assert [e["resource"]["id"] for e in page["entry"]] == [wanted]
+        assert not [link for link in page["link"] if link["relation"] == "next"]
     assert await _ids(secure, gp, "/CarePlan?_include=CarePlan:subject") == {
         f"CarePlan/plan-{MINE}", f"Patient/{MINE}"}
     found = await _ids(secure, gp, f"/Patient?_id={MINE},{OTHER}&_revinclude=Flag:subject"
