@@ -2,7 +2,7 @@
 
 A *person* (a token from the authorization code flow) with the role ``gp`` sees
 the people registered with their practice — ``Patient.generalPractitioner``
-names an Organization with the person's ODS code, or carries that code — and
+refers to an Organization with the person's ODS code — and
 those people's resources; a Provenance is about the people its targets are
 about. Resources about nobody (Organizations, Practitioners, definitions) stay
 visible. GP *systems* (client credentials: the practice's EHR) are not held to

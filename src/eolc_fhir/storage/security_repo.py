@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, func, insert, literal, select, union, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -244,24 +244,22 @@ class SecurityRepository:
     # -- registered GP practice --------------------------------------------------------
     async def practices_of(self, patient_ids: Sequence[str]) -> dict[str, set[str]]:
         """The ODS codes of each patient's registered GP practice, from the index alone:
-        ``Patient.generalPractitioner`` pointing at an Organization with that ODS code,
-        or carrying the code itself (a logical reference). Patients with none are absent."""
+        ``Patient.generalPractitioner`` referring to an Organization with that ODS code
+        (a logical reference by ODS code alone does not count: searches could not
+        follow it fast). Patients with none are absent."""
         ids = sorted(set(patient_ids))
         if not ids:
             return {}
-        x, org, own = t.idx_reference.alias("x"), t.idx_token.alias("o"), t.idx_token.alias("k")
+        x, org = t.idx_reference.alias("x"), t.idx_token.alias("o")
         # ``param || ''``: SQLite keeps to the (res_type, res_id) index, which finds the
         # few rows at once, instead of walking every row of the parameter.
-        by_reference = select(x.c.res_id, org.c.code).join(org, (
+        stmt = select(x.c.res_id, org.c.code).join(org, (
             org.c.res_type == literal("Organization")) & (org.c.res_id == x.c.target_id) & (
             org.c.param == "identifier") & (org.c.system == ODS_SYSTEM)).where(
             x.c.res_type == "Patient", x.c.res_id.in_(ids), x.c.param.concat("") == _GP,
             x.c.target_type == "Organization")
-        by_identifier = select(own.c.res_id, own.c.code).where(
-            own.c.res_type == "Patient", own.c.res_id.in_(ids),
-            own.c.param.concat("") == f"{_GP}:identifier", own.c.system == ODS_SYSTEM)
         found: dict[str, set[str]] = {}
-        for patient, code in await self.conn.execute(union(by_reference, by_identifier)):
+        for patient, code in await self.conn.execute(stmt):
             if code:
                 found.setdefault(patient, set()).add(str(code))
         return found
