@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from eolc_fhir.config import Settings
 from eolc_fhir.security.scopes import parse_scopes
+from tests.api.measure_cohort import PERIOD
 from tests.api.module_app import engine_name, module_database
 from tests.builders import (
     NHS_NUMBER_SYSTEM,
@@ -30,6 +31,7 @@ __all__ = ["engine_name"]  # a fixture (module scope)
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 OURS, THEIRS = "Y01234", "Y09999"
+MEASURE = "/Measure/deaths-in-hospital/$evaluate-measure"
 MINE, OTHER = "vis-mine", "vis-other"
 NHS = {MINE: VALID_NHS_NUMBERS[1], OTHER: VALID_NHS_NUMBERS[2]}
 
@@ -189,3 +191,21 @@ async def test_an_ambulance_person_sees_the_summary_only(secure: SecureApp) -> N
     # The crew's systems (client credentials) keep reading what they read before.
     system = await secure.headers("ambulance")
     assert (await secure.http.get("/Flag", headers=system)).status_code == 200
+
+
+@pytest.mark.engines("sqlite")
+async def test_a_gp_persons_measure_reports_name_their_practices_people_only(
+        secure: SecureApp) -> None:
+    gp = person(secure, "gp", OURS)
+
+    async def status(**params: str) -> int:
+        answer = await secure.http.get(MEASURE, params={**PERIOD, **params}, headers=gp)
+        return answer.status_code
+
+    assert await status() == 200  # the region's counts: no patient named
+    assert await status(reportType="subject-list") == 403
+    assert await status(reportType="subject-list", subject="Organization/vis-theirs") == 403
+    assert await status(reportType="subject-list", subject="Organization/vis-ours") == 200
+    assert await status(reportType="subject", subject=f"Patient/{MINE}") == 200
+    unknown = await status(reportType="subject", subject="Patient/nobody-at-all")
+    assert await status(reportType="subject", subject=f"Patient/{OTHER}") == unknown == 400
