@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import update
 from websockets.asyncio.client import connect
 
 from eolc_fhir.config import Settings
-from eolc_fhir.services.subscriptions import lifecycle
+from eolc_fhir.security.audience import Owner, owner_from_text
+from eolc_fhir.services.subscriptions import lifecycle, ownership
+from eolc_fhir.storage.subscription_tables import subscription_state
 from eolc_fhir.subscriptions.endpoints import check_endpoint
 from eolc_fhir.subscriptions.receiver import Receiver
 from tests.api.test_security_people_visibility import (
@@ -30,7 +33,7 @@ from tests.api.test_security_people_visibility import (
 from tests.api.test_subscription_websocket import params, ws_subscription
 from tests.api.test_websocket_hub import receive, served
 from tests.builders import make_consent_to_share, make_register_flag
-from tests.security_support import SecureApp
+from tests.security_support import SecureApp, secure, secure_settings
 from tests.unit.subscriptions.support import (
     all_event_numbers,
     event_numbers,
@@ -40,6 +43,7 @@ from tests.unit.subscriptions.support import (
     subscription,
 )
 
+__all__ = ["secure", "secure_settings"]  # fixtures
 pytestmark = pytest.mark.engines("sqlite")
 
 WITHDRAWN = "vis-withdrawn"
@@ -140,3 +144,21 @@ async def _hear(live: SecureApp, receiver: Receiver) -> None:
     assert [int(p["part"][0]["valueString"]) for p in replay["entry"][0]["resource"]["parameter"]
             if p["name"] == "notification-event"] == [1, 2]
 
+
+
+async def test_a_subscription_kept_from_before_gets_its_clients_view(secure: SecureApp) -> None:
+    """Delivery state written before owners' views were kept: the start fills it in from
+    the Subscription's client, so it is narrowed from then on."""
+    centre = await secure.headers("coordination-centre")
+    made = await secure.http.post("/Subscription", headers=centre, content=orjson.dumps(
+        ws_subscription()))
+    assert made.status_code == 201, made.text
+    sub_id = made.json()["id"]
+    async with secure.ctx.db.unit_of_work(write=True) as uow:
+        await uow.connection.execute(update(subscription_state).where(
+            subscription_state.c.sub_id == sub_id).values(owner=None))
+    assert await ownership.switch_off_ownerless(secure.ctx) == []
+    async with secure.ctx.db.unit_of_work(write=False) as uow:
+        state = await uow.subscriptions.get(sub_id)
+    assert state is not None and owner_from_text(state.owner) == Owner(
+        "coordination-centre", "CC001", False)

@@ -19,7 +19,7 @@ import orjson
 from eolc_fhir.security.principal import Principal
 from eolc_fhir.security.roles import role_allows
 
-__all__ = ["Owner", "Focus", "owner_text", "owner_from_text", "may_see"]
+__all__ = ["Owner", "Focus", "owner_text", "owner_from_text", "may_see", "view_text"]
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,11 @@ def owner_text(principal: Principal | None) -> str | None:
     """The owner's view as stored with the Subscription's delivery state (compact JSON)."""
     if principal is None:
         return None
-    return orjson.dumps({"role": principal.role, "ods": principal.ods,
-                         "person": principal.user_id is not None}).decode()
+    return view_text(principal.role, principal.ods, person=principal.user_id is not None)
+
+
+def view_text(role: str, ods: str, *, person: bool) -> str:
+    return orjson.dumps({"role": role, "ods": ods, "person": person}).decode()
 
 
 def owner_from_text(text: str | None) -> Owner | None:

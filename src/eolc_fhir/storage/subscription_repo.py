@@ -100,6 +100,10 @@ class SubscriptionRepository:
                 sub_id=sub_id, owner=owner, created_us=now_us, last_event_number=0,
                 delivered_number=0, lease_until_us=0, **values))
 
+    async def set_owner(self, sub_id: str, owner: str) -> None:
+        """The owner's view (security/audience.py), for a row written before it was kept."""
+        await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(owner=owner))
+
     async def switch_off(self, sub_id: str, reason: str) -> None:
         """Status ``off`` (no more events or deliveries), ``reason`` as its last error."""
         await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(
