@@ -129,6 +129,16 @@ async def test_a_gp_person_sees_their_practices_people_only(secure: SecureApp) -
     assert history == {f"CarePlan/plan-{MINE}"}
     everything = await _ids(secure, gp, f"/Patient/{MINE}/$everything")
     assert {f"Patient/{MINE}", f"CarePlan/plan-{MINE}", f"Flag/flag-{MINE}"} <= everything
+    # Inside a batch, entry by entry, the same.
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": url}}
+        for url in (f"Patient/{OTHER}", f"Patient/{MINE}", "CarePlan")]}
+    answered = await secure.http.post("/", content=orjson.dumps(batch), headers=gp)
+    assert answered.status_code == 200, answered.text
+    other, mine, plans = answered.json()["entry"]
+    assert other["response"]["status"].startswith("404") and "resource" not in other
+    assert mine["response"]["status"].startswith("200")
+    assert [e["resource"]["id"] for e in plans["resource"]["entry"]] == [f"plan-{MINE}"]
     # $wishes by NHS number: theirs as unknown as a number nobody has; ours answered.
     theirs = await secure.http.get(
         f"/Patient/$wishes?identifier={NHS_NUMBER_SYSTEM}|{NHS[OTHER]}", headers=gp)

@@ -52,7 +52,7 @@ async def check_visible(state: SecurityState, principal: Principal | None, rtype
     withdrawn = await state.withdrawn_patients()
     practice = bound_practice(principal) if reading else None
     if practice is not None and rtype == "Patient":
-        await _in_practice(state, practice, rtype, rid, rid)
+        await _in_practice(state, practice, rtype, rid, rid, repo)
     if rtype not in OWNED_TYPES and (not withdrawn or rtype == "Patient") and \
             (practice is None or rtype == "Patient"):
         return  # the common case decides without a query
@@ -64,7 +64,7 @@ async def check_visible(state: SecurityState, principal: Principal | None, rtype
     if origin is None:
         return  # not there: the interaction itself answers 404 (or creates it)
     if practice is not None and origin.patient_id is not None and rtype != "Patient":
-        await _in_practice(state, practice, rtype, rid, origin.patient_id)
+        await _in_practice(state, practice, rtype, rid, origin.patient_id, repo)
     if hidden(principal, rtype, origin, withdrawn):
         if rtype in OWNED_TYPES:
             raise Forbidden(f"this {rtype} belongs to another client")
@@ -73,10 +73,15 @@ async def check_visible(state: SecurityState, principal: Principal | None, rtype
 
 
 async def _in_practice(state: SecurityState, practice: str, rtype: str, rid: str,
-                       patient_id: str) -> None:
+                       patient_id: str, repo: SecurityRepository | None) -> None:
     """404, as for an id that does not exist: whether someone else's person is on the
     register is itself not this person's to know (FHIR allows 404 in place of 403)."""
-    if practice not in (await state.practices([patient_id])).get(patient_id, ()):
+    if repo is not None:  # inside a Bundle's transaction: no second connection
+        known: set[str] | frozenset[str] = (await repo.practices_of([patient_id])).get(
+            patient_id, set())
+    else:
+        known = (await state.practices([patient_id])).get(patient_id, frozenset())
+    if practice not in known:
         raise NotFound(NOT_KNOWN.format(f"{rtype}/{rid}"))
 
 
