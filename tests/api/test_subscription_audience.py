@@ -91,6 +91,7 @@ def _foci(bundle: dict[str, Any]) -> list[str]:
             for e in params_of(bundle)["notification-event"]]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_subscribers_hear_only_of_what_they_may_see(
         live: SecureApp, loopback_webhooks: None) -> None:
     receiver = await Receiver(secret="s3cret").start()
