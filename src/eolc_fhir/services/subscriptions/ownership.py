@@ -56,10 +56,12 @@ async def switch_off_ownerless(ctx: ServerContext) -> list[str]:
 async def _keep_views(uow: UnitOfWork, sub_ids: list[str],
                       origins: dict[tuple[str, str], Origin]) -> None:
     """The owner's view of Subscriptions made before it was kept: their client's role and
-    organisation (notifications are then narrowed as the client's reads are)."""
+    organisation (notifications are then narrowed as the client's reads are). A client no
+    longer registered leaves it as it was: what its Subscriptions get is not decided here."""
     for sub_id in sub_ids:
         origin = origins[("Subscription", sub_id)]
         client = await uow.security.get_client(str(origin.client_id))
-        view = view_text(client.role if client is not None else "", origin.ods or "",
-                         person=origin.user_id is not None)
+        if client is None:
+            continue
+        view = view_text(client.role, origin.ods or "", person=origin.user_id is not None)
         await uow.subscriptions.set_owner(sub_id, view)
