@@ -28,17 +28,24 @@ from starlette.responses import Response
 from eolc_fhir.api.errors import crash_response, error_response
 from eolc_fhir.api.scope import Scope, header
 from eolc_fhir.config import Settings
-from eolc_fhir.fhir.errors import FhirError, ServiceUnavailable, Unauthorized, error_for_status
+from eolc_fhir.fhir.errors import (
+    FhirError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    error_for_status,
+)
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.interactions import BUNDLE_INTERACTIONS, Target, classify
 from eolc_fhir.fhir.models import is_resource_type
+from eolc_fhir.security.answers import filter_answer
 from eolc_fhir.security.audit import AuditRecord
 from eolc_fhir.security.compartment import patient_of
 from eolc_fhir.security.enforce import check
 from eolc_fhir.security.principal import RequestContext, current
 from eolc_fhir.security.state import SecurityState
 from eolc_fhir.security.tokens import InvalidToken
-from eolc_fhir.security.visibility import filter_bundle, subscription_of_status
+from eolc_fhir.security.visibility import subscription_of_status
 from eolc_fhir.services.operations import operation_reads
 
 __all__ = ["SecurityMiddleware", "authorize", "authorize_route", "PUBLIC_PATHS"]
@@ -236,10 +243,13 @@ class _Exchange:
         known = self.rc.resources is not None and self.rc.decided
         parsed = _parse(self.start, body) if status < 400 and not known else None
         try:
-            if parsed is not None and parsed.get("resourceType") == "Bundle" and \
-                    await filter_bundle(parsed, self.rc.principal,
-                                        await self.state.withdrawn_patients(), self._origins):
+            changed, unknown = (False, None) if parsed is None else await filter_answer(
+                parsed, self.rc.principal, self.rc.method, self.state)
+            if changed:
                 body = orjson.dumps(parsed)
+            if unknown is not None:  # someone else's person: as if there were none
+                self.start, self.body = _error_outcome(NotFound(unknown))
+                status, body, parsed = 404, self.body[0], None
         except Exception as exc:  # fail closed: no Bundle leaves unfiltered
             self.start, self.body = _crash_outcome(exc, f"{self.rc.request_id} (filtering)")
             status, body, parsed = int(self.start["status"]), self.body[0], None
@@ -261,9 +271,6 @@ class _Exchange:
         await wrapped({**self.start, "headers": headers})
         await wrapped({"type": "http.response.body", "body": body})
         self._log(status)
-
-    async def _origins(self, keys: Any) -> Any:
-        return await self.state.origins(keys)
 
     async def _audit(self, status: int, parsed: dict[str, Any] | None, body: bytes) -> None:
         writer = self.state.audit

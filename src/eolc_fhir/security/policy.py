@@ -13,7 +13,13 @@ from functools import lru_cache
 
 from eolc_fhir.fhir.errors import Forbidden, MethodNotAllowed
 from eolc_fhir.security.principal import Principal
-from eolc_fhir.security.roles import AUDIT_TYPE, operation_allows, role_allows
+from eolc_fhir.security.roles import (
+    AUDIT_TYPE,
+    SUMMARY_OPERATIONS,
+    operation_allows,
+    role_allows,
+    summary_only,
+)
 from eolc_fhir.security.scopes import Grants
 
 __all__ = ["authorize", "can_read", "allowed", "letter_for", "INTERACTION_LETTERS"]
@@ -34,7 +40,8 @@ def letter_for(interaction: str) -> str:
 
 
 def allowed(principal: Principal | None, letter: str, rtype: str) -> bool:
-    return principal is None or _reads(principal.grants, principal.role, letter, rtype)
+    return principal is None or _reads(principal.grants, principal.role, letter, rtype,
+                                       principal.user_id is not None)
 
 
 def can_read(principal: Principal | None, rtype: str) -> bool:
@@ -57,13 +64,21 @@ def authorize(principal: Principal | None, interaction: str, rtype: str, *,
     if not principal.grants.allows(rtype, letter):
         raise Forbidden(f"the access token has no scope for '{letter}' on {rtype}",
                         code="forbidden")
-    if not role_allows(principal.role, letter, rtype):
+    person = principal.user_id is not None
+    if not role_allows(principal.role, letter, rtype, person):
+        if summary_only(principal.role, person):
+            raise Forbidden(f"a signed-in '{principal.role}' person sees the summary only "
+                            f"(Patient/$wishes, and Patient search to find the person), so "
+                            f"may not {interaction} {rtype}", code="forbidden")
         raise Forbidden(f"a '{principal.role}' client may not {interaction} {rtype}",
                         code="forbidden")
     if principal.role and not operation_allows(principal.role, operation):
         raise Forbidden(f"the role '{principal.role}' may not use ${operation}",
                         code="forbidden")
-    unreadable = _unreadable(principal.grants, principal.role, reads) if reads else ()
+    # A summary-only person reads the summary whole: its types need their scope, not role.
+    whole = summary_only(principal.role, person) and operation in SUMMARY_OPERATIONS
+    unreadable = _unreadable(principal.grants, principal.role, reads, person and not whole) \
+        if reads else ()
     if unreadable:
         raise Forbidden(f"${operation} answers with a document that includes "
                         f"{', '.join(unreadable)}, which this client may not read; a document "
@@ -71,11 +86,12 @@ def authorize(principal: Principal | None, interaction: str, rtype: str, *,
 
 
 @lru_cache(maxsize=256)  # a few kinds of token ask again and again
-def _unreadable(grants: Grants, role: str, types: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(t for t in types if not (_reads(grants, role, "r", t) or
-                                          _reads(grants, role, "s", t)))
+def _unreadable(grants: Grants, role: str, types: tuple[str, ...],
+                person: bool) -> tuple[str, ...]:
+    return tuple(t for t in types if not (_reads(grants, role, "r", t, person) or
+                                          _reads(grants, role, "s", t, person)))
 
 
-def _reads(grants: Grants, role: str, letter: str, rtype: str) -> bool:
-    """The token's scope and its client's role both allow ``letter`` on ``rtype``."""
-    return grants.allows(rtype, letter) and role_allows(role, letter, rtype)
+def _reads(grants: Grants, role: str, letter: str, rtype: str, person: bool = False) -> bool:
+    """The token's scope and its client's role (or its person's) both allow ``letter``."""
+    return grants.allows(rtype, letter) and role_allows(role, letter, rtype, person)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = ["ROLES", "TypeSet", "role_allows", "default_scopes", "CONFORMANCE_TYPES",
            "AUDIT_TYPE", "OWNED_TYPES", "OPERATION_ROLES", "operation_allows",
-           "POPULATION_TYPES"]
+           "POPULATION_TYPES", "PERSON_ROLES", "SUMMARY_OPERATIONS", "summary_only"]
 
 AUDIT_TYPE = "AuditEvent"
 # Resources that belong to the client that created them.
@@ -84,6 +84,23 @@ _DEFAULT_SCOPES = {
 }
 
 
+# A person signed in through an app (the authorization code flow) may be held to less
+# than their organisation's systems. A crew member at the door sees the summary only:
+# they find the person (Patient search, by NHS number) and read $wishes, the document
+# built for them, but no clinical resource on its own. Their Subscriptions stay theirs.
+_SUMMARY_TYPES = TypeSet(CONFORMANCE_TYPES | OWNED_TYPES | {"Patient"})
+_CREW = {"r": _SUMMARY_TYPES, "s": _SUMMARY_TYPES, "c": SUBSCRIPTIONS, "u": SUBSCRIPTIONS,
+         "d": NOTHING}
+PERSON_ROLES: dict[str, dict[str, TypeSet]] = {"ambulance": _CREW}
+# Operations whose answer IS the summary: a summary-only person may read every type in it.
+SUMMARY_OPERATIONS = frozenset({"wishes"})
+
+
+def summary_only(role: str, person: bool) -> bool:
+    """Is a caller of ``role`` (a person, or a system) held to the summary?"""
+    return person and PERSON_ROLES.get(role) is _CREW
+
+
 _CLINICAL_ROLES = frozenset({"gp", "hospital", "hospice", "coordination-centre"})
 # Patient operations limited beyond the read scope they need: $wishes is the crews'
 # and carers' question; $everything the whole record, for those who treat the person;
@@ -104,8 +121,10 @@ def operation_allows(role: str, operation: str | None) -> bool:
     return allowed is None or role in allowed
 
 
-def role_allows(role: str, letter: str, rtype: str) -> bool:
-    rules = ROLES.get(role)
+def role_allows(role: str, letter: str, rtype: str, person: bool = False) -> bool:
+    """Does ``role`` allow ``letter`` on ``rtype`` (for a signed-in ``person``, the
+    person's rules where they differ from their organisation's systems)?"""
+    rules = (PERSON_ROLES.get(role) if person else None) or ROLES.get(role)
     return rules is not None and rtype in rules.get(letter, NOTHING)
 
 

@@ -28,6 +28,8 @@ __all__ = ["SecurityState", "start_security"]
 log = logging.getLogger("eolc_fhir.security")
 
 _WITHDRAWN_TTL = 2.0  # seconds another replica's consent change may take to reach us
+_PRACTICE_TTL = 2.0  # seconds another replica's change of a person's practice may take
+_PRACTICE_KEEP = 50_000  # people whose practice is kept at most (then it starts again)
 _LIMIT_TTL = 30.0  # seconds a client's changed rate limit may take to apply everywhere
 
 
@@ -45,6 +47,7 @@ class SecurityState:
     _withdrawn_refresh: asyncio.Future[frozenset[str]] | None = None
     _consent_writes: int = 0  # forget_withdrawn calls: a read begun before one is stale
     _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _practices: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _sharing: asyncio.Task[None] | None = None
 
     async def rate_limit_of(self, client_id: str) -> int:
@@ -108,6 +111,33 @@ class SecurityState:
         """Who recorded each (type, id), and whose record it is, in a transaction of its own."""
         async with self.db.unit_of_work(write=False) as uow:
             return await uow.security.origins(keys)
+
+    async def practices(self, patient_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Each patient's GP practice ODS codes (empty: none known); kept a couple of
+        seconds, so a page of results about a few people costs at most one indexed query."""
+        now = time.monotonic()
+        found: dict[str, frozenset[str]] = {}
+        wanted = []
+        for pid in set(patient_ids):
+            kept = self._practices.get(pid)
+            if kept is not None and kept[0] > now:
+                found[pid] = kept[1]
+            else:
+                wanted.append(pid)
+        if wanted:
+            async with self.db.unit_of_work(write=False) as uow:
+                read = await uow.security.practices_of(wanted)
+            if len(self._practices) > _PRACTICE_KEEP:
+                self._practices.clear()
+            for pid in wanted:
+                codes = frozenset(read.get(pid, ()))
+                found[pid] = codes
+                self._practices[pid] = (now + _PRACTICE_TTL, codes)
+        return found
+
+    def forget_practices(self) -> None:
+        """Our own write changed a Patient or an Organization: look again."""
+        self._practices.clear()
 
     def forget_withdrawn(self) -> None:
         """Our own write changed a consent: look again on the next request (a read already

@@ -1,6 +1,7 @@
 """Who may see which resource beyond scopes and roles: ownership and withdrawn consent.
 
-- Subscriptions belong to the client that created them (admin sees all).
+- Subscriptions belong to the client that created them, and to the person
+  signed in to it when a person's token created them (admin sees all).
 - When a person's latest active consent-to-share Consent is a withdrawal
   (SNOMED 882941000000102), their record — every resource about them except
   the Patient itself and the consent-to-share Consents, which say why the
@@ -42,8 +43,9 @@ def hidden(principal: Principal | None, rtype: str, origin: Origin | None,
     """Is this resource (whose origin row is ``origin``) hidden from ``principal``?"""
     if principal is None or principal.is_admin:
         return False
-    if rtype in OWNED_TYPES:
-        return origin is None or origin.client_id != principal.client_id
+    if rtype in OWNED_TYPES:  # the app's, and the person's when a person made it
+        return origin is None or origin.client_id != principal.client_id or \
+            origin.user_id != principal.user_id
     if origin is None or origin.patient_id is None or rtype == "Patient":
         return False
     return origin.patient_id in withdrawn and origin.ods != principal.ods

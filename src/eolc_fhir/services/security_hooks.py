@@ -41,6 +41,7 @@ from eolc_fhir.storage.unit_of_work import UnitOfWork
 __all__ = ["install", "uninstall", "security_write_hook", "security_write_batch"]
 
 log = logging.getLogger("eolc_fhir.security")
+_PRACTICE_TYPES = ("Patient", "Organization")  # they decide who a GP person's people are
 _SERVER_WRITTEN = "server-written"  # RequestContext.extra flag: the Provenance we write ourselves
 
 
@@ -163,10 +164,13 @@ async def _bookkeeping(ctx: ServerContext, repo: SecurityRepository, change: Cha
     elif change.interaction == "delete" and stored.resource_type == "Consent":
         await repo.put_consent(stored.id, None, active=False, withdrawn=False, recorded_us=0)
         _forget_withdrawn(ctx)
+    if stored.resource_type in _PRACTICE_TYPES and ctx.security is not None:
+        ctx.security.forget_practices()  # whose practice a person is may have changed
     if change.interaction == "delete":
         return
     origin = Origin(principal.client_id if principal else None,
-                    principal.ods if principal else None, patient)
+                    principal.ods if principal else None, patient,
+                    principal.user_id if principal else None)
     await repo.record_origin(stored.resource_type, stored.id, origin,
                              created=change.interaction == "create",
                              first_version=stored.version == 1)

@@ -125,10 +125,11 @@ class ExportSnapshot:
         with translated():
             return await SecurityRepository(self._conn, self.dialect).withdrawn_patients()
 
-    async def owned_ids(self, client_id: str, rtype: str) -> set[str]:
+    async def owned_ids(self, client_id: str, rtype: str,
+                        user_id: str | None = None) -> set[str]:
         with translated():
             return set(await SecurityRepository(self._conn, self.dialect).owned_ids(
-                client_id, rtype))
+                client_id, rtype, user_id))
 
 
 @asynccontextmanager

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import security_tables as st
+from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.model import ids_by_type
 
-__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository", "PG_WITHDRAWN_AMONG"]
+__all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository", "ODS_SYSTEM",
+           "PG_WITHDRAWN_AMONG"]
+
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+_GP = "general-practitioner"
 
 @dataclass(frozen=True)
 class ClientRecord:
@@ -51,6 +56,7 @@ class Origin:
     client_id: str | None
     ods: str | None
     patient_id: str | None
+    user_id: str | None = None  # the signed-in person, when a person's token recorded it
 
 
 class SecurityRepository:
@@ -171,7 +177,8 @@ class SecurityRepository:
         if rows:
             await self.conn.execute(insert(st.security_origin), [
                 {"res_type": rtype, "res_id": rid, "client_id": origin.client_id,
-                 "ods": origin.ods, "patient_id": origin.patient_id}
+                 "ods": origin.ods, "patient_id": origin.patient_id,
+                 "user_id": origin.user_id}
                 for rtype, rid, origin in rows])
 
     async def origins(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Origin]:
@@ -181,13 +188,18 @@ class SecurityRepository:
         found: dict[tuple[str, str], Origin] = {}
         for rtype, ids in ids_by_type(keys).items():
             stmt = select(o).where(o.c.res_type == rtype, o.c.res_id.in_(ids))
-            found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id)
+            found.update({(r.res_type, r.res_id): Origin(r.client_id, r.ods, r.patient_id,
+                                                                 r.user_id)
                           for r in await self.conn.execute(stmt)})
         return found
 
-    async def owned_ids(self, client_id: str, rtype: str) -> list[str]:
+    async def owned_ids(self, client_id: str, rtype: str,
+                        user_id: str | None = None) -> list[str]:
+        """Ids of ``rtype`` recorded by the client (and its person, or no person)."""
         o = st.security_origin
-        stmt = select(o.c.res_id).where(o.c.client_id == client_id, o.c.res_type == rtype)
+        person = o.c.user_id.is_(None) if user_id is None else o.c.user_id == user_id
+        stmt = select(o.c.res_id).where(o.c.client_id == client_id, o.c.res_type == rtype,
+                                        person)
         return sorted(row[0] for row in await self.conn.execute(stmt))
 
     # -- consent to share ------------------------------------------------------------------
@@ -231,6 +243,28 @@ class SecurityRepository:
             stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
         return set((await self.conn.execute(stmt)).scalars())
 
+    # -- registered GP practice --------------------------------------------------------
+    async def practices_of(self, patient_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The ODS codes of each patient's registered GP practice, from the index alone:
+        ``Patient.generalPractitioner`` referring to an Organization with that ODS code
+        (a logical reference by ODS code alone does not count: searches could not
+        follow it fast). Patients with none are absent."""
+        ids = sorted(set(patient_ids))
+        if not ids:
+            return {}
+        x, org = t.idx_reference.alias("x"), t.idx_token.alias("o")
+        # ``param || ''``: SQLite keeps to the (res_type, res_id) index, which finds the
+        # few rows at once, instead of walking every row of the parameter.
+        stmt = select(x.c.res_id, org.c.code).join(org, (
+            org.c.res_type == literal("Organization")) & (org.c.res_id == x.c.target_id) & (
+            org.c.param == "identifier") & (org.c.system == ODS_SYSTEM)).where(
+            x.c.res_type == "Patient", x.c.res_id.in_(ids), x.c.param.concat("") == _GP,
+            x.c.target_type == "Organization")
+        found: dict[str, set[str]] = {}
+        for patient, code in await self.conn.execute(stmt):
+            if code:
+                found.setdefault(patient, set()).add(str(code))
+        return found
 
 # ``withdrawn_patients(ids)`` as one statement on PostgreSQL's read pool (Database.withdrawn_among):
 # no transaction of its own, prepared once per connection. Keep the two in step.

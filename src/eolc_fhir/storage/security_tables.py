@@ -72,6 +72,7 @@ security_origin = Table(
     Column("client_id", String(128), nullable=True),
     Column("ods", String(16), nullable=True),
     Column("patient_id", String(64), nullable=True),
+    Column("user_id", String(128), nullable=True),  # the person, with a person's token (0008)
     Index(None, "client_id", "res_type"),
 )
 

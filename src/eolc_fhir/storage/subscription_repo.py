@@ -100,6 +100,10 @@ class SubscriptionRepository:
                 sub_id=sub_id, owner=owner, created_us=now_us, last_event_number=0,
                 delivered_number=0, lease_until_us=0, **values))
 
+    async def set_owner(self, sub_id: str, owner: str) -> None:
+        """The owner's view (security/audience.py), for a row written before it was kept."""
+        await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(owner=owner))
+
     async def switch_off(self, sub_id: str, reason: str) -> None:
         """Status ``off`` (no more events or deliveries), ``reason`` as its last error."""
         await self.conn.execute(update(st).where(st.c.sub_id == sub_id).values(
@@ -110,14 +114,15 @@ class SubscriptionRepository:
         await self.conn.execute(delete(st).where(st.c.sub_id == sub_id))
 
     async def live_for_topics(self, topics: Sequence[str], *, classic: bool = False
-                              ) -> list[tuple[str, str, str]]:
-        """(sub_id, topic, spec) of every subscription that still collects events, on
-        ``topics`` (and, with ``classic``, every classic one: topic ``classic:<Type>``)."""
+                              ) -> list[tuple[str, str, str, str | None]]:
+        """(sub_id, topic, spec, owner) of every subscription that still collects events,
+        on ``topics`` (and, with ``classic``, every classic one: topic ``classic:<Type>``)."""
         on_topic: Any = st.c.topic.in_(list(topics))
         if classic:
             on_topic = or_(on_topic, st.c.topic.like(CLASSIC_LIKE))
-        stmt = select(st.c.sub_id, st.c.topic, st.c.spec).where(on_topic, st.c.status.in_(LIVE))
-        return [(r.sub_id, r.topic, r.spec) for r in await self.conn.execute(stmt)]
+        stmt = select(st.c.sub_id, st.c.topic, st.c.spec, st.c.owner).where(
+            on_topic, st.c.status.in_(LIVE))
+        return [(r.sub_id, r.topic, r.spec, r.owner) for r in await self.conn.execute(stmt)]
 
     async def live_with_end(self) -> list[tuple[str, str]]:
         """(sub_id, spec) of live subscriptions whose spec has an end (``end_us`` set)."""

@@ -107,7 +107,8 @@ async def _rules(snap: ExportSnapshot, principal: Principal | None,
                  types: list[str]) -> _Rules:
     if principal is None or principal.is_admin:
         return _Rules()
-    owned = {t: await snap.owned_ids(principal.client_id, t) for t in OWNED_TYPES if t in types}
+    owned = {t: await snap.owned_ids(principal.client_id, t, principal.user_id)
+             for t in OWNED_TYPES if t in types}
     withdrawn = frozenset(await snap.withdrawn_patients())
     if not withdrawn:
         return _Rules(owned=owned)

@@ -22,6 +22,7 @@ from eolc_fhir.search.measures import GroupSpec, MeasureSpec, read_measure
 from eolc_fhir.search.parse import parse_clause
 from eolc_fhir.search.values import DateFormatError, date_range
 from eolc_fhir.security.policy import can_read
+from eolc_fhir.security.practice import bound_practice
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.measures.params import EvaluateRequest
@@ -99,6 +100,31 @@ async def _may_see_person(ctx: ServerContext, request: EvaluateRequest) -> None:
                         code="forbidden")
 
 
+async def _within_practice(ctx: ServerContext, uow: UnitOfWork,
+                           request: EvaluateRequest) -> None:
+    """A GP person's reports that name patients stay within their practice: an individual
+    report of one of their people, a subject list of their practice (docs/security.md)."""
+    practice = bound_practice(current_principal()) if ctx.security is not None else None
+    if practice is None or request.kind == "summary":
+        return
+    rtype, _, rid = (request.subject or "").partition("/")
+    if rtype == "Patient":
+        if practice not in (await ctx.security.practices([rid])).get(rid, ()):
+            raise InvalidRequest(f"subject {request.subject} is not known", code="not-found",
+                                 expression="subject")
+        return
+    if rtype == "Organization" and practice in await _ods_codes(uow, rid):
+        return
+    raise Forbidden(f"a {request.kind} report names patients: a GP person's is for their own "
+                    f"practice (subject=Organization/[the practice's id])", code="forbidden")
+
+
+async def _ods_codes(uow: UnitOfWork, org_id: str) -> set[str]:
+    rows = await uow.search.fetch_current([("Organization", org_id)])
+    return {str(i.get("value")) for _, _, content in rows
+            for i in orjson.loads(content).get("identifier") or [] if i.get("system") == _ODS}
+
+
 async def _measure(ctx: ServerContext, uow: UnitOfWork,
                    request: EvaluateRequest) -> tuple[str, dict[str, Any]]:
     if request.measure_resource is not None:
@@ -168,6 +194,7 @@ async def evaluate_measure(ctx: ServerContext, request: EvaluateRequest) -> Meas
     await _may_see_person(ctx, request)
     start_us, end_us = _period(request)
     async with ctx.db.unit_of_work(write=False) as uow:
+        await _within_practice(ctx, uow, request)
         measure_id, measure = await _measure(ctx, uow, request)
         try:
             spec = read_measure(measure, ctx.search, (to_instant(start_us), to_instant(end_us)),

@@ -20,6 +20,7 @@ from eolc_fhir.services.search.paging import (
     ignored_outcome,
     search_url,
 )
+from eolc_fhir.services.search.practice_scope import narrow_to_practice
 from eolc_fhir.services.search.snapshot import snapshot_page, take_snapshot, wants_snapshot
 from eolc_fhir.services.search.system import run_system_search
 from eolc_fhir.storage.model import PageRow
@@ -49,8 +50,10 @@ async def search_type(ctx: ServerContext, resource_type: str, params: list[tuple
     """GET/POST [type]?...: a searchset Bundle around the stored bytes."""
     if resource_type == audit_log.AUDIT_TYPE:  # the audit log has its own table and search
         return await audit_log.search(ctx, params, lenient=lenient, base_url=base_url)
-    parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
-                          base_url=base_url, page_size=_page_size(ctx))
+    registry = registry_of(ctx)
+    parsed = narrow_to_practice(registry, parse_search(
+        registry, resource_type, params, lenient=lenient, base_url=base_url,
+        page_size=_page_size(ctx)))
     if _is_lean(parsed):
         lean = ctx.db.search  # the storage picks the engine's lean path, if this query has one
         found = await lean.first_page(parsed.query, parsed.controls.count)
@@ -84,8 +87,10 @@ async def search_in(ctx: ServerContext, uow: UnitOfWork, resource_type: str,
                     params: list[tuple[str, str]], *, base_url: str,
                     lenient: bool = True) -> bytes:
     """The same search inside a caller's unit of work (batch GET entries)."""
-    parsed = parse_search(registry_of(ctx), resource_type, params, lenient=lenient,
-                          base_url=base_url, page_size=_page_size(ctx))
+    registry = registry_of(ctx)
+    parsed = narrow_to_practice(registry, parse_search(
+        registry, resource_type, params, lenient=lenient, base_url=base_url,
+        page_size=_page_size(ctx)))
     return await _run(uow, resource_type, parsed, base_url)
 
 

@@ -28,6 +28,7 @@ from eolc_fhir.fhir.errors import Forbidden, InvalidRequest
 from eolc_fhir.fhir.instant import now_us
 from eolc_fhir.fhir.models import resource_types
 from eolc_fhir.security import can_read, current_principal
+from eolc_fhir.security.audience import owner_text
 from eolc_fhir.services.context import Change, ServerContext
 from eolc_fhir.services.resources.writes import store_version
 from eolc_fhir.storage.model import StoredResource
@@ -154,7 +155,8 @@ async def subscription_changed(ctx: ServerContext, uow: UnitOfWork, change: Chan
     # (services/subscriptions/live.py), heartbeats included.
     await repo.upsert_state(sub_id, topic=spec.topic, status=state, spec=spec_to_json(spec),
                             heartbeat_us=0 if websocket else spec.heartbeat_seconds * 1_000_000,
-                            now_us=now_us(), owner=OWNER.get(), parked=websocket)
+                            now_us=now_us(), owner=owner_text(current_principal()),
+                            parked=websocket)
     log.info("subscription %s %s: %s (%s %s)", sub_id, change.interaction, state, spec.kind,
              spec.topic)
     if state == "requested":

@@ -16,6 +16,7 @@ import orjson
 
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.resources.writes import Change
+from eolc_fhir.services.subscriptions.audience import OwnerCache, audible
 from eolc_fhir.services.subscriptions.lifecycle import (
     OWNER,
     SYSTEM_WRITE,
@@ -68,6 +69,7 @@ class SubscriptionEngine:
                              for rtype, topics in self.by_type.items()}
         self.matcher = Matcher(ctx, self.topics.values())
         self.dispatcher: Any = None
+        self.owners = OwnerCache()  # the owners' views, parsed once (audience.py)
         self.live: Any = None  # the websocket hub (live.py), once a socket connected
         self._specs: dict[str, tuple[str, SubscriptionSpec]] = {}
         self._classic: dict[str, Topic] = {}
@@ -180,7 +182,7 @@ async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[
     engine: SubscriptionEngine | None = ctx.subscriptions
     if engine is None:
         return
-    live: list[tuple[str, str, str]] | None = None
+    live: list[tuple[str, str, str, str | None]] | None = None
     woken = False
     for change in changes:
         rtype = change.stored.resource_type
@@ -235,19 +237,22 @@ async def _outbox(ctx: ServerContext, engine: SubscriptionEngine, uow: UnitOfWor
 
 async def _append_matching(engine: SubscriptionEngine, uow: UnitOfWork, change: Change,
                            versions: Sequence[dict[str, Any]],
-                           subs: Sequence[tuple[str, str, str]]) -> bool:
-    """Append an event for every subscription whose filters the change meets; any?"""
+                           subs: Sequence[tuple[str, str, str, str | None]]) -> bool:
+    """Append an event for every subscription whose filters the change meets and whose
+    owner may see it (services/subscriptions/audience.py); any?"""
     if not subs:
         return False
     rtype = change.stored.resource_type
     cache: dict[Any, bool] = {}
-    matched: list[str] = []
-    for sub_id, topic_url, spec_text in subs:
+    candidates: list[tuple[str, str | None]] = []
+    for sub_id, topic_url, spec_text, owner in subs:
         spec = engine.spec(sub_id, spec_text)
         topic = engine.topic_of(topic_url)
         if await engine.matcher.filters_match(
                 uow, topic, spec.filters, rtype, versions, cache):
-            matched.append(sub_id)
+            candidates.append((sub_id, owner))
+    matched = await audible(uow, engine.owners, change, versions, candidates) \
+        if candidates else []
     if not matched:
         return False
     await uow.subscriptions.append_events(

@@ -75,7 +75,7 @@ from eolc_fhir.services.wishes.compose import compose
 from eolc_fhir.services.wishes.death import MOOT_AFTER_DEATH, Death, death_of, death_warning
 from eolc_fhir.services.wishes.parts import BASE, Found, Warning, ref
 from eolc_fhir.services.wishes.sections import build_sections, current_episode
-from eolc_fhir.services.wishes.visibility import viewer, visible_rows
+from eolc_fhir.services.wishes.visibility import check_practice, viewer, visible_rows
 from eolc_fhir.storage.model import Row
 
 __all__ = ["WishesAnswer", "wishes_by_identifier", "wishes_for_patient", "parse_nhs_identifier",
@@ -142,10 +142,13 @@ async def _wishes(ctx: ServerContext, key: Key, fetch: Callable[[], Awaitable[li
     today = datetime.now(UTC).date().isoformat()
     kept = cache.get_for(key, viewer())
     if kept is not None and token is not None and kept.token == token and kept.day == today:
+        await check_practice(ctx, kept.ids, not_found)
         return kept.answer(if_none_match)  # nothing committed anywhere since it was checked
     rows = await fetch()
-    if not any(r.resource_type == "Patient" for r in rows):
+    people = [r.id for r in rows if r.resource_type == "Patient"]
+    if not people:
         raise NotFound(not_found)
+    await check_practice(ctx, people, not_found)
     return await _answer(ctx, key, rows, if_none_match, token, today, kept)
 
 

@@ -15,15 +15,29 @@ from typing import Any
 
 import orjson
 
+from eolc_fhir.fhir.errors import NotFound
 from eolc_fhir.security.compartment import is_consent_to_share
+from eolc_fhir.security.practice import bound_practice
 from eolc_fhir.security.principal import current_principal
 from eolc_fhir.security.visibility import hidden, needs_origin
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.storage.model import Row
 
-__all__ = ["visible_rows", "viewer", "SHARED"]
+__all__ = ["visible_rows", "viewer", "SHARED", "check_practice"]
 
 SHARED = ""  # the view every caller has: no withdrawn consent in the document
+
+
+async def check_practice(ctx: ServerContext, patient_ids: list[str], not_found: str) -> None:
+    """A GP person asks about someone outside their practice: answered as unknown (404),
+    kept document or not. One of the person's records at the practice is enough."""
+    state: Any = ctx.security
+    practice = bound_practice(current_principal()) if state is not None else None
+    if practice is None:
+        return
+    known = await state.practices(patient_ids)
+    if not any(practice in known.get(pid, ()) for pid in patient_ids):
+        raise NotFound(not_found)
 
 
 def viewer() -> str:
