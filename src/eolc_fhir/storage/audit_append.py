@@ -27,6 +27,7 @@ import orjson
 from eolc_fhir.storage.audit_repo import AuditRecord, audit_refs, audit_row
 from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.pg_reader import PgReader
+from eolc_fhir.storage.wal_checkpoint import BackgroundCheckpoint
 
 __all__ = ["SqliteAuditAppender", "pg_append"]
 
@@ -59,6 +60,7 @@ class SqliteAuditAppender:
         self._busy_timeout = busy_timeout
         self._lock = write_lock
         self._conn: sqlite3.Connection | None = None
+        self._checkpoints = BackgroundCheckpoint(path, busy_timeout)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -66,6 +68,7 @@ class SqliteAuditAppender:
                                    timeout=self._busy_timeout)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # storage/wal_checkpoint.py
             self._conn = conn
         return self._conn
 
@@ -80,6 +83,7 @@ class SqliteAuditAppender:
                 except asyncio.CancelledError:
                     await write  # a commit cannot be stopped half-way: finish it, then go
                     raise
+        self._checkpoints.committed()
 
     def _write(self, records: Sequence[AuditRecord]) -> None:
         conn = self._connection()
@@ -103,7 +107,8 @@ class SqliteAuditAppender:
         for record, new_id in zip(records, ids, strict=True):
             record.id = new_id
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        await self._checkpoints.aclose()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -335,7 +335,7 @@ class Database:
             self._fast.close()
             self._fast = None
         if self._audit_appender is not None:
-            self._audit_appender.close()
+            await self._audit_appender.aclose()
             self._audit_appender = None
         await self.engine.dispose()
 
