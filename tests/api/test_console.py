@@ -3,10 +3,8 @@ person, their summary and history, refusals by role, and sign-out; httpx on one 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,17 +13,10 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from argon2 import PasswordHasher
 
 from eolc_fhir.config import Settings
-from eolc_fhir.security.assertion import ASSERTION_TYPE
-from eolc_fhir.security.client_side import make_assertion
-from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.demo import CONSOLE_CLIENT
-from eolc_fhir.security.roles import default_scopes
-from eolc_fhir.security.users import new_user
 from eolc_fhir.security.ws_binding import read_binding
-from eolc_fhir.storage.people_repo import UserRecord
 from tests.api.module_app import engine_name, module_database
 from tests.builders import (
     VALID_NHS_NUMBERS,
@@ -33,14 +24,18 @@ from tests.builders import (
     make_cpr_flag,
     make_patient,
 )
-from tests.security_support import FHIR, SecureApp, secure_app
+from tests.console_support import (
+    PASSWORD,
+    add_console_and_people,
+    system_headers,
+)
+from tests.security_support import SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 BASE = "http://127.0.0.1"
-PASSWORD = "correct horse battery"
 PID = "console-p1"
 HOSTILE = "Wants <script>alert(1)</script> and <img src=x onerror=alert(2)> at home"
 USERS = {"nurse": ("coordination-centre", "CC001"), "commish": ("commissioner", "CCG01")}
@@ -52,28 +47,13 @@ def console_url(engine_name: str, request: pytest.FixtureRequest,
     yield from module_database(engine_name, request, tmp_path_factory, "console")
 
 
-@functools.cache
-def _hashed() -> UserRecord:
-    """One cheap Argon2id hash shared by the test accounts (see test_smart_signin)."""
-    user = new_user(username="x", role="gp", ods="Y01234", password=PASSWORD)
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-    return replace(user, password_hash=cheap)
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def secure(console_url: str, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[SecureApp]:
     settings = Settings(database_url=console_url, base_url=BASE,
                         demo_keys_dir=Path(tmp_path_factory.mktemp("keys")))
     async with secure_app(settings) as app:
-        async with app.ctx.db.unit_of_work(write=True) as uow:
-            await uow.security.add_client(new_client(
-                client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
-                scopes=None, jwks=None, jwks_uri=None,
-                redirect_uris=[f"{BASE}/console/callback"], public=True))
-            for username, (role, ods) in USERS.items():
-                await uow.people.add_user(replace(_hashed(), username=username, role=role,
-                                                  ods=ods))
+        await add_console_and_people(app, USERS)
         gp = await _gp_headers(app)
         for resource in (make_patient(id=PID), {**make_cpr_flag(), "id": "console-cpr"},
                          {**make_care_plan(note=[{"text": HOSTILE}]), "id": "console-acp"}):
@@ -85,14 +65,7 @@ async def secure(console_url: str, tmp_path_factory: pytest.TempPathFactory
 
 
 async def _gp_headers(app: SecureApp) -> dict[str, str]:
-    """A GP system's token, its assertion addressed to this base URL's token endpoint."""
-    key = await app.register("test-gp", "gp")
-    form = {"grant_type": "client_credentials", "scope": default_scopes("gp"),
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": make_assertion("test-gp", key, f"{BASE}/auth/token")}
-    answer = await app.http.post("/auth/token", data=form)
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}", "Content-Type": FHIR}
+    return await system_headers(app, "test-gp", "gp")
 
 
 def _about(resource: dict[str, object]) -> dict[str, object]:

@@ -9,7 +9,7 @@ import base64
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,13 @@ import pytest
 import pytest_asyncio
 
 from eolc_fhir.config import Settings
-from eolc_fhir.security.assertion import ASSERTION_TYPE
-from eolc_fhir.security.client_side import make_assertion
-from eolc_fhir.security.clients import new_client
-from eolc_fhir.security.demo import CONSOLE_CLIENT
-from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.subscriptions.delivery_state import DELIVERY_EXT
 from eolc_fhir.subscriptions.receiver import Receiver
 from tests.api.module_app import engine_name, module_database
-from tests.api.test_console import BASE, _browser, _hashed, _sign_in
+from tests.api.test_console import BASE, _browser, _sign_in
 from tests.builders import make_patient, make_register_flag
-from tests.security_support import FHIR, SecureApp, secure_app
+from tests.console_support import add_console_and_people, system_headers
+from tests.security_support import SecureApp, secure_app
 from tests.tls_support import loopback_tls
 from tests.unit.subscriptions.support import notifications, subscription
 
@@ -63,24 +59,8 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _headers(app: SecureApp, client_id: str, role: str) -> dict[str, str]:
-    key = await app.register(client_id, role)
-    form = {"grant_type": "client_credentials", "scope": default_scopes(role),
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": make_assertion(client_id, key, f"{BASE}/auth/token")}
-    answer = await app.http.post("/auth/token", data=form)
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}", "Content-Type": FHIR}
-
-
 async def _add_people(app: SecureApp) -> None:
-    async with app.ctx.db.unit_of_work(write=True) as uow:
-        await uow.security.add_client(new_client(
-            client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
-            scopes=None, jwks=None, jwks_uri=None,
-            redirect_uris=[f"{BASE}/console/callback"], public=True))
-        for username, (role, ods) in USERS.items():
-            await uow.people.add_user(replace(_hashed(), username=username, role=role, ods=ods))
+    await add_console_and_people(app, USERS)
 
 
 async def _status(app: SecureApp, headers: dict[str, str], sub_id: str) -> dict[str, Any]:
@@ -121,8 +101,8 @@ async def world(deliveries_url: str, tmp_path_factory: pytest.TempPathFactory
     try:
         async with secure_app(settings) as app:
             await _add_people(app)
-            gp, hospital = (await _headers(app, "test-gp", "gp"),
-                            await _headers(app, "test-hospital", "hospital"))
+            gp, hospital = (await system_headers(app, "test-gp", "gp"),
+                            await system_headers(app, "test-hospital", "hospital"))
             put = await app.http.put("/Patient/eolc-patient-1", headers=gp,
                                      content=orjson.dumps(make_patient(id="eolc-patient-1")))
             assert put.status_code in (200, 201), put.text
@@ -248,7 +228,7 @@ async def test_another_role_sees_only_its_client_and_the_commissioner_is_refused
 
 @pytest.mark.engines("sqlite")
 async def test_reading_the_page_is_audited_with_the_person(world: World) -> None:
-    admin = await _headers(world.app, "auditor", "admin")
+    admin = await system_headers(world.app, "auditor", "admin")
     async with _browser(world.app) as browser:
         await _sign_in(browser, "boss")
         assert (await browser.get("/console/deliveries")).status_code == 200

@@ -5,7 +5,6 @@ plus Provenance?patient= as an API capability on both engines."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -15,11 +14,8 @@ import pytest_asyncio
 
 from eolc_fhir.api import console
 from eolc_fhir.config import Settings
-from eolc_fhir.security.assertion import ASSERTION_TYPE
-from eolc_fhir.security.client_side import make_assertion
 from eolc_fhir.security.demo import CONSOLE_CLIENT
 from eolc_fhir.security.provenance import PATIENT_EXTENSION
-from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.security.ws_binding import read_binding
 from tests.api.module_app import engine_name, module_database
 from tests.api.test_console import (
@@ -29,7 +25,6 @@ from tests.api.test_console import (
     _browser,
     _Form,
     _gp_headers,
-    _hashed,
     _sign_in,
 )
 from tests.api.test_smart_signin import _pkce
@@ -41,6 +36,7 @@ from tests.builders import (
     make_cpr_flag,
     make_patient,
 )
+from tests.console_support import add_console_and_people, system_headers
 from tests.security_support import FHIR, SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -83,20 +79,11 @@ def live_url(engine_name: str, request: pytest.FixtureRequest,
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def secure(live_url: str, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[SecureApp]:
-    from eolc_fhir.security.clients import new_client
 
     settings = Settings(database_url=live_url, base_url=BASE,
                         demo_keys_dir=Path(tmp_path_factory.mktemp("keys")))
     async with secure_app(settings) as app:
-        async with app.ctx.db.unit_of_work(write=True) as uow:
-            await uow.security.add_client(new_client(
-                client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
-                scopes=None, jwks=None, jwks_uri=None,
-                redirect_uris=[f"{BASE}/console/callback"], public=True))
-            role, ods = USERS["nurse"]
-            await uow.people.add_user(replace(_hashed(), username="nurse", role=role, ods=ods))
-            await uow.people.add_user(replace(_hashed(), username="drgp", role="gp",
-                                              ods="Y01234"))
+        await add_console_and_people(app, {"nurse": USERS["nurse"], "drgp": ("gp", "Y01234")})
         app.gp = await _gp_headers(app)  # type: ignore[attr-defined]
         for resource in _record():
             put = await app.http.put(f"/{resource['resourceType']}/{resource['id']}",
@@ -104,16 +91,6 @@ async def secure(live_url: str, tmp_path_factory: pytest.TempPathFactory
                                      content=orjson.dumps(resource))
             assert put.status_code in (200, 201), put.text
         yield app
-
-
-async def _headers(app: SecureApp, client_id: str, role: str) -> dict[str, str]:
-    key = await app.register(client_id, role)
-    form = {"grant_type": "client_credentials", "scope": default_scopes(role),
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": make_assertion(client_id, key, f"{BASE}/auth/token")}
-    answer = await app.http.post("/auth/token", data=form)
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}", "Content-Type": FHIR}
 
 
 @pytest.fixture
@@ -215,7 +192,7 @@ async def test_the_board_says_what_changed_and_whose_record_it_is(
     gone = _of({**make_cpr_flag(), "id": "live-cpr-gone"}, P2)
     assert (await secure.http.put("/Flag/live-cpr-gone", headers=gp,
                                   content=orjson.dumps(gone))).status_code == 201
-    admin = await _headers(secure, "test-admin", "admin")  # only an admin deletes
+    admin = await system_headers(secure, "test-admin", "admin")  # only an admin deletes
     assert (await secure.http.delete("/Flag/live-cpr-gone", headers=admin)).status_code \
         in (200, 204)
     focus = ["Flag/live-cpr-1", "CarePlan/live-acp-2", f"Patient/{P2}", "Flag/live-cpr-gone",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,15 +14,11 @@ import pytest
 import pytest_asyncio
 
 from eolc_fhir.config import Settings
-from eolc_fhir.security.assertion import ASSERTION_TYPE
-from eolc_fhir.security.client_side import make_assertion
-from eolc_fhir.security.clients import new_client
-from eolc_fhir.security.demo import CONSOLE_CLIENT
-from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.web.measures import Quarter, recent_quarters
 from tests.api.measure_cohort import cohort
 from tests.api.module_app import engine_name, module_database
-from tests.api.test_console import BASE, _browser, _hashed, _sign_in
+from tests.api.test_console import BASE, _browser, _sign_in
+from tests.console_support import add_console_and_people, system_headers
 from tests.security_support import SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -48,14 +43,7 @@ async def secure(measures_url: str, tmp_path_factory: pytest.TempPathFactory
     settings = Settings(database_url=measures_url, base_url=BASE,
                         demo_keys_dir=Path(tmp_path_factory.mktemp("keys")))
     async with secure_app(settings) as app:
-        async with app.ctx.db.unit_of_work(write=True) as uow:
-            await uow.security.add_client(new_client(
-                client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
-                scopes=None, jwks=None, jwks_uri=None,
-                redirect_uris=[f"{BASE}/console/callback"], public=True))
-            for username, (role, ods) in USERS.items():
-                await uow.people.add_user(replace(_hashed(), username=username, role=role,
-                                                  ods=ods))
+        await add_console_and_people(app, USERS)
         entries = [{"resource": r, "request": {"method": "PUT",
                                                "url": f"{r['resourceType']}/{r['id']}"}}
                    for r in cohort()]
@@ -67,17 +55,7 @@ async def secure(measures_url: str, tmp_path_factory: pytest.TempPathFactory
 
 async def _headers(app: SecureApp, role: str, client_id: str | None = None
                    ) -> dict[str, str]:
-    """A system client's token for ``role``, its assertion addressed to this base URL."""
-    client_id = client_id or f"measures-{role}"
-    if client_id not in app.keys:
-        await app.register(client_id, role)
-    form = {"grant_type": "client_credentials", "scope": default_scopes(role),
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": make_assertion(client_id, app.keys[client_id],
-                                               f"{BASE}/auth/token")}
-    answer = await app.http.post("/auth/token", data=form)
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return await system_headers(app, client_id or f"measures-{role}", role)
 
 
 class _Tables(HTMLParser):
