@@ -5,8 +5,6 @@ at 640 CSS pixels (200% zoom of 1280) and with axe-core."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from eolc_fhir.security.client_side import read_key_file, request_token
-from eolc_fhir.security.demo import demo_password
-from eolc_fhir.security.roles import default_scopes
 from tests.api.test_wishes_html import BROWSER_ARGS, CHROMIUM, _browser_or_skip
 from tests.builders import VALID_NHS_NUMBERS, make_cpr_flag, make_patient, make_register_flag
-from tests.e2e.conftest import ServerProcess, start_server
+from tests.e2e.conftest import ServerProcess
+from tests.e2e.console_support import (
+    demo_gp,
+    demo_server,
+    shot,
+    sign_in,
+    watched,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engines("sqlite")]
 
@@ -32,28 +34,7 @@ PAGES = ("/console/", f"/console/patient/{PID}", "/console/live", PRINTABLE)
 
 @pytest.fixture
 def console_server(migrated_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    env = {"EOLC_DEMO_CLIENTS": "1", "EOLC_DEMO_KEYS_DIR": str(tmp_path / "keys"),
-           "EOLC_RATE_LIMIT_PER_MINUTE": "0"}
-    proc = start_server(migrated_url, tmp_path, env=env)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-async def _gp(server: ServerProcess, tmp_path: Path) -> httpx.AsyncClient:
-    key = read_key_file(tmp_path / "keys" / "demo-gp.jwk.json")
-    answer = await asyncio.to_thread(request_token, server.url, "demo-gp", key,
-                                     default_scopes("gp"))
-    return httpx.AsyncClient(base_url=server.url, headers={
-        "Authorization": f"Bearer {answer['access_token']}",
-        "Content-Type": "application/fhir+json"})
-
-
-async def _shot(page: Any, name: str) -> None:
-    folder = os.environ.get("EOLC_SCREENSHOT_DIR")
-    if folder:
-        await page.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=True)
+    yield from demo_server(migrated_url, tmp_path)
 
 
 async def _serve_printable(target: Any, url: str, printable: httpx.Response) -> None:
@@ -107,11 +88,8 @@ async def _sign_in(page: Any, url: str) -> None:
     await page.set_viewport_size({"width": 640, "height": 900})
     assert await page.evaluate("document.documentElement.scrollWidth") <= 640
     await page.set_viewport_size({"width": 1000, "height": 900})
-    await _shot(page, "signin")
-    await page.fill("#username", USER)
-    await page.fill("#password", demo_password(USER))
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{url}/console/")
+    await shot(page, "signin")
+    await sign_in(page, USER, f"{url}/console/")
 
 
 async def _find_with_the_keyboard(page: Any, url: str) -> None:
@@ -130,13 +108,13 @@ async def _find_with_the_keyboard(page: Any, url: str) -> None:
     await page.keyboard.press("Backspace")
     await page.keyboard.type(VALID_NHS_NUMBERS[0][9])
     assert await page.inner_text("#nhs-check") == "Check digit correct."
-    await _shot(page, "find")
+    await shot(page, "find")
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{url}/console/patient/{PID}")
     assert (await page.inner_text("#validity")).startswith("Still valid?")
     assert (await page.inner_text("#cpr-headline")).startswith("CPR:")
     assert "CPR decision created" in await page.inner_text("table.history")
-    await _shot(page, "patient")
+    await shot(page, "patient")
 
 
 async def _item(page: Any, focus: str) -> Any:
@@ -161,7 +139,7 @@ async def _watch_a_change_in_words(page: Any, gp: httpx.AsyncClient) -> None:
     assert await page.locator("#events li:visible").count() == 0
     await page.select_option("#topic", value="")
     await page.select_option("#practice", value="")
-    await _shot(page, "live")
+    await shot(page, "live")
 
 
 async def _lose_the_socket_and_replay(page: Any, sockets: list[Any],
@@ -190,7 +168,7 @@ async def _lose_the_socket_and_replay(page: Any, sockets: list[Any],
 async def test_sign_in_find_and_watch_the_live_board(console_server: ServerProcess,
                                                      tmp_path: Path) -> None:
     url = console_server.url
-    async with await _gp(console_server, tmp_path) as gp:
+    async with await demo_gp(console_server, tmp_path) as gp:
         for resource in (make_patient(id=PID), {**make_cpr_flag(), "id": "cpr-1"}):
             put = await gp.put(f"/{resource['resourceType']}/{resource['id']}", json=resource)
             assert put.status_code in (200, 201), put.text
@@ -200,9 +178,7 @@ async def test_sign_in_find_and_watch_the_live_board(console_server: ServerProce
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                        args=BROWSER_ARGS)
             page = await browser.new_page(viewport={"width": 1000, "height": 900})
-            problems: list[str] = []
-            page.on("console", lambda message: problems.append(message.text))
-            page.on("pageerror", lambda error: problems.append(str(error)))
+            problems = watched(page)
             sockets: list[Any] = []
 
             def through(ws: Any) -> None:  # every board socket, passed on to the server

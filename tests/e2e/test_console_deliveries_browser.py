@@ -5,7 +5,6 @@ axe finds nothing serious and a 640px-wide window (1280px at 200%) needs no side
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
-from eolc_fhir.security.client_side import read_key_file, request_token
-from eolc_fhir.security.demo import demo_password
-from eolc_fhir.security.roles import default_scopes
 from eolc_fhir.subscriptions.receiver import Receiver
 from tests.api.test_wishes_html import BROWSER_ARGS, CHROMIUM, _browser_or_skip
 from tests.builders import make_patient, make_register_flag
-from tests.e2e.conftest import ServerProcess, start_server
+from tests.e2e.conftest import ServerProcess
+from tests.e2e.console_support import (
+    axe_serious,
+    demo_gp,
+    demo_server,
+    shot,
+    sign_in,
+    tab_to,
+    watched,
+)
 from tests.tls_support import loopback_tls
 from tests.unit.subscriptions.support import subscription
 
@@ -37,23 +42,9 @@ def tls_files(tmp_path: Path) -> tuple[Path, Any]:
 @pytest.fixture
 def deliveries_server(migrated_url: str, tmp_path: Path,
                       tls_files: tuple[Path, Any]) -> Iterator[ServerProcess]:
-    env = {"EOLC_DEMO_CLIENTS": "1", "EOLC_DEMO_KEYS_DIR": str(tmp_path / "keys"),
-           "EOLC_RATE_LIMIT_PER_MINUTE": "0", "EOLC_DELIVERY_CA_FILE": str(tls_files[0]),
-           "EOLC_DISPATCHER_POLL_SECONDS": "0.2", "EOLC_DELIVERY_RETRY_MAX_SECONDS": "5"}
-    proc = start_server(migrated_url, tmp_path, env=env)
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-
-async def _gp(server: ServerProcess, tmp_path: Path) -> httpx.AsyncClient:
-    key = read_key_file(tmp_path / "keys" / "demo-gp.jwk.json")
-    answer = await asyncio.to_thread(request_token, server.url, "demo-gp", key,
-                                     default_scopes("gp"))
-    return httpx.AsyncClient(base_url=server.url, headers={
-        "Authorization": f"Bearer {answer['access_token']}",
-        "Content-Type": "application/fhir+json"})
+    yield from demo_server(migrated_url, tmp_path, EOLC_DELIVERY_CA_FILE=str(tls_files[0]),
+                           EOLC_DISPATCHER_POLL_SECONDS="0.2",
+                           EOLC_DELIVERY_RETRY_MAX_SECONDS="5")
 
 
 def _closed_port() -> int:
@@ -84,60 +75,31 @@ async def _two_subscriptions(gp: httpx.AsyncClient, receiver: Receiver) -> dict[
     raise AssertionError(f"the subscriptions did not settle: {codes}")
 
 
-async def _axe_serious(browser: Any, page: Any) -> list[str]:
-    """axe-core's serious and critical violations (axe injected in a CSP-bypassing context
-    holding the same session, as in test_console_browser)."""
-    from axe_playwright_python.async_playwright import Axe
-
-    context = await browser.new_context(bypass_csp=True,
-                                        storage_state=await page.context.storage_state())
-    checked = await context.new_page()
-    await checked.goto(page.url)
-    results = await Axe().run(checked)
-    await context.close()
-    return [v["id"] for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
-
-
-async def _tab_to(page: Any, element_id: str) -> None:
-    for _ in range(30):
-        await page.keyboard.press("Tab")
-        if await page.evaluate("document.activeElement && document.activeElement.id") == \
-                element_id:
-            return
-    raise AssertionError(f"#{element_id} is not reachable with Tab")
-
-
 async def test_admin_sees_and_filters_deliveries(deliveries_server: ServerProcess,
                                                  tmp_path: Path,
                                                  tls_files: tuple[Path, Any]) -> None:
     url = deliveries_server.url
     receiver = await Receiver(tls=tls_files[1]).start()
     try:
-        async with await _gp(deliveries_server, tmp_path) as gp:
+        async with await demo_gp(deliveries_server, tmp_path) as gp:
             ids = await _two_subscriptions(gp, receiver)
         async with _browser_or_skip()() as playwright:
             browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                        args=BROWSER_ARGS)
             page = await browser.new_page(viewport={"width": 1000, "height": 900})
-            problems: list[str] = []
-            page.on("console", lambda message: problems.append(message.text))
-            page.on("pageerror", lambda error: problems.append(str(error)))
+            problems = watched(page)
             await page.goto(f"{url}/console/deliveries")
-            await page.fill("#username", USER)
-            await page.fill("#password", demo_password(USER))
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{url}/console/deliveries")
+            await sign_in(page, USER, f"{url}/console/deliveries")
             cards = page.locator("li.delivery")
             assert await cards.count() == 2
             assert await cards.first.get_attribute("id") == f"sub-{ids['failing']}"
             assert "Cannot connect" in await cards.first.inner_text()
             assert "event 1 at" in await page.locator(f"#sub-{ids['healthy']}").inner_text()
-            await _shot(page)
-            serious = await _axe_serious(browser, page)
-            await _tab_to(page, "status")
+            await shot(page, "deliveries")
+            serious = await axe_serious(browser, page)
+            await tab_to(page, "status")
             await page.keyboard.press("e")  # the first option starting with e: error
-            await _tab_to(page, "channel")
+            await tab_to(page, "channel")
             await page.keyboard.press("Tab")  # to the Show button
             outline = await page.evaluate(
                 "getComputedStyle(document.activeElement).outlineStyle")
@@ -156,7 +118,3 @@ async def test_admin_sees_and_filters_deliveries(deliveries_server: ServerProces
     assert problems == []  # a CSP violation or script error would be reported here
 
 
-async def _shot(page: Any) -> None:
-    folder = os.environ.get("EOLC_SCREENSHOT_DIR")
-    if folder:
-        await page.screenshot(path=str(Path(folder) / "console-deliveries.png"), full_page=True)
