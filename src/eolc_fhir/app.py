@@ -15,6 +15,7 @@ from eolc_fhir.api import (
     conformance,
     console,
     console_live,
+    console_register,
     docs_page,
     errors,
     export,
@@ -56,6 +57,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(signin_external.router)
     app.include_router(console.router)  # people's pages; they sign in themselves
     app.include_router(console_live.router)
+    app.include_router(console_register.router)
     app.include_router(websocket.router)  # /ws: the binding token is its authentication
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;

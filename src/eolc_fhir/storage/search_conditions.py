@@ -146,9 +146,9 @@ def _rank(clause: Clause) -> int:
     if isinstance(clause, Missing):
         return _NO_DRIVER if clause.missing else 80
     if isinstance(clause, Chain):
-        return 15
+        return _chain_rank(clause)
     if isinstance(clause, Has):
-        return 45
+        return _NO_DRIVER if clause.negate else 45
     if isinstance(clause, InList):
         return 12
     if isinstance(clause, Either):
@@ -166,6 +166,16 @@ def _rank(clause: Clause) -> int:
             isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
         return 60
     return _RANK_OF_KIND.get(clause.kind, 50)
+
+
+def _chain_rank(chain: Chain) -> int:
+    """A chain into a reverse chain (``patient._has:…``) is probed per candidate, never
+    driven: its set is the targets' whole reverse-chained population."""
+    into_has = [q.clauses[0] for q in chain.targets
+                if len(q.clauses) == 1 and isinstance(q.clauses[0], Has)]
+    if len(into_has) != len(chain.targets):
+        return 15
+    return 60
 
 
 LOOKUP_RANK = 10  # identifier, _id and reference lookups: a handful of rows

@@ -57,7 +57,7 @@ __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_pa
            "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "prefer_custom_plans",
            "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
-           "has_condition", "id_set"]
+           "has_condition", "id_set", "reverse_chain"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
@@ -138,6 +138,8 @@ class _Compiler:
 
     def _chain(self, chain: Chain, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
+        if reverse_chain(chain):
+            return self._chain_probe(chain, rtype, rid, ref)
         targets = [
             and_(ref.c.target_type == q.resource_type, ref.c.target_id.in_(self.ids(q)))
             for q in chain.targets
@@ -147,10 +149,24 @@ class _Compiler:
             return rid.in_(select(ref.c.res_id).where(*conds))  # type: ignore[no-any-return]
         return exists().where(ref.c.res_id == rid, *conds)
 
+    def _chain_probe(self, chain: Chain, rtype: str, rid: Any, ref: Any) -> ColumnElement[bool]:
+        """``patient._has:…``: per candidate, its target's reverse chain (correlated on the
+        reference row's target id), never the whole set of targets that match."""
+        targets = [
+            and_(ref.c.target_type == q.resource_type,
+                 *(self.clause(c, q.resource_type, _IdOnly(ref.c.target_id), drive=False)
+                   for c in q.clauses))
+            for q in chain.targets
+        ]
+        return exists().where(ref.c.res_id == rid, ref.c.res_type == rtype,
+                              ref.c.param == chain.param, or_(*targets))
+
     def _has(self, has: Has, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
         conds = [ref.c.res_type == has.source.resource_type, ref.c.param == has.param,
                  ref.c.target_type == rtype]
+        if has.negate:
+            return ~self._has(Has(has.param, has.source), rtype, rid, drive=False)
         if drive:
             conds.append(ref.c.res_id.in_(self.ids(has.source)))
             return rid.in_(select(ref.c.target_id).where(*conds))  # type: ignore[no-any-return]
@@ -186,6 +202,11 @@ class _Compiler:
             .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
             .scalar_subquery()
         )
+
+
+def reverse_chain(chain: Chain) -> bool:
+    """A chain into ``_has`` / ``_hasnot`` (``patient._has:CarePlan:subject:…``)."""
+    return all(len(q.clauses) == 1 and isinstance(q.clauses[0], Has) for q in chain.targets)
 
 
 def query_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:

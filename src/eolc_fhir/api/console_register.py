@@ -1,0 +1,109 @@
+"""The console's register page (/console/register): people on the register, filtered and paged.
+
+One ``Flag`` search through the public API with the person's token finds the page
+(its filters are search parameters any app can use, see web.register), then three
+searches fill in its rows. Paging follows the server's own ``next`` / ``previous``
+links: the page keeps the link's query and asks for exactly that.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from eolc_fhir.api.console import api_client, console_page, refused_page, signed_in_or_redirect
+from eolc_fhir.api.console_session import PATH, Session
+from eolc_fhir.api.deps import BaseUrl
+from eolc_fhir.web.register import (
+    PROGNOSES,
+    BadFilter,
+    Filters,
+    detail_searches,
+    filters_from,
+    register_rows,
+    register_search,
+)
+
+__all__ = ["router", "PAGE_SIZE"]
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+_MAX_LINK = 4000
+
+
+def _default_practice(request: Request, session: Session) -> str:
+    """A GP person's own practice (the ODS code their access token carries)."""
+    if session.role != "gp":
+        return ""
+    state = getattr(getattr(request.app.state, "ctx", None), "security", None)
+    claims = state.tokens.signed_claims(session.token) if state is not None else None
+    return str((claims or {}).get("ods") or "")
+
+
+def _link(bundle: dict[str, Any], relation: str) -> str:
+    """The query of the server's own paging link (``/Flag?...``), or ''."""
+    for link in bundle.get("link") or []:
+        if link.get("relation") == relation:
+            return urlsplit(str(link.get("url", ""))).query
+    return ""
+
+
+def _page_href(filters: Filters, server_query: str) -> str:
+    form = {k: ("1" if v is True else v) for k, v in filters.form().items() if v}
+    return f"{PATH}/register?" + urlencode({**form, "page": server_query})
+
+
+async def _details(api: httpx.AsyncClient, ids: list[str]
+                   ) -> tuple[dict[str, dict[str, Any]], httpx.Response | None]:
+    """The rows' plans, CPR decisions and places; or the API's refusal of one of them."""
+    found: dict[str, dict[str, Any]] = {}
+    if not ids:
+        return found, None
+    for name, (rtype, params) in detail_searches(ids).items():
+        answer = await api.get(f"/{rtype}", params=params)
+        if answer.status_code != 200:
+            return found, answer
+        found[name] = answer.json()
+    return found, None
+
+
+@router.get(PATH + "/register")
+async def register(request: Request, base: BaseUrl) -> Response:
+    """The register: one row per person, filters as a GET form, the server's paging."""
+    session = signed_in_or_redirect(request, base)
+    if isinstance(session, Response):
+        return session
+    query = dict(request.query_params)
+    today = datetime.now(UTC).date()
+    try:
+        filters = filters_from(query, _default_practice(request, session))
+    except BadFilter as exc:
+        return console_page(request, "console_register.html", 400, session, error=str(exc),
+                            form=Filters().form(), prognoses=PROGNOSES, rows=None,
+                            next_href="", previous_href="", today=today.isoformat())
+    page = query.get("page", "")
+    async with api_client(request, base, session.token) as api:
+        if page and len(page) <= _MAX_LINK:
+            answer = await api.get("/Flag?" + page)
+        else:
+            answer = await api.get("/Flag", params=register_search(filters, today, PAGE_SIZE))
+        if answer.status_code != 200:
+            return refused_page(request, session, answer)
+        bundle = answer.json()
+        ids = [str(e["resource"]["id"]) for e in bundle.get("entry") or []
+               if (e.get("resource") or {}).get("resourceType") == "Patient"]
+        details, refused = await _details(api, ids)
+    if refused is not None:
+        return refused_page(request, session, refused)
+    rows = register_rows(bundle, details, today)
+    nxt, previous = _link(bundle, "next"), _link(bundle, "previous")
+    return console_page(request, "console_register.html", session=session, error=None,
+                        form=filters.form(), prognoses=PROGNOSES, rows=rows,
+                        next_href=_page_href(filters, nxt) if nxt else "",
+                        previous_href=_page_href(filters, previous) if previous else "",
+                        today=today.isoformat())
