@@ -21,6 +21,7 @@ from eolc_fhir.api.console_session import PATH, Session
 from eolc_fhir.api.deps import BaseUrl
 from eolc_fhir.web.register import (
     PROGNOSES,
+    SIZES,
     BadFilter,
     Filters,
     detail_searches,
@@ -65,7 +66,7 @@ async def _details(api: httpx.AsyncClient, ids: list[str]
     if not ids:
         return found, None
     for name, (rtype, params) in detail_searches(ids).items():
-        answer = await api.get(f"/{rtype}", params=params)
+        answer = await api.get(f"/{rtype}?{urlencode(params)}")
         if answer.status_code != 200:
             return found, answer
         found[name] = answer.json()
@@ -84,14 +85,15 @@ async def register(request: Request, base: BaseUrl) -> Response:
         filters = filters_from(query, _default_practice(request, session))
     except BadFilter as exc:
         return console_page(request, "console_register.html", 400, session, error=str(exc),
-                            form=Filters().form(), prognoses=PROGNOSES, rows=None,
+                            form=Filters().form(), prognoses=PROGNOSES, sizes=SIZES, rows=None,
                             next_href="", previous_href="", today=today.isoformat())
     page = query.get("page", "")
     async with api_client(request, base, session.token) as api:
         if page and len(page) <= _MAX_LINK:
             answer = await api.get("/Flag?" + page)
         else:
-            answer = await api.get("/Flag", params=register_search(filters, today, PAGE_SIZE))
+            search = urlencode(register_search(filters, today, PAGE_SIZE))
+            answer = await api.get(f"/Flag?{search}")
         if answer.status_code != 200:
             return refused_page(request, session, answer)
         bundle = answer.json()
@@ -103,7 +105,7 @@ async def register(request: Request, base: BaseUrl) -> Response:
     rows = register_rows(bundle, details, today)
     nxt, previous = _link(bundle, "next"), _link(bundle, "previous")
     return console_page(request, "console_register.html", session=session, error=None,
-                        form=filters.form(), prognoses=PROGNOSES, rows=rows,
+                        form=filters.form(), prognoses=PROGNOSES, sizes=SIZES, rows=rows,
                         next_href=_page_href(filters, nxt) if nxt else "",
                         previous_href=_page_href(filters, previous) if previous else "",
                         today=today.isoformat())

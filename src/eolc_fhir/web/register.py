@@ -17,7 +17,7 @@ from typing import Any
 
 from eolc_fhir.fhir.nhs_number import NHS_NUMBER_SYSTEM
 
-__all__ = ["Filters", "RegisterRow", "BadFilter", "PROGNOSES", "filters_from",
+__all__ = ["Filters", "RegisterRow", "BadFilter", "PROGNOSES", "SIZES", "filters_from",
            "register_search", "detail_searches", "register_rows", "REGISTER_VALUESET"]
 
 _BASE = "https://eolc.example.org/fhir"
@@ -34,6 +34,7 @@ PROGNOSES = {"511401000000102": "Last days of life", "955231000000109": "Last we
              "767503006": "About a year (limited life expectancy)"}
 _ODS_RE = re.compile(r"^[A-Za-z0-9]{3,12}$")
 _CHOICES = {"plan": ("", "yes", "no"), "cpr": ("", "yes", "no")}
+SIZES = ("10", "25", "50", "100")
 
 
 class BadFilter(ValueError):
@@ -48,10 +49,12 @@ class Filters:
     cpr: str = ""  # "", "yes" (a decision in date), "no" (none in date)
     overdue: bool = False  # the plan's review date has passed
     noplace: bool = False  # no first-choice preferred place of death
+    size: str = ""  # rows per page; "" is the page's default
 
     def form(self) -> dict[str, Any]:
         return {"practice": self.practice, "prognosis": self.prognosis, "plan": self.plan,
-                "cpr": self.cpr, "overdue": self.overdue, "noplace": self.noplace}
+                "cpr": self.cpr, "overdue": self.overdue, "noplace": self.noplace,
+                "size": self.size}
 
 
 def filters_from(query: dict[str, str], default_practice: str = "") -> Filters:
@@ -63,11 +66,12 @@ def filters_from(query: dict[str, str], default_practice: str = "") -> Filters:
     prognosis = query.get("prognosis", "")
     if prognosis and prognosis not in PROGNOSES:
         raise BadFilter("Choose a prognosis from the list.")
-    for name, allowed in _CHOICES.items():
+    for name, allowed in {**_CHOICES, "size": ("", *SIZES)}.items():
         if query.get(name, "") not in allowed:
             raise BadFilter(f"Choose {name} from the list.")
     return Filters(practice, prognosis, query.get("plan", ""), query.get("cpr", ""),
-                   query.get("overdue") == "1", query.get("noplace") == "1")
+                   query.get("overdue") == "1", query.get("noplace") == "1",
+                   query.get("size", ""))
 
 
 def _cpr_in_date(today: date) -> str:
@@ -76,7 +80,9 @@ def _cpr_in_date(today: date) -> str:
 
 
 def register_search(filters: Filters, today: date, count: int) -> list[tuple[str, str]]:
-    """``GET /Flag?…`` for one page of the register with these filters."""
+    """``GET /Flag?…`` for one page of the register with these filters (``count`` rows
+    unless the form chose a size)."""
+    count = int(filters.size or count)
     params = [("code:in", REGISTER_VALUESET), ("status", "active"),
               ("_include", "Flag:subject"), ("_include", "Flag:author"),
               ("_count", str(count))]
