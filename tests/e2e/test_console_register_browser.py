@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from eolc_fhir.demo.people import NhsNumbers
+from eolc_fhir.demo.vocabulary import FAMILY
+from eolc_fhir.demo.vocabulary import PROGNOSIS as PROGNOSES
 from eolc_fhir.security.demo import demo_password
 from tests.api.test_wishes_html import BROWSER_ARGS, CHROMIUM, _browser_or_skip
-from tests.builders import make_care_plan, make_preferred_place, make_register_flag
+from tests.builders import (
+    BASE,
+    SCT,
+    make_care_plan,
+    make_cpr_flag,
+    make_preferred_place,
+    make_register_flag,
+)
 from tests.builders_basic import patient
 from tests.e2e.conftest import ServerProcess, start_server
 from tests.e2e.test_console_browser import USER, _gp, _shot
@@ -35,14 +45,26 @@ def register_server(migrated_url: str, tmp_path: Path) -> Iterator[ServerProcess
         proc.stop()
 
 
+def _prognosis(i: int) -> list[dict[str, Any]]:
+    code, display = PROGNOSES[i % len(PROGNOSES)]
+    return [{"url": f"{BASE}/StructureDefinition/eolc-prognosis",
+             "valueCodeableConcept": {"coding": [{"system": SCT, "code": code,
+                                                  "display": display}]}}]
+
+
 def _cohort() -> list[dict[str, Any]]:
     numbers = NhsNumbers(7)
     out: list[dict[str, Any]] = []
     for i in range(PEOPLE):
         pid, of = f"reg-{i:02d}", {"reference": f"Patient/reg-{i:02d}"}
-        out.append(patient(id=pid, nhs=numbers.for_person(i),
-                           name=[{"family": f"Person{i:02d}", "given": ["Sam"]}]))
-        out.append(make_register_flag(id=f"reg-flag-{i:02d}", subject=of))
+        out.append(patient(id=pid, nhs=numbers.for_person(i), birthDate=f"19{30 + i}-05-17",
+                           name=[{"family": FAMILY[i % len(FAMILY)], "given": ["Sam"]}]))
+        out.append(make_register_flag(id=f"reg-flag-{i:02d}", subject=of,
+                                      extension=_prognosis(i)))
+        if i % 3 == 0:  # a CPR decision; every second one past its review date
+            review = (date.today() + timedelta(days=-5 if i % 2 else 90)).isoformat()
+            out.append(make_cpr_flag(id=f"reg-cpr-{i:02d}", subject=of,
+                                     period={"start": "2026-06-01", "end": review}))
         if i < 3:
             out.append(make_care_plan(id=f"reg-acp-{i:02d}", subject=of))
         if i < 2:
@@ -98,6 +120,7 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         await page.keyboard.press("Enter")
         await page.wait_for_url(f"{url}/console/register")
         assert await page.locator("table.register tbody tr").count() == PEOPLE
+        await _shot(page, "register")
         await _tab_to(page, "el.id === 'practice'")
         await page.keyboard.press("Tab")  # prognosis
         await page.keyboard.press("Tab")  # advance care plan
@@ -115,7 +138,6 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         first = await page.locator("table.register tbody tr").count()
         assert first == 10 and await page.input_value("#plan") == "no"
         assert await page.is_checked("#noplace")
-        await _shot(page, "register")
         await _tab_to(page, "el.textContent === 'Next page'")
         outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none"  # focus is visible

@@ -148,10 +148,20 @@ def _subject_id(resource: dict[str, Any]) -> str:
     return reference.removeprefix("Patient/") if reference.startswith("Patient/") else ""
 
 
+# eolc-place-type (the NHS Data Dictionary's death location types), for codings sent
+# without a display
+_PLACES = {"10": "Hospital", "21": "Patient's own home", "22": "Other private residence",
+           "30": "Hospice", "41": "Care home with nursing", "42": "Care home without nursing",
+           "50": "Other"}
+
+
 def _text(concept: dict[str, Any] | None) -> str:
     concept = concept or {}
     coding = (concept.get("coding") or [{}])[0]
-    return str(concept.get("text") or coding.get("display") or coding.get("code") or "")
+    code = str(coding.get("code") or "")
+    named = _PLACES.get(code, code) if str(coding.get("system", "")).endswith(
+        "/eolc-place-type") else code
+    return str(concept.get("text") or coding.get("display") or named)
 
 
 def _extension(resource: dict[str, Any], url: str) -> dict[str, Any]:
