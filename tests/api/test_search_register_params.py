@@ -11,6 +11,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from eolc_fhir.storage import search_walk
 from tests.api.module_app import engine_name, module_client, module_database
 from tests.builders import (
     BASE,
@@ -179,3 +180,15 @@ async def test_bad_reverse_chains_are_400(client: httpx.AsyncClient) -> None:
                                 params={name: ACP}, headers={"Prefer": "handling=strict"})
         assert resp.status_code == 400, (name, resp.text)
         assert resp.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.engines("sqlite", "postgresql")
+async def test_a_broad_driver_walks_in_id_order_with_the_same_answers(
+        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every driver 'broad' (one row is enough), pages walk the resources in id order
+    and probe each: the same people, the same pages."""
+    monkeypatch.setattr(search_walk, "BROAD_ROWS", 1)
+    await test_register_filters_chain_into_reverse_chains(client)
+    await test_register_pages_follow_the_servers_links(client)
+    assert await _ids(client, "/Flag", [("status", "active")]) == [
+        "cpr1", "cpr2", "r1", "r2", "r3"]

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, true
 from eolc_fhir.storage.query import (
     Chain,
     Clause,
+    Criterion,
     Either,
     Has,
     IdTest,
@@ -30,7 +31,8 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["test_condition", "lookup_rank", "driver_index", "LOOKUP_RANK"]
+__all__ = ["test_condition", "lookup_rank", "driver_index", "LOOKUP_RANK",
+           "reverse_chain_drives"]
 
 
 _LIKE_ESCAPE = "\\"
@@ -168,12 +170,24 @@ def _rank(clause: Clause) -> int:
     return _RANK_OF_KIND.get(clause.kind, 50)
 
 
+_RANGE_KINDS = ("date", "number", "quantity")
+
+
+def reverse_chain_drives(chain: Chain) -> bool:
+    """A chain into ``_has`` whose condition is a range (``review-date=lt…``: plans past
+    their review) drives from the few resources it finds; other reverse chains (a plan of
+    any kind: half the register) are probed per candidate."""
+    return all(len(q.clauses) == 1 and isinstance(has := q.clauses[0], Has) and not has.negate
+               and len(has.source.clauses) == 1
+               and isinstance(inner := has.source.clauses[0], Criterion)
+               and inner.kind in _RANGE_KINDS and not inner.negate
+               for q in chain.targets)
+
+
 def _chain_rank(chain: Chain) -> int:
-    """A chain into a reverse chain (``patient._has:…``) is probed per candidate, never
-    driven: its set is the targets' whole reverse-chained population."""
     into_has = [q.clauses[0] for q in chain.targets
                 if len(q.clauses) == 1 and isinstance(q.clauses[0], Has)]
-    if len(into_has) != len(chain.targets):
+    if len(into_has) != len(chain.targets) or reverse_chain_drives(chain):
         return 15
     return 60
 
