@@ -181,6 +181,10 @@ async def test_pages_follow_the_servers_own_links(secure: SecureApp,
     assert len(_people(first.text)) == 2 and len(_people(second.text)) == 1
     assert sorted(_people(first.text) + _people(second.text)) == ["rp1", "rp2", "rp3"]
     assert _people(again.text) == _people(first.text)
+    async with _browser(secure) as browser:
+        await _sign_in(browser, "nurse", "/console/register")
+        odd = await browser.get("/console/register", params={"page": "_format=xml"})
+    assert odd.status_code == 400 and "not lead to a page" in odd.text
 
 
 @pytest.mark.engines("sqlite")

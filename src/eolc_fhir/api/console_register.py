@@ -8,7 +8,7 @@ links: the page keeps the link's query and asks for exactly that.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -73,6 +73,27 @@ async def _details(api: httpx.AsyncClient, ids: list[str]
     return found, None
 
 
+async def _page(api: httpx.AsyncClient, link: str, filters: Filters,
+                today: date) -> httpx.Response:
+    """The page a server's link names, or the first page of the filters' search."""
+    if link and len(link) <= _MAX_LINK:
+        return await api.get("/Flag?" + link)
+    return await api.get("/Flag?" + urlencode(register_search(filters, today, PAGE_SIZE)))
+
+
+def _patient_ids(bundle: dict[str, Any]) -> list[str]:
+    return [str(e["resource"]["id"]) for e in bundle.get("entry") or []
+            if (e.get("resource") or {}).get("resourceType") == "Patient"]
+
+
+def _bundle(answer: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and body.get("resourceType") == "Bundle" else None
+
+
 @router.get(PATH + "/register")
 async def register(request: Request, base: BaseUrl) -> Response:
     """The register: one row per person, filters as a GET form, the server's paging."""
@@ -87,19 +108,16 @@ async def register(request: Request, base: BaseUrl) -> Response:
         return console_page(request, "console_register.html", 400, session, error=str(exc),
                             form=Filters().form(), prognoses=PROGNOSES, sizes=SIZES, rows=None,
                             next_href="", previous_href="", today=today.isoformat())
-    page = query.get("page", "")
     async with api_client(request, base, session.token) as api:
-        if page and len(page) <= _MAX_LINK:
-            answer = await api.get("/Flag?" + page)
-        else:
-            search = urlencode(register_search(filters, today, PAGE_SIZE))
-            answer = await api.get(f"/Flag?{search}")
+        answer = await _page(api, query.get("page", ""), filters, today)
         if answer.status_code != 200:
             return refused_page(request, session, answer)
-        bundle = answer.json()
-        ids = [str(e["resource"]["id"]) for e in bundle.get("entry") or []
-               if (e.get("resource") or {}).get("resourceType") == "Patient"]
-        details, refused = await _details(api, ids)
+        bundle = _bundle(answer)
+        if bundle is None:  # e.g. a hand-made page link asking for another format
+            return console_page(request, "console_message.html", 400, session,
+                                title="Not a page of the register",
+                                text="That link does not lead to a page of the register.")
+        details, refused = await _details(api, _patient_ids(bundle))
     if refused is not None:
         return refused_page(request, session, refused)
     rows = register_rows(bundle, details, today)
