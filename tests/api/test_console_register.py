@@ -140,7 +140,7 @@ async def test_the_register_shows_one_row_per_person(secure: SecureApp) -> None:
     assert "Home &lt;img src=x onerror=alert(2)&gt;" in html and "<img" not in html
 
 
-@pytest.mark.engines("sqlite", "postgresql")
+@pytest.mark.engines("sqlite")  # the parameters themselves: test_search_register_params
 async def test_the_filters_are_the_apis_search_parameters(secure: SecureApp) -> None:
     cases = {
         (("practice", "A1111"),): ["rp1", "rp3"],

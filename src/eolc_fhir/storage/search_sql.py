@@ -43,6 +43,7 @@ from eolc_fhir.storage.query import (
     LastUpdatedTest,
     Missing,
     Query,
+    ReferenceTest,
     SortKey,
 )
 from eolc_fhir.storage.search_conditions import (
@@ -128,7 +129,7 @@ class _Compiler:
         i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
         conds = [i.c.res_type == rtype, i.c.param == clause.param]
         if isinstance(clause, Criterion):
-            conds.append(or_(*(test_condition(x, i, self.dialect) for x in clause.tests)))
+            conds.append(self._tests(clause, i))
             negate = clause.negate
         else:
             negate = clause.missing
@@ -141,6 +142,18 @@ class _Compiler:
             conds[1] = i.c.param.concat("") == clause.param
         found = exists().where(i.c.res_id == rid, *conds)
         return ~found if negate else found
+
+    def _tests(self, clause: Criterion, i: Any) -> ColumnElement[bool]:
+        """Any of the tests; several references to the same types as one ``IN`` list (an
+        OR of 25 ``target_id = ?`` sends SQLite through every reference of the parameter)."""
+        refs = [x for x in clause.tests if isinstance(x, ReferenceTest) and x.url is None]
+        if len(refs) > 1 and len(refs) == len(clause.tests) and \
+                len({x.target_types for x in refs}) == 1:
+            cond = i.c.target_id.in_([x.target_id for x in refs])
+            if refs[0].target_types:
+                cond = and_(cond, i.c.target_type.in_(refs[0].target_types))
+            return cond  # type: ignore[no-any-return]
+        return or_(*(test_condition(x, i, self.dialect) for x in clause.tests))
 
     def _chain(self, chain: Chain, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
