@@ -92,7 +92,12 @@ class _Compiler:
         ]
         driver = None if walk else driver_index(query.clauses)
         for n, clause in enumerate(query.clauses):
-            conds.append(self.clause(clause, query.resource_type, r, drive=n == driver))
+            cond = self.clause(clause, query.resource_type, r, drive=n == driver)
+            if walk and self.dialect == "postgresql":
+                # PostgreSQL would turn a top-level EXISTS into a join and gather every
+                # match again; inside CASE it stays a per-row check, so the walk can stop.
+                cond = case((cond, true()), else_=False)
+            conds.append(cond)
         return conds
 
     def clause(self, clause: Clause, rtype: str, r: Any, *, drive: bool) -> ColumnElement[bool]:
