@@ -74,6 +74,14 @@ _NEUTRAL: dict[str, Any] = {"code": "", "value_norm": "", "target_id": "", "low_
 class _Compiler:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
+        self.per_row = False  # a walked page on PostgreSQL: probes it cannot hash
+
+    def _same(self, col: Any, rid: Any) -> ColumnElement[bool]:
+        """The probe's correlation. On a walked PostgreSQL page also ``>=``: with equality
+        alone PostgreSQL may answer every probe from one hashed set of all the matches
+        (the whole register), where checking the few candidates a page needs is cheap."""
+        same: ColumnElement[bool] = col == rid
+        return and_(same, col >= rid) if self.per_row else same
 
     def ids(self, query: Query) -> Select[Any]:
         """``SELECT res_id`` of live resources of the query's type meeting every clause."""
@@ -91,6 +99,7 @@ class _Compiler:
             r.c.res_type == query.resource_type, r.c.deleted.is_(False)
         ]
         driver = None if walk else driver_index(query.clauses)
+        self.per_row = walk and self.dialect == "postgresql"
         for n, clause in enumerate(query.clauses):
             cond = self.clause(clause, query.resource_type, r, drive=n == driver)
             if walk and self.dialect == "postgresql":
@@ -145,7 +154,7 @@ class _Compiler:
             # index, a scan of all the parameter's rows per candidate; `param || ''` keeps
             # that index out, so the probe goes by (res_type, res_id): a few rows.
             conds[1] = i.c.param.concat("") == clause.param
-        found = exists().where(i.c.res_id == rid, *conds)
+        found = exists().where(self._same(i.c.res_id, rid), *conds)
         return ~found if negate else found
 
     def _tests(self, clause: Criterion, i: Any) -> ColumnElement[bool]:
@@ -173,7 +182,7 @@ class _Compiler:
         conds = [ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)]
         if drive:
             return rid.in_(select(ref.c.res_id).where(*conds))  # type: ignore[no-any-return]
-        return exists().where(ref.c.res_id == rid, *conds)
+        return exists().where(self._same(ref.c.res_id, rid), *conds)
 
     def _chain_probe(self, chain: Chain, rtype: str, rid: Any, ref: Any) -> ColumnElement[bool]:
         """``patient._has:…``: per candidate, its target's reverse chain (correlated on the
@@ -184,22 +193,24 @@ class _Compiler:
                    for c in q.clauses))
             for q in chain.targets
         ]
-        return exists().where(ref.c.res_id == rid, ref.c.res_type == rtype,
+        return exists().where(self._same(ref.c.res_id, rid), ref.c.res_type == rtype,
                               ref.c.param == chain.param, or_(*targets))
 
     def _reverse_set(self, chain: Chain, rtype: str) -> Select[Any]:
         """Our ids whose target a matching source refers to, from the (few) sources: each
-        step by the previous step's ids (``param || ''`` keeps SQLite on those ids rather
-        than on every reference of the parameter)."""
+        step by the previous step's ids (on SQLite ``param || ''`` keeps it on those ids
+        rather than on every reference of the parameter)."""
         ref = t.idx_reference.alias()
         targets = []
         for q in chain.targets:
             has = q.clauses[0]
             assert isinstance(has, Has)
             src = t.idx_reference.alias()
+            # PostgreSQL needs no such help, and would lose its (param, ...) index by it
+            param = src.c.param.concat("") if self.dialect == "sqlite" else src.c.param
             referred = select(src.c.target_id).where(
                 src.c.res_type == has.source.resource_type,
-                src.c.param.concat("") == has.param, src.c.target_type == q.resource_type,
+                param == has.param, src.c.target_type == q.resource_type,
                 src.c.res_id.in_(_source_ids(self.dialect, has.source, self)))
             targets.append(and_(ref.c.target_type == q.resource_type,
                                 ref.c.target_id.in_(referred)))
@@ -220,7 +231,8 @@ class _Compiler:
                   s.c.deleted.is_(False)]
         source += [self.clause(c, has.source.resource_type, s, drive=False)
                    for c in has.source.clauses]
-        return exists().where(ref.c.target_id == rid, *conds, exists().where(*source))
+        return exists().where(self._same(ref.c.target_id, rid), *conds,
+                              exists().where(*source))
 
     def sort_keys(self, query: Query, r: Any) -> list[tuple[ColumnElement[Any], bool]]:
         """(expression, descending) pairs; NULL-free so keyset comparisons stay simple."""
