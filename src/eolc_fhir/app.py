@@ -17,6 +17,7 @@ from eolc_fhir.api import (
     console_deliveries,
     console_live,
     console_measures,
+    console_register,
     docs_page,
     errors,
     export,
@@ -60,6 +61,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(console_live.router)
     app.include_router(console_measures.router)
     app.include_router(console_deliveries.router)
+    app.include_router(console_register.router)
     app.include_router(websocket.router)  # /ws: the binding token is its authentication
     app.include_router(rest.early_router, dependencies=_GUARDED)
     # Feature routes before the generic REST routes, whose patterns would catch them;

@@ -46,6 +46,11 @@ _MODIFIERS = {
 }
 
 
+# _hasnot is ours: the negation of _has ("no such resource refers to this one"),
+# which R4 search cannot say otherwise.
+HAS_PREFIXES = ("_has:", "_hasnot:")
+
+
 class UnknownParameter(InvalidRequest):
     """A parameter this server does not know for the type (ignored when lenient)."""
 
@@ -104,7 +109,7 @@ def parse_clause(ctx: _Context | SearchRegistry, resource_type: str, name: str,
     """One ``name=value`` pair (chains and ``_has`` included) as a plan clause."""
     if isinstance(ctx, SearchRegistry):
         ctx = _Context(ctx, "")
-    if name.startswith("_has:"):
+    if name.startswith(HAS_PREFIXES):
         return _has(ctx, resource_type, name, value)
     if "." in name:
         return _chain(ctx, resource_type, name, value)
@@ -215,6 +220,8 @@ def _chain(ctx: _Context, resource_type: str, name: str, value: str) -> Chain:
     if param.kind != "reference":
         raise InvalidRequest(f"{code!r} is not a reference parameter; it cannot be chained")
     next_code = rest.split(".")[0].split(":")[0]
+    if rest.startswith(HAS_PREFIXES):  # a reverse chain from the target: `patient._has:…`
+        return _chain_has(ctx, param, code, type_modifier, rest, value)
     if type_modifier:
         candidates = [type_modifier]
     elif param.targets:
@@ -232,14 +239,25 @@ def _chain(ctx: _Context, resource_type: str, name: str, value: str) -> Chain:
     return Chain(code, tuple(targets))
 
 
+def _chain_has(ctx: _Context, param: SearchParam, code: str, type_modifier: str, rest: str,
+               value: str) -> Chain:
+    candidates = [type_modifier] if type_modifier else list(param.targets)
+    if len(candidates) != 1:
+        raise InvalidRequest(f"{code}.{rest.split(':')[0]}: name the target type "
+                             f"({code}:[type]) to follow a reverse chain from it")
+    target = candidates[0]
+    return Chain(code, (Query(target, (_has(ctx, target, rest, value),)),))
+
+
 def _has(ctx: _Context, resource_type: str, name: str, value: str) -> Has:
     parts = name.split(":", 3)
     if len(parts) != 4 or not all(parts[1:]):
-        raise InvalidRequest(f"invalid _has parameter {name!r}")
-    _, source_type, ref_code, rest = parts
+        raise InvalidRequest(f"invalid {parts[0]} parameter {name!r}")
+    head, source_type, ref_code, rest = parts
     param = _lookup(ctx, source_type, ref_code) if ctx.registry.params_for(source_type) else None
     if param is None or param.kind != "reference":
         raise UnknownParameter(f"{source_type}.{ref_code} is not a reference parameter")
     if param.targets and resource_type not in param.targets:
         raise InvalidRequest(f"{source_type}.{ref_code} cannot refer to {resource_type}")
-    return Has(ref_code, Query(source_type, (parse_clause(ctx, source_type, rest, value),)))
+    source = Query(source_type, (parse_clause(ctx, source_type, rest, value),))
+    return Has(ref_code, source, negate=head == "_hasnot")

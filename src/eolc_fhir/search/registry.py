@@ -87,6 +87,11 @@ _SPECIAL = (
     {"name": "_list", "type": "string", "documentation": "the items of the List with this id"},
     {"name": "_filter", "type": "special",
      "documentation": "eq ne co sw ew gt lt ge le on search parameters, and / or / parentheses"},
+    # ours: the negation of _has, which R4 has no way to say
+    {"name": "_hasnot", "type": "special",
+     "documentation": "_hasnot:[type]:[reference parameter]:[parameter]=[value]: no resource "
+                      "of that type matching the parameter refers to this one (the negation "
+                      "of _has); chains may end in _has or _hasnot (patient._hasnot:...)"},
 )
 
 

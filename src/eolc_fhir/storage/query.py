@@ -130,10 +130,12 @@ class Chain:
 
 @dataclass(frozen=True, slots=True)
 class Has:
-    """Some ``source_type`` resource matching ``source`` refers to us through ``param``."""
+    """Some ``source_type`` resource matching ``source`` refers to us through ``param``
+    (``negate``: none does, for ``_hasnot``)."""
 
     param: str
     source: Query
+    negate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, true
 from eolc_fhir.storage.query import (
     Chain,
     Clause,
+    Criterion,
     Either,
     Has,
     IdTest,
@@ -30,7 +31,8 @@ from eolc_fhir.storage.query import (
     UriTest,
 )
 
-__all__ = ["test_condition", "lookup_rank", "driver_index", "LOOKUP_RANK"]
+__all__ = ["test_condition", "lookup_rank", "driver_index", "LOOKUP_RANK",
+           "reverse_chain_drives"]
 
 
 _LIKE_ESCAPE = "\\"
@@ -146,9 +148,9 @@ def _rank(clause: Clause) -> int:
     if isinstance(clause, Missing):
         return _NO_DRIVER if clause.missing else 80
     if isinstance(clause, Chain):
-        return 15
+        return _chain_rank(clause)
     if isinstance(clause, Has):
-        return 45
+        return _NO_DRIVER if clause.negate else 45
     if isinstance(clause, InList):
         return 12
     if isinstance(clause, Either):
@@ -166,6 +168,28 @@ def _rank(clause: Clause) -> int:
             isinstance(x, StringTest) and x.mode == "contains" for x in clause.tests):
         return 60
     return _RANK_OF_KIND.get(clause.kind, 50)
+
+
+_RANGE_KINDS = ("date", "number", "quantity")
+
+
+def reverse_chain_drives(chain: Chain) -> bool:
+    """A chain into ``_has`` whose condition is a range (``review-date=lt…``: plans past
+    their review) drives from the few resources it finds; other reverse chains (a plan of
+    any kind: half the register) are probed per candidate."""
+    return all(len(q.clauses) == 1 and isinstance(has := q.clauses[0], Has) and not has.negate
+               and len(has.source.clauses) == 1
+               and isinstance(inner := has.source.clauses[0], Criterion)
+               and inner.kind in _RANGE_KINDS and not inner.negate
+               for q in chain.targets)
+
+
+def _chain_rank(chain: Chain) -> int:
+    into_has = [q.clauses[0] for q in chain.targets
+                if len(q.clauses) == 1 and isinstance(q.clauses[0], Has)]
+    if len(into_has) != len(chain.targets) or reverse_chain_drives(chain):
+        return 15
+    return 60
 
 
 LOOKUP_RANK = 10  # identifier, _id and reference lookups: a handful of rows

@@ -88,7 +88,7 @@ def _clause(clause: Clause, vals: _Values) -> Clause | None:
         return Chain(clause.param, tuple(q for q in targets if q is not None))
     if isinstance(clause, Has):
         source = _query(clause.source, vals)
-        return None if source is None else Has(clause.param, source)
+        return None if source is None else Has(clause.param, source, clause.negate)
     return None  # date/number ranges: values shape the SQL, not worth caching
 
 

@@ -40,6 +40,7 @@ from eolc_fhir.storage.search_sql import (
     wants_custom_plan,
 )
 from eolc_fhir.storage.search_upkeep import announce_change, current_batch
+from eolc_fhir.storage.search_walk import walks
 
 __all__ = ["IncludeLookups", "SearchRepository", "LeanSearch"]
 
@@ -87,6 +88,8 @@ class SearchRepository(IncludeLookups):
     async def first_page(self, query: Query, count: int) -> Page | None:
         """The first page through SQL compiled once per query shape, when this engine has
         that path and the query fits it (PostgreSQL, equality tests); None: use ``page``."""
+        if await walks(self._conn, self._dialect, query):
+            return await search_page(self._conn, self._dialect, query, count=count, walk=True)
         if self._dialect != "postgresql":
             return None
         return await driver_page(self._conn, _prepared(self._conn), query, count)
@@ -95,8 +98,9 @@ class SearchRepository(IncludeLookups):
                    backward: bool = False) -> Page:
         """One page in sort order after (or before) ``cursor``; ValueError for a cursor
         that does not fit the query."""
+        walk = await walks(self._conn, self._dialect, query)
         return await search_page(self._conn, self._dialect, query, count=count, cursor=cursor,
-                                 backward=backward)
+                                 backward=backward, walk=walk)
 
     async def count(self, query: Query) -> int:
         return await count_matches(self._conn, self._dialect, query)

@@ -43,12 +43,14 @@ from eolc_fhir.storage.query import (
     LastUpdatedTest,
     Missing,
     Query,
+    ReferenceTest,
     SortKey,
 )
 from eolc_fhir.storage.search_conditions import (
     LOOKUP_RANK,
     driver_index,
     lookup_rank,
+    reverse_chain_drives,
     test_condition,
 )
 
@@ -57,13 +59,14 @@ __all__ = ["PageRow", "LOOKUP_RANK", "lookup_rank", "page_statement", "search_pa
            "revinclude_keys",
            "fetch_current", "Rows", "rows_of", "prefer_custom_plans",
            "wants_custom_plan", "query_conditions", "probe_conditions", "probe_id_conditions",
-           "has_condition", "id_set"]
+           "has_condition", "id_set", "reverse_chain"]
 
 _TABLES = {table.name: table for table in t.INDEX_TABLES}
 _SORT_COLUMN = {
     "token": "code", "string": "value_norm", "reference": "target_id", "date": "low_us",
     "number": "value", "quantity": "value", "uri": "value",
 }
+_RANGE_KINDS = ("date", "number", "quantity")
 _NEUTRAL: dict[str, Any] = {"code": "", "value_norm": "", "target_id": "", "low_us": 0,
                             "high_us": 0, "value": 0}
 
@@ -71,13 +74,21 @@ _NEUTRAL: dict[str, Any] = {"code": "", "value_norm": "", "target_id": "", "low_
 class _Compiler:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
+        self.per_row = False  # a walked page on PostgreSQL: probes it cannot hash
+
+    def _same(self, col: Any, rid: Any) -> ColumnElement[bool]:
+        """The probe's correlation. On a walked PostgreSQL page also ``>=``: with equality
+        alone PostgreSQL may answer every probe from one hashed set of all the matches
+        (the whole register), where checking the few candidates a page needs is cheap."""
+        same: ColumnElement[bool] = col == rid
+        return and_(same, col >= rid) if self.per_row else same
 
     def ids(self, query: Query) -> Select[Any]:
         """``SELECT res_id`` of live resources of the query's type meeting every clause."""
         r = t.resources.alias()
         return select(r.c.res_id).where(*self.where(query, r))
 
-    def where(self, query: Query, r: Any) -> list[ColumnElement[bool]]:
+    def where(self, query: Query, r: Any, *, walk: bool = False) -> list[ColumnElement[bool]]:
         """The query's conditions on alias ``r``.
 
         The most selective clause drives (``res_id IN (index lookup)``); the others
@@ -87,9 +98,15 @@ class _Compiler:
         conds: list[ColumnElement[bool]] = [
             r.c.res_type == query.resource_type, r.c.deleted.is_(False)
         ]
-        driver = driver_index(query.clauses)
+        driver = None if walk else driver_index(query.clauses)
+        self.per_row = walk and self.dialect == "postgresql"
         for n, clause in enumerate(query.clauses):
-            conds.append(self.clause(clause, query.resource_type, r, drive=n == driver))
+            cond = self.clause(clause, query.resource_type, r, drive=n == driver)
+            if walk and self.dialect == "postgresql":
+                # PostgreSQL would turn a top-level EXISTS into a join and gather every
+                # match again; inside CASE it stays a per-row check, so the walk can stop.
+                cond = case((cond, true()), else_=False)
+            conds.append(cond)
         return conds
 
     def clause(self, clause: Clause, rtype: str, r: Any, *, drive: bool) -> ColumnElement[bool]:
@@ -126,18 +143,38 @@ class _Compiler:
         i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
         conds = [i.c.res_type == rtype, i.c.param == clause.param]
         if isinstance(clause, Criterion):
-            conds.append(or_(*(test_condition(x, i, self.dialect) for x in clause.tests)))
+            conds.append(self._tests(clause, i))
             negate = clause.negate
         else:
             negate = clause.missing
-        if negate:
-            return ~exists().where(i.c.res_id == rid, *conds)
-        if drive:
+        if drive and not negate:
             return rid.in_(select(i.c.res_id).where(*conds))  # type: ignore[no-any-return]
-        return exists().where(i.c.res_id == rid, *conds)
+        if clause.kind in _RANGE_KINDS and self.dialect == "sqlite":
+            # Without statistics SQLite probes a range by the covering (param, value, ...)
+            # index, a scan of all the parameter's rows per candidate; `param || ''` keeps
+            # that index out, so the probe goes by (res_type, res_id): a few rows.
+            conds[1] = i.c.param.concat("") == clause.param
+        found = exists().where(self._same(i.c.res_id, rid), *conds)
+        return ~found if negate else found
+
+    def _tests(self, clause: Criterion, i: Any) -> ColumnElement[bool]:
+        """Any of the tests; several references to the same types as one ``IN`` list (an
+        OR of 25 ``target_id = ?`` sends SQLite through every reference of the parameter)."""
+        refs = [x for x in clause.tests if isinstance(x, ReferenceTest) and x.url is None]
+        if len(refs) > 1 and len(refs) == len(clause.tests) and \
+                len({x.target_types for x in refs}) == 1:
+            cond = i.c.target_id.in_([x.target_id for x in refs])
+            if refs[0].target_types:
+                cond = and_(cond, i.c.target_type.in_(refs[0].target_types))
+            return cond  # type: ignore[no-any-return]
+        return or_(*(test_condition(x, i, self.dialect) for x in clause.tests))
 
     def _chain(self, chain: Chain, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
+        if reverse_chain(chain):
+            if drive and reverse_chain_drives(chain):
+                return rid.in_(self._reverse_set(chain, rtype))  # type: ignore[no-any-return]
+            return self._chain_probe(chain, rtype, rid, ref)
         targets = [
             and_(ref.c.target_type == q.resource_type, ref.c.target_id.in_(self.ids(q)))
             for q in chain.targets
@@ -145,12 +182,47 @@ class _Compiler:
         conds = [ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)]
         if drive:
             return rid.in_(select(ref.c.res_id).where(*conds))  # type: ignore[no-any-return]
-        return exists().where(ref.c.res_id == rid, *conds)
+        return exists().where(self._same(ref.c.res_id, rid), *conds)
+
+    def _chain_probe(self, chain: Chain, rtype: str, rid: Any, ref: Any) -> ColumnElement[bool]:
+        """``patient._has:…``: per candidate, its target's reverse chain (correlated on the
+        reference row's target id), never the whole set of targets that match."""
+        targets = [
+            and_(ref.c.target_type == q.resource_type,
+                 *(self.clause(c, q.resource_type, _IdOnly(ref.c.target_id), drive=False)
+                   for c in q.clauses))
+            for q in chain.targets
+        ]
+        return exists().where(self._same(ref.c.res_id, rid), ref.c.res_type == rtype,
+                              ref.c.param == chain.param, or_(*targets))
+
+    def _reverse_set(self, chain: Chain, rtype: str) -> Select[Any]:
+        """Our ids whose target a matching source refers to, from the (few) sources: each
+        step by the previous step's ids (on SQLite ``param || ''`` keeps it on those ids
+        rather than on every reference of the parameter)."""
+        ref = t.idx_reference.alias()
+        targets = []
+        for q in chain.targets:
+            has = q.clauses[0]
+            assert isinstance(has, Has)
+            src = t.idx_reference.alias()
+            # PostgreSQL needs no such help, and would lose its (param, ...) index by it
+            param = src.c.param.concat("") if self.dialect == "sqlite" else src.c.param
+            referred = select(src.c.target_id).where(
+                src.c.res_type == has.source.resource_type,
+                param == has.param, src.c.target_type == q.resource_type,
+                src.c.res_id.in_(_source_ids(self.dialect, has.source, self)))
+            targets.append(and_(ref.c.target_type == q.resource_type,
+                                ref.c.target_id.in_(referred)))
+        return select(ref.c.res_id).where(ref.c.res_type == rtype, ref.c.param == chain.param,
+                                          or_(*targets))
 
     def _has(self, has: Has, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
         ref = t.idx_reference.alias()
         conds = [ref.c.res_type == has.source.resource_type, ref.c.param == has.param,
                  ref.c.target_type == rtype]
+        if has.negate:
+            return ~self._has(Has(has.param, has.source), rtype, rid, drive=False)
         if drive:
             conds.append(ref.c.res_id.in_(self.ids(has.source)))
             return rid.in_(select(ref.c.target_id).where(*conds))  # type: ignore[no-any-return]
@@ -159,7 +231,8 @@ class _Compiler:
                   s.c.deleted.is_(False)]
         source += [self.clause(c, has.source.resource_type, s, drive=False)
                    for c in has.source.clauses]
-        return exists().where(ref.c.target_id == rid, *conds, exists().where(*source))
+        return exists().where(self._same(ref.c.target_id, rid), *conds,
+                              exists().where(*source))
 
     def sort_keys(self, query: Query, r: Any) -> list[tuple[ColumnElement[Any], bool]]:
         """(expression, descending) pairs; NULL-free so keyset comparisons stay simple."""
@@ -186,6 +259,18 @@ class _Compiler:
             .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
             .scalar_subquery()
         )
+
+
+def _source_ids(dialect: str, source: Query, comp: _Compiler) -> Any:
+    """The source's ids straight from its index rows when it is plain tests (rows exist only
+    for live resources: no ``resources`` row to read), else through ``resources``."""
+    found = id_set(dialect, source)
+    return found if found is not None else comp.ids(source)
+
+
+def reverse_chain(chain: Chain) -> bool:
+    """A chain into ``_has`` / ``_hasnot`` (``patient._has:CarePlan:subject:…``)."""
+    return all(len(q.clauses) == 1 and isinstance(q.clauses[0], Has) for q in chain.targets)
 
 
 def query_conditions(dialect: str, query: Query, r: Any) -> list[ColumnElement[bool]]:
@@ -274,14 +359,16 @@ def _after(keys: Sequence[tuple[_Col[Any], bool]], values: Sequence[Any],
 
 def page_statement(dialect: str, query: Query, *, count: int,
                    cursor: Sequence[Any] | None = None, backward: bool = False,
-                   with_content: bool = True) -> Select[Any]:
-    """The SELECT for one page: (res_id, content, k0..kn) in sort order, ``count + 1`` rows."""
+                   with_content: bool = True, walk: bool = False) -> Select[Any]:
+    """The SELECT for one page: (res_id, content, k0..kn) in sort order, ``count + 1`` rows
+    (``walk``: no driving clause, every clause a probe of each resource in order)."""
     comp = _Compiler(dialect)
     r = t.resources.alias()
     keys = comp.sort_keys(query, r)
     labelled = [col.label(f"k{n}") for n, (col, _) in enumerate(keys)]
     content = [r.c.content] if with_content else []
-    inner = select(r.c.res_id, *content, *labelled).where(*comp.where(query, r)).subquery()
+    inner = select(r.c.res_id, *content, *labelled).where(
+        *comp.where(query, r, walk=walk)).subquery()
     outer_keys = [(inner.c[f"k{n}"], desc) for n, (_, desc) in enumerate(keys)]
     stmt = select(inner)
     if cursor is not None:
@@ -293,10 +380,11 @@ def page_statement(dialect: str, query: Query, *, count: int,
 
 
 async def search_page(conn: AsyncConnection, dialect: str, query: Query, *, count: int,
-                      cursor: Sequence[Any] | None = None,
-                      backward: bool = False) -> tuple[list[PageRow], bool]:
+                      cursor: Sequence[Any] | None = None, backward: bool = False,
+                      walk: bool = False) -> tuple[list[PageRow], bool]:
     """One page in sort order and whether more rows lie beyond it in that direction."""
-    stmt = page_statement(dialect, query, count=count, cursor=cursor, backward=backward)
+    stmt = page_statement(dialect, query, count=count, cursor=cursor, backward=backward,
+                          walk=walk)
     rows = list((await conn.execute(stmt)).all())
     more = len(rows) > count
     rows = rows[:count]
@@ -360,11 +448,14 @@ async def include_keys(run: Rows, source_type: str, source_ids: Sequence[str],
     if not source_ids:
         return []
     ref = t.idx_reference
+    # `param || ''`: by the page's ids on (res_type, res_id), a few rows each; SQLite would
+    # otherwise take the (param, target_id, ...) index and read every reference of the
+    # parameter (all the subjects of a 100,000-person register: half a second).
     stmt = select(ref.c.target_type, ref.c.target_id).distinct().where(
         ref.c.res_type == source_type,
         ref.c.res_id.in_(list(source_ids)),
         ref.c.target_id.is_not(None),
-        ref.c.param == param if param is not None else true(),
+        ref.c.param.concat("") == param if param is not None else true(),
         ref.c.target_type == target_type if target_type else ref.c.target_type.is_not(None),
     )
     return [(row[0], row[1]) for row in await run(stmt)]

@@ -214,8 +214,9 @@ async def _holds(uow: UnitOfWork, clause: Clause, resource: dict[str, Any],
     pointing_here = (ReferenceTest(rid, (rtype,)),)
     if isinstance(clause, Has):
         source = clause.source
-        return await _any(uow, Query(source.resource_type, (
+        found = await _any(uow, Query(source.resource_type, (
             Criterion("reference", clause.param, pointing_here), *source.clauses)))
+        return found != clause.negate
     if isinstance(clause, InList):
         return await _any(uow, Query("List", (IdTest((clause.list_id,)),
                                               Criterion("reference", "item", pointing_here))))
