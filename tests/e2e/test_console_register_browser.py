@@ -26,8 +26,9 @@ from tests.builders import (
     make_register_flag,
 )
 from tests.builders_basic import patient
-from tests.e2e.conftest import ServerProcess, start_server
-from tests.e2e.test_console_browser import USER, _gp, _shot
+from tests.e2e.conftest import ServerProcess
+from tests.e2e.console_support import axe_serious, demo_gp, demo_server, shot, watched
+from tests.e2e.test_console_browser import USER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engines("sqlite")]
 
@@ -36,13 +37,7 @@ PEOPLE = 14  # 3 with a plan, 2 with a first-choice place: 11 with neither (two 
 
 @pytest.fixture
 def register_server(migrated_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    env = {"EOLC_DEMO_CLIENTS": "1", "EOLC_DEMO_KEYS_DIR": str(tmp_path / "keys"),
-           "EOLC_RATE_LIMIT_PER_MINUTE": "0"}
-    proc = start_server(migrated_url, tmp_path, env=env)
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from demo_server(migrated_url, tmp_path)
 
 
 def _prognosis(i: int) -> list[dict[str, Any]]:
@@ -81,26 +76,10 @@ async def _tab_to(page: Any, test: str, presses: int = 80) -> None:
     raise AssertionError(f"Tab never reached {test}")
 
 
-async def _axe_serious(browser: Any, page: Any, url: str) -> list[str]:
-    """axe-core's serious and critical violations on the page (a context that bypasses the
-    CSP for the injected script, with the signed-in cookies)."""
-    from axe_playwright_python.async_playwright import Axe
-
-    context = await browser.new_context(bypass_csp=True,
-                                        storage_state=await page.context.storage_state())
-    checked = await context.new_page()
-    await checked.goto(url)
-    assert checked.url == url
-    results = await Axe().run(checked)
-    await context.close()
-    return [v["id"] for v in results.response["violations"]
-            if v.get("impact") in ("serious", "critical")]
-
-
 async def test_filter_and_page_the_register_with_the_keyboard(
         register_server: ServerProcess, tmp_path: Path) -> None:
     url = register_server.url
-    async with await _gp(register_server, tmp_path) as gp:
+    async with await demo_gp(register_server, tmp_path) as gp:
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
             {"resource": r, "request": {"method": "PUT",
                                         "url": f"{r['resourceType']}/{r['id']}"}}
@@ -111,16 +90,14 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                    args=BROWSER_ARGS)
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text))
-        page.on("pageerror", lambda error: problems.append(str(error)))
+        problems = watched(page)
         await page.goto(f"{url}/console/register")
         await page.fill("#username", USER)
         await page.fill("#password", demo_password(USER))
         await page.keyboard.press("Enter")
         await page.wait_for_url(f"{url}/console/register")
         assert await page.locator("table.register tbody tr").count() == PEOPLE
-        await _shot(page, "register")
+        await shot(page, "register")
         await _tab_to(page, "el.id === 'practice'")
         await page.keyboard.press("Tab")  # prognosis
         await page.keyboard.press("Tab")  # advance care plan
@@ -145,7 +122,7 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         await page.wait_for_url("**page=*")
         assert await page.locator("table.register tbody tr").count() == 1
         assert await page.locator("a[rel=prev]").count() == 1
-        serious = await _axe_serious(browser, page, f"{url}/console/register")
+        serious = await axe_serious(browser, page)
         await page.set_viewport_size({"width": 640, "height": 900})
         await page.goto(f"{url}/console/register")
         await asyncio.sleep(0.1)
