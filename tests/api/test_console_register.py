@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -17,10 +16,8 @@ import pytest_asyncio
 
 from eolc_fhir.api import console_register
 from eolc_fhir.config import Settings
-from eolc_fhir.security.clients import new_client
-from eolc_fhir.security.demo import CONSOLE_CLIENT
 from tests.api.module_app import engine_name, module_database
-from tests.api.test_console import BASE, _browser, _gp_headers, _hashed, _sign_in
+from tests.api.test_console import BASE, _browser, _gp_headers, _sign_in
 from tests.builders import (
     BASE as FHIR_BASE,
 )
@@ -33,6 +30,7 @@ from tests.builders import (
     make_register_flag,
 )
 from tests.builders_basic import patient
+from tests.console_support import add_console_and_people
 from tests.security_support import SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -68,10 +66,14 @@ def cohort() -> list[dict[str, Any]]:
          "identifier": [{"system": ODS, "value": "A1111"}]},
         {"resourceType": "Organization", "id": "org-b", "name": "Hillside Surgery",
          "identifier": [{"system": ODS, "value": "B2222"}]},
-        patient(id="rp1", nhs="9912003888", name=[{"family": HOSTILE, "given": ["Ann"]}]),
-        patient(id="rp2", nhs="9658220142", name=[{"family": "Bell", "given": ["Bob"]}]),
-        patient(id="rp3", nhs="9999999468", name=[{"family": "Cole", "given": ["Cat"]}]),
-        patient(id="rp4", nhs="9000000009", name=[{"family": "Dunn", "given": ["Dee"]}]),
+        patient(id="rp1", generalPractitioner=[a], nhs="9912003888",
+                name=[{"family": HOSTILE, "given": ["Ann"]}]),
+        patient(id="rp2", generalPractitioner=[b], nhs="9658220142",
+                name=[{"family": "Bell", "given": ["Bob"]}]),
+        patient(id="rp3", generalPractitioner=[a], nhs="9999999468",
+                name=[{"family": "Cole", "given": ["Cat"]}]),
+        patient(id="rp4", generalPractitioner=[a], nhs="9000000009",
+                name=[{"family": "Dunn", "given": ["Dee"]}]),
         make_register_flag(id="rr1", subject=_of("rp1"), author=a, extension=weeks),
         make_register_flag(id="rr2", subject=_of("rp2"), author=b),
         make_register_flag(id="rr3", subject=_of("rp3"), author=a),
@@ -99,14 +101,7 @@ async def secure(register_url: str, tmp_path_factory: pytest.TempPathFactory
     settings = Settings(database_url=register_url, base_url=BASE,
                         demo_keys_dir=Path(tmp_path_factory.mktemp("keys")))
     async with secure_app(settings) as app:
-        async with app.ctx.db.unit_of_work(write=True) as uow:
-            await uow.security.add_client(new_client(
-                client_id=CONSOLE_CLIENT, name="eolc-fhir console", ods="", role="",
-                scopes=None, jwks=None, jwks_uri=None,
-                redirect_uris=[f"{BASE}/console/callback"], public=True))
-            for username, (role, ods) in USERS.items():
-                await uow.people.add_user(replace(_hashed(), username=username, role=role,
-                                                  ods=ods))
+        await add_console_and_people(app, USERS)
         gp = await _gp_headers(app)
         bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
             {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
@@ -195,7 +190,8 @@ async def test_a_gp_starts_at_their_practice_and_a_commissioner_is_refused(
         own = await browser.get("/console/register")
         every = await browser.get("/console/register", params={"practice": ""})
     assert 'value="A1111"' in own.text and sorted(_people(own.text)) == ["rp1", "rp3"]
-    assert sorted(_people(every.text)) == ["rp1", "rp2", "rp3"]
+    # Emptying the filter shows no more: the API shows a GP person their practice's people only
+    assert sorted(_people(every.text)) == ["rp1", "rp3"]
     async with _browser(secure) as browser:
         await _sign_in(browser, "commish", "/console/register")
         refused = await browser.get("/console/register")
