@@ -26,8 +26,9 @@ from eolc_fhir.config import Settings
 from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.demo import CONSOLE_CLIENT
 from eolc_fhir.web.measures import Quarter, parse_quarter
-from tests.api.test_console import BASE, _browser, _hashed, _sign_in
+from tests.api.test_console import BASE, _browser, _sign_in
 from tests.api.test_console_measures import _headers
+from tests.console_support import hashed_user
 from tests.security_support import SecureApp, secure_app
 
 USER = "bench-commissioner"
@@ -41,7 +42,7 @@ async def _prepare(app: SecureApp) -> None:
                 scopes=None, jwks=None, jwks_uri=None,
                 redirect_uris=[f"{BASE}/console/callback"], public=True))
         if await uow.people.get_user(USER) is None:
-            await uow.people.add_user(replace(_hashed(), username=USER, role="commissioner",
+            await uow.people.add_user(replace(hashed_user(), username=USER, role="commissioner",
                                               ods="CCG01"))
 
 

@@ -22,13 +22,13 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 
 from bench.servers import free_port
 from bench.ws_latency import pct, ready, start
+from tests.console_support import SignInForm
 
 __all__ = ["main"]
 
@@ -40,22 +40,11 @@ _PRACTICE = re.compile(r'data-label="Practice">([A-Z0-9]+) ')
 _ROW = re.compile(r'href="/console/patient/')
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name"):
-            self.fields[str(found["name"])] = found.get("value") or ""
-
-
 async def sign_in(http: httpx.AsyncClient) -> None:
     """The console's code flow, as a browser follows it."""
     first = await http.get("/console/register")
     page = await http.get(first.headers["location"])
-    form = _Form()
+    form = SignInForm()
     form.feed(page.text)
     fields = {**form.fields, "username": USER, "password": f"{USER}-password"}
     back = await http.post("/auth/authorize", data=fields)

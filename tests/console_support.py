@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from html.parser import HTMLParser
 
 from argon2 import PasswordHasher
 
@@ -16,17 +17,35 @@ from eolc_fhir.security.users import new_user
 from eolc_fhir.storage.people_repo import UserRecord
 from tests.security_support import FHIR, SecureApp
 
-__all__ = ["PASSWORD", "hashed_user", "add_console_and_people", "system_headers"]
+__all__ = ["PASSWORD", "hashed_user", "SignInForm", "add_console_and_people", "system_headers"]
 
 PASSWORD = "correct horse battery"
 
 
 @functools.cache
 def hashed_user() -> UserRecord:
-    """One cheap Argon2id hash shared by the test accounts (see test_smart_signin)."""
+    """Test accounts share one cheap Argon2id hash of PASSWORD: verifying follows the
+    parameters stored in the hash, and the server's own (RFC 9106 defaults) cost 0.1-0.4 s
+    per sign-in on this machine. New accounts always get the server's parameters."""
     user = new_user(username="x", role="gp", ods="Y01234", password=PASSWORD)
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     return replace(user, password_hash=cheap)
+
+
+class SignInForm(HTMLParser):
+    """The sign-in page's form fields (hidden ones with their values), and how many scripts
+    or inline event handlers it carries (it must carry none)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.scripts += tag == "script" or any(k.startswith("on") for k in found)
+        if tag == "input" and found.get("name"):
+            self.fields[str(found["name"])] = found.get("value") or ""
 
 
 async def add_console_and_people(app: SecureApp, people: dict[str, tuple[str, str]]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +25,7 @@ from tests.builders import (
 )
 from tests.console_support import (
     PASSWORD,
+    SignInForm,
     add_console_and_people,
     system_headers,
 )
@@ -74,17 +74,6 @@ def _about(resource: dict[str, object]) -> dict[str, object]:
     return dict(orjson.loads(text))
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name"):
-            self.fields[str(found["name"])] = found.get("value") or ""
-
-
 def _browser(secure: SecureApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=secure.http._transport, base_url=BASE)
 
@@ -99,7 +88,7 @@ async def _sign_in(browser: httpx.AsyncClient, username: str, start: str = "/con
     assert page.status_code == 200, page.text
     # under no-referrer a browser would post the form with "Origin: null" (refused)
     assert page.headers["referrer-policy"] == "same-origin"
-    form = _Form()
+    form = SignInForm()
     form.feed(page.text)
     fields = {**form.fields, "username": username, "password": PASSWORD}
     back = await browser.post("/auth/authorize", data=fields)

@@ -23,7 +23,6 @@ from tests.api.test_console import (
     PASSWORD,
     USERS,
     _browser,
-    _Form,
     _gp_headers,
     _sign_in,
 )
@@ -36,7 +35,7 @@ from tests.builders import (
     make_cpr_flag,
     make_patient,
 )
-from tests.console_support import add_console_and_people, system_headers
+from tests.console_support import SignInForm, add_console_and_people, system_headers
 from tests.security_support import FHIR, SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -145,7 +144,7 @@ async def _person_token(secure: SecureApp, username: str) -> str:
              "state": "st-1", "code_challenge": challenge, "code_challenge_method": "S256"}
     async with _browser(secure) as browser:
         page = await browser.get("/auth/authorize?" + urlencode(query))
-        form = _Form()
+        form = SignInForm()
         form.feed(page.text)
         back = await browser.post("/auth/authorize", data={
             **form.fields, "username": username, "password": PASSWORD})

@@ -4,13 +4,11 @@ through the server's own sign-in page with an httpx client, against one app per 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -19,16 +17,15 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from argon2 import PasswordHasher
 from joserfc import jwk, jwt
 
 from eolc_fhir.config import Settings
 from eolc_fhir.security.clients import new_client
 from eolc_fhir.security.sessions import SESSION_COOKIE, new_session
-from eolc_fhir.security.users import new_user
 from eolc_fhir.storage.people_repo import UserRecord
 from tests.api.module_app import engine_name, module_database
 from tests.builders import make_patient
+from tests.console_support import PASSWORD, SignInForm, hashed_user
 from tests.security_support import FHIR, SecureApp, secure_app
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -38,7 +35,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 APP = "test-console"
 REDIRECT = "https://app.example.org/callback"
 BASE = "http://test"
-PASSWORD = "correct horse battery"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 REFUSED = "username or password not accepted"
 USERS = {"nurse": ("coordination-centre", "CC001"), "gp-user": ("gp", "Y01234"),
@@ -67,33 +63,8 @@ async def secure(signin_url: str, tmp_path_factory: pytest.TempPathFactory
         yield app
 
 
-@functools.cache
-def _hashed() -> UserRecord:
-    """Test accounts share one cheap Argon2id hash of PASSWORD: verifying follows the
-    parameters stored in the hash, and the server's own (RFC 9106 defaults) cost 0.1-0.4 s
-    per sign-in on this machine. New accounts always get the server's parameters."""
-    user = new_user(username="x", role="gp", ods="Y01234", password=PASSWORD)
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-    return replace(user, password_hash=cheap)
-
-
 def _user(username: str, role: str, ods: str) -> UserRecord:
-    return replace(_hashed(), username=username, role=role, ods=ods)
-
-
-class _Form(HTMLParser):
-    """The sign-in page's form fields (hidden ones with their values)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-        self.scripts = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        self.scripts += tag == "script" or any(k.startswith("on") for k in found)
-        if tag == "input" and found.get("name"):
-            self.fields[str(found["name"])] = found.get("value") or ""
+    return replace(hashed_user(), username=username, role=role, ods=ods)
 
 
 def _pkce() -> tuple[str, str]:
@@ -113,7 +84,7 @@ def _authorize_query(challenge: str, scope: str = "openid fhirUser user/*.cruds"
 async def _page(http: httpx.AsyncClient, challenge: str, **extra: str) -> dict[str, str]:
     page = await http.get(_authorize_query(challenge, **extra))
     assert page.status_code == 200, page.text
-    parser = _Form()
+    parser = SignInForm()
     parser.feed(page.text)
     assert parser.scripts == 0
     return parser.fields

@@ -24,10 +24,10 @@ from tests.api.test_smart_signin import (
     PASSWORD,
     REDIRECT,
     _authorize_query,
-    _Form,
     _pkce,
     _user,
 )
+from tests.console_support import SignInForm
 from tests.security_support import FHIR
 
 __all__ = ["engine_name"]  # a fixture (module scope)
@@ -111,7 +111,7 @@ async def _at_provider(location: str, username: str) -> str:
     async with httpx.AsyncClient() as browser:
         page = await browser.get(location)
         assert page.status_code == 200, page.text
-        form = _Form()
+        form = SignInForm()
         form.feed(page.text)
         form.fields.update(username=username, password=PASSWORD)
         back = await browser.post(f"{location.split('/auth/')[0]}/auth/authorize",
