@@ -31,7 +31,7 @@ from eolc_fhir.storage.fence import BatchedRead
 from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
-from eolc_fhir.storage.security_repo import PG_WITHDRAWN_AMONG
+from eolc_fhir.storage.security_repo import withdrawn_query
 from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
 
@@ -243,12 +243,12 @@ class Database:
 
     async def withdrawn_among(self, patient_ids: Collection[str]) -> set[str]:
         """Which of these people's latest consent-to-share is a withdrawal, read now: on
-        PostgreSQL one statement on the read pool (it runs on every $wishes that reads a
-        record), else SecurityRepository.withdrawn_patients in a read transaction."""
+        PostgreSQL one statement on the read pool, without a transaction of its own (it runs
+        on every $wishes that reads a record), else in a read transaction."""
         if not patient_ids:
             return set()
         if self.pg is not None:
-            rows = await self.pg.fetch(PG_WITHDRAWN_AMONG, (sorted(patient_ids),))
+            rows = await self.search.rows(withdrawn_query(sorted(patient_ids)))
             return {str(row[0]) for row in rows}
         async with self.unit_of_work(write=False) as uow:
             return await uow.security.withdrawn_patients(patient_ids)

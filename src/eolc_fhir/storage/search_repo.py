@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage.model import PageRow
@@ -56,6 +57,10 @@ class IncludeLookups:
 
     def __init__(self, run: Rows) -> None:
         self._run = run
+
+    async def rows(self, stmt: Select[Any]) -> Sequence[Sequence[Any]]:
+        """A small, indexed statement run the same way (no transaction of its own)."""
+        return await self._run(stmt)
 
     async def include_keys(self, source_type: str, source_ids: Sequence[str],
                            param: str | None, target_type: str | None) -> list[Key]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Select, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,7 +15,7 @@ from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.model import ids_by_type
 
 __all__ = ["ClientRecord", "KeyRecord", "Origin", "SecurityRepository", "ODS_SYSTEM",
-           "PG_WITHDRAWN_AMONG"]
+           "withdrawn_query"]
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 _GP = "general-practitioner"
@@ -225,23 +225,9 @@ class SecurityRepository:
             await self.conn.execute(insert(c), values)
 
     async def withdrawn_patients(self, patient_ids: Iterable[str] | None = None) -> set[str]:
-        # PG_WITHDRAWN_AMONG below is the same question for given people, in one statement
-        """Patients whose latest active consent-to-share is a withdrawal.
-
-        Decided in the database: only the (few) withdrawn come back, never a row per
-        person on the register (100,000 rows every refresh cost the event loop 0.1 s and
-        the process its memory). A grant recorded at the same instant as a withdrawal
-        does not outrank it."""
-        c = st.security_consent
-        later = st.security_consent.alias("later")
-        newer_grant = select(later.c.consent_id).where(
-            later.c.patient_id == c.c.patient_id, later.c.active.is_(True),
-            later.c.withdrawn.is_(False), later.c.recorded_us > c.c.recorded_us)
-        stmt = select(c.c.patient_id).distinct().where(
-            c.c.active.is_(True), c.c.withdrawn.is_(True), ~newer_grant.exists())
-        if patient_ids is not None:
-            stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
-        return set((await self.conn.execute(stmt)).scalars())
+        """Patients whose latest active consent-to-share is a withdrawal (``withdrawn_query``)."""
+        found = await self.conn.execute(withdrawn_query(patient_ids))
+        return {str(pid) for pid in found.scalars()}
 
     # -- registered GP practice --------------------------------------------------------
     async def practices_of(self, patient_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -266,11 +252,21 @@ class SecurityRepository:
                 found.setdefault(patient, set()).add(str(code))
         return found
 
-# ``withdrawn_patients(ids)`` as one statement on PostgreSQL's read pool (Database.withdrawn_among):
-# no transaction of its own, prepared once per connection. Keep the two in step.
-PG_WITHDRAWN_AMONG = (
-    "SELECT DISTINCT c.patient_id FROM security_consent c"
-    " WHERE c.patient_id = ANY($1::text[]) AND c.active AND c.withdrawn"
-    " AND NOT EXISTS (SELECT 1 FROM security_consent later"
-    " WHERE later.patient_id = c.patient_id AND later.active AND NOT later.withdrawn"
-    " AND later.recorded_us > c.recorded_us)")
+
+def withdrawn_query(patient_ids: Iterable[str] | None = None) -> Select[tuple[str]]:
+    """Patients whose latest active consent-to-share is a withdrawal (of these, if given).
+
+    Decided in the database: only the (few) withdrawn come back, never a row per
+    person on the register (100,000 rows every refresh cost the event loop 0.1 s and
+    the process its memory). A grant recorded at the same instant as a withdrawal
+    does not outrank it."""
+    c = st.security_consent
+    later = st.security_consent.alias("later")
+    newer_grant = select(later.c.consent_id).where(
+        later.c.patient_id == c.c.patient_id, later.c.active.is_(True),
+        later.c.withdrawn.is_(False), later.c.recorded_us > c.c.recorded_us)
+    stmt = select(c.c.patient_id).distinct().where(
+        c.c.active.is_(True), c.c.withdrawn.is_(True), ~newer_grant.exists())
+    if patient_ids is not None:
+        stmt = stmt.where(c.c.patient_id.in_(list(patient_ids)))
+    return stmt
