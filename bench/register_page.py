@@ -9,8 +9,10 @@ parameters existed). Starts ``eolc-fhir serve`` (1 uvicorn worker, authenticatio
 demo clients and users), signs in as the demo coordination-centre user through the
 console's code flow, then for each filter opens ``/console/register`` and follows the
 page's own "Next page" link ``--pages`` times, timing each page from request to last
-byte (the page's four API searches, audit and rendering included). Prints p50 / p99 /
-max per filter and writes bench/results/<UTC stamp>-register-page.md.
+byte (the page's four API searches, audit and rendering included). Each filter is walked
+once first (its slowest page is reported on its own: a cache may be cold), then timed
+``--repeat`` times. Prints p50 / p99 / max per filter and writes
+bench/results/<UTC stamp>-register-page.md.
 """
 
 from __future__ import annotations
@@ -89,25 +91,31 @@ async def walk(http: httpx.AsyncClient, params: dict[str, str], pages: int
     return times, rows
 
 
-async def run(base: str, pages: int, repeat: int) -> list[dict[str, object]]:
+async def run(base: str, pages: int, repeat: int, only: list[str]) -> list[dict[str, object]]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await sign_in(http)
         first = await http.get("/console/register")
         practice = _PRACTICE.search(first.text)
         out = []
         for name, params in _filters(practice.group(1) if practice else "").items():
+            if only and name not in only:
+                continue
             times: list[float] = []
+            opening: list[float] = []
             rows = 0
             try:
+                opening, rows = await walk(http, params, pages)  # reported apart
                 for _ in range(repeat):
                     more, rows = await walk(http, params, pages)
                     times += more
             except httpx.TimeoutException:  # a page that took longer than the timeout
                 times.append(float(http.timeout.read or 0) * 1000)
-            out.append({"filter": name, "pages": len(times), "rows": rows,
+                opening = opening or times
+            out.append({"filter": name, "pages": len(times), "rows": rows, "first": max(opening),
                         "p50": pct(times, 0.5), "p99": pct(times, 0.99), "max": max(times)})
-            print(f"{name:32s} pages {len(times):3d}  p50 {out[-1]['p50']:7.1f} ms  "
-                  f"p99 {out[-1]['p99']:7.1f} ms  max {out[-1]['max']:7.1f} ms", flush=True)
+            print(f"{name:32s} first walk max {max(opening):7.1f} ms  pages {len(times):3d}  "
+                  f"p50 {out[-1]['p50']:7.1f} ms  p99 {out[-1]['p99']:7.1f} ms  "
+                  f"max {out[-1]['max']:7.1f} ms", flush=True)
         return out
 
 
@@ -116,12 +124,14 @@ def _write(args: argparse.Namespace, rows: list[dict[str, object]]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     engine = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
     lines = [f"# Register page, {engine} ({stamp})", "",
-             f"`{args.label}`; {args.pages} next pages after the first, {args.repeat} "
-             f"walk(s) per filter; 25 rows a page; 1 uvicorn worker, auth on. "
-             f"Goal: each page < {GOAL_MS:.0f} ms.", "",
-             "| filter | pages | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['filter']} | {r['pages']} | {r['p50']:.1f} | {r['p99']:.1f} | "
-              f"{r['max']:.1f} |" for r in rows]
+             f"`{args.label}`; {args.pages} next pages after the first; per filter one "
+             f"first walk (its slowest page reported apart: the database's caches may be "
+             f"cold), then {args.repeat} timed walk(s); 25 rows a page; 1 uvicorn worker, "
+             f"auth on. Goal: each page < {GOAL_MS:.0f} ms.", "",
+             "| filter | first walk, slowest page ms | pages timed | p50 ms | p99 ms | max ms |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['filter']} | {r['first']:.1f} | {r['pages']} | {r['p50']:.1f} | "
+              f"{r['p99']:.1f} | {r['max']:.1f} |" for r in rows]
     path = RESULTS / f"{stamp}-register-page.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -133,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=10, help="next pages after the first")
     parser.add_argument("--repeat", type=int, default=2, help="walks per filter")
     parser.add_argument("--label", default="region", help="what the database holds")
+    parser.add_argument("--filter", action="append", default=[], choices=list(_filters("")),
+                        help="time only this filter (repeatable); default: every filter")
     args = parser.parse_args(argv)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="eolc-register-bench-") as tmp:
@@ -141,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             asyncio.run(ready(base))
-            rows = asyncio.run(run(base, args.pages, args.repeat))
+            rows = asyncio.run(run(base, args.pages, args.repeat, args.filter))
         finally:
             server.terminate()
             server.wait(30)

@@ -60,3 +60,22 @@ async def test_common_searches_use_indexes(big_db: Database) -> None:
         scans = [(n["Node Type"], n.get("Relation Name")) for n in _nodes(plan)
                  if n["Node Type"] == "Seq Scan"]
         assert not scans, (rtype, params, scans, plan)
+
+
+async def test_candidates_that_fail_a_probe_never_read_their_resource_row(
+        big_db: Database) -> None:
+    """Every CPR flag of the population is active, so ``status=inactive`` rejects each of
+    the 2,000 candidates the code finds: PostgreSQL must test them on the index tables and
+    read no ``resources`` row (the row holds the content: the costly read)."""
+    query = parse_search(REGISTRY, "Flag", [("code", "450476008"),
+                                            ("status", "inactive")]).query
+    sql = str(page_statement("postgresql", query, count=25).compile(
+        dialect=big_db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    async with big_db.engine.connect() as conn:
+        raw = (await conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql))).scalar_one()
+    doc = raw if isinstance(raw, list) else orjson.loads(raw)
+    plan = doc[0]["Plan"]
+    assert plan["Actual Rows"] == 0
+    reads = [n for n in _nodes(plan) if n.get("Relation Name") == "resources"]
+    assert reads, plan
+    assert all(n["Actual Loops"] * max(n["Actual Rows"], 1) <= 1 for n in reads), plan

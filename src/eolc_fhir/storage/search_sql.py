@@ -17,10 +17,10 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     intersect,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -45,6 +45,7 @@ from eolc_fhir.storage.query import (
     Query,
     ReferenceTest,
     SortKey,
+    TokenTest,
 )
 from eolc_fhir.storage.search_conditions import (
     LOOKUP_RANK,
@@ -92,13 +93,21 @@ class _Compiler:
         """The query's conditions on alias ``r``.
 
         The most selective clause drives (``res_id IN (index lookup)``); the others
-        are probes per candidate (``EXISTS`` on the (res_type, res_id) index), so a
-        broad clause such as ``status=active`` never materialises all its rows.
+        are probes per candidate (``EXISTS`` on the ``ix_idx_*_probe`` indexes: resource,
+        parameter and compared columns), so a broad clause such as ``status=active``
+        never materialises all its rows.
         """
-        conds: list[ColumnElement[bool]] = [
-            r.c.res_type == query.resource_type, r.c.deleted.is_(False)
-        ]
         driver = None if walk else driver_index(query.clauses)
+        found = None if driver is None else self._live_ids(query.clauses[driver],
+                                                           query.resource_type)
+        conds: list[ColumnElement[bool]] = [r.c.res_type == query.resource_type]
+        if found is None:
+            conds.append(r.c.deleted.is_(False))
+        elif self.dialect == "postgresql" and len(query.clauses) > 1 and \
+                _on_ids_alone(query.clauses):
+            assert driver is not None
+            conds.append(self._probed_set(query, driver, found, r))
+            return conds
         self.per_row = walk and self.dialect == "postgresql"
         for n, clause in enumerate(query.clauses):
             cond = self.clause(clause, query.resource_type, r, drive=n == driver)
@@ -108,6 +117,40 @@ class _Compiler:
                 cond = case((cond, true()), else_=False)
             conds.append(cond)
         return conds
+
+    def _probed_set(self, query: Query, driver: int, found: Select[Any],
+                    r: Any) -> ColumnElement[bool]:
+        """PostgreSQL: ``res_id IN (the driver's ids that pass every other clause)``.
+
+        PostgreSQL gathers and sorts the whole driving set for a page anyway. Probing the
+        driver's ids inside the set reads the ``resources`` row (the content) only of
+        those that pass, not of every candidate. ``OFFSET 0`` keeps PostgreSQL from
+        flattening the set into one join, which it may then start from a broad clause
+        (all the register's codes) because it misjudges how few the driver's rows are."""
+        ids = found.offset(0).subquery()
+        rid = _IdOnly(ids.c.res_id)
+        probes = [self.clause(c, query.resource_type, rid, drive=False)
+                  for n, c in enumerate(query.clauses) if n != driver]
+        passing = select(ids.c.res_id).where(*probes).offset(0)
+        return r.c.res_id.in_(passing)  # type: ignore[no-any-return]
+
+    def _live_ids(self, clause: Clause, rtype: str) -> Select[Any] | None:
+        """The driving clause's ids as a SELECT of our own index rows (which exist only
+        for live resources: no ``resources`` row needs reading to test ``deleted``, and
+        SQLite then reads it only for the rows that pass every probe, since it tests a
+        table's columns before correlated subqueries); None when the clause drives some
+        other way (``_has``'s targets, a List's items) or not at all."""
+        if isinstance(clause, Criterion | Missing):
+            if clause.negate if isinstance(clause, Criterion) else clause.missing:
+                return None
+            i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+            return select(i.c.res_id).where(*self._criterion_conds(clause, rtype, i))
+        if not isinstance(clause, Chain):
+            return None
+        if reverse_chain(clause):
+            return self._reverse_set(clause, rtype) if reverse_chain_drives(clause) else None
+        ref = t.idx_reference.alias()
+        return select(ref.c.res_id).where(*self._chain_conds(clause, rtype, ref))
 
     def clause(self, clause: Clause, rtype: str, r: Any, *, drive: bool) -> ColumnElement[bool]:
         rid = r.c.res_id
@@ -138,24 +181,27 @@ class _Compiler:
             ref.c.target_type == rtype)
         return rid.in_(items)  # type: ignore[no-any-return]
 
-    def _criterion(self, clause: Criterion | Missing, rtype: str, rid: Any,
-                   drive: bool) -> ColumnElement[bool]:
-        i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+    def _criterion_conds(self, clause: Criterion | Missing, rtype: str,
+                         i: Any) -> list[ColumnElement[bool]]:
         conds = [i.c.res_type == rtype, i.c.param == clause.param]
         if isinstance(clause, Criterion):
             conds.append(self._tests(clause, i))
-            negate = clause.negate
-        else:
-            negate = clause.missing
-        if drive and not negate:
-            return rid.in_(select(i.c.res_id).where(*conds))  # type: ignore[no-any-return]
+        return conds
+
+    def _criterion(self, clause: Criterion | Missing, rtype: str, rid: Any,
+                   drive: bool) -> ColumnElement[bool]:
+        if drive and (found := self._live_ids(clause, rtype)) is not None:
+            return rid.in_(found)  # type: ignore[no-any-return]
+        i = _TABLES[TABLE_OF_KIND[clause.kind]].alias()
+        conds = self._criterion_conds(clause, rtype, i)
+        negate = clause.negate if isinstance(clause, Criterion) else clause.missing
         if clause.kind in _RANGE_KINDS and self.dialect == "sqlite":
             # Without statistics SQLite probes a range by the covering (param, value, ...)
             # index, a scan of all the parameter's rows per candidate; `param || ''` keeps
             # that index out, so the probe goes by (res_type, res_id): a few rows.
             conds[1] = i.c.param.concat("") == clause.param
-        found = exists().where(self._same(i.c.res_id, rid), *conds)
-        return ~found if negate else found
+        probe = _exists(self._same(i.c.res_id, rid), *conds)
+        return ~probe if negate else probe
 
     def _tests(self, clause: Criterion, i: Any) -> ColumnElement[bool]:
         """Any of the tests; several references to the same types as one ``IN`` list (an
@@ -167,22 +213,31 @@ class _Compiler:
             if refs[0].target_types:
                 cond = and_(cond, i.c.target_type.in_(refs[0].target_types))
             return cond  # type: ignore[no-any-return]
+        codes = [x for x in clause.tests if isinstance(x, TokenTest) and x.code is not None
+                 and x.text is None]
+        if len(codes) > 1 and len(codes) == len(clause.tests) and \
+                len({(x.system, x.any_system) for x in codes}) == 1:
+            # One system's codes as ``code IN (...)``: an index condition on both engines,
+            # where an OR of (code, system) pairs is a filter over the parameter's rows.
+            system = TokenTest(None, codes[0].system, codes[0].any_system)
+            return and_(i.c.code.in_([x.code for x in codes]),
+                        test_condition(system, i, self.dialect))
         return or_(*(test_condition(x, i, self.dialect) for x in clause.tests))
 
     def _chain(self, chain: Chain, rtype: str, rid: Any, drive: bool) -> ColumnElement[bool]:
+        if drive and (found := self._live_ids(chain, rtype)) is not None:
+            return rid.in_(found)  # type: ignore[no-any-return]
         ref = t.idx_reference.alias()
         if reverse_chain(chain):
-            if drive and reverse_chain_drives(chain):
-                return rid.in_(self._reverse_set(chain, rtype))  # type: ignore[no-any-return]
             return self._chain_probe(chain, rtype, rid, ref)
+        return _exists(self._same(ref.c.res_id, rid), *self._chain_conds(chain, rtype, ref))
+
+    def _chain_conds(self, chain: Chain, rtype: str, ref: Any) -> list[ColumnElement[bool]]:
         targets = [
             and_(ref.c.target_type == q.resource_type, ref.c.target_id.in_(self.ids(q)))
             for q in chain.targets
         ]
-        conds = [ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)]
-        if drive:
-            return rid.in_(select(ref.c.res_id).where(*conds))  # type: ignore[no-any-return]
-        return exists().where(self._same(ref.c.res_id, rid), *conds)
+        return [ref.c.res_type == rtype, ref.c.param == chain.param, or_(*targets)]
 
     def _chain_probe(self, chain: Chain, rtype: str, rid: Any, ref: Any) -> ColumnElement[bool]:
         """``patient._has:…``: per candidate, its target's reverse chain (correlated on the
@@ -193,8 +248,8 @@ class _Compiler:
                    for c in q.clauses))
             for q in chain.targets
         ]
-        return exists().where(self._same(ref.c.res_id, rid), ref.c.res_type == rtype,
-                              ref.c.param == chain.param, or_(*targets))
+        return _exists(self._same(ref.c.res_id, rid), ref.c.res_type == rtype,
+                       ref.c.param == chain.param, or_(*targets))
 
     def _reverse_set(self, chain: Chain, rtype: str) -> Select[Any]:
         """Our ids whose target a matching source refers to, from the (few) sources: each
@@ -231,8 +286,7 @@ class _Compiler:
                   s.c.deleted.is_(False)]
         source += [self.clause(c, has.source.resource_type, s, drive=False)
                    for c in has.source.clauses]
-        return exists().where(self._same(ref.c.target_id, rid), *conds,
-                              exists().where(*source))
+        return _exists(self._same(ref.c.target_id, rid), *conds, _exists(*source))
 
     def sort_keys(self, query: Query, r: Any) -> list[tuple[ColumnElement[Any], bool]]:
         """(expression, descending) pairs; NULL-free so keyset comparisons stay simple."""
@@ -259,6 +313,19 @@ class _Compiler:
             .where(i.c.res_type == rtype, i.c.res_id == r.c.res_id, i.c.param == key.param)
             .scalar_subquery()
         )
+
+
+def _on_ids_alone(clauses: Sequence[Clause]) -> bool:
+    """Whether every clause can be tested knowing only a resource's id."""
+    return not any(isinstance(c, LastUpdatedTest) or (
+        isinstance(c, Either) and not all(_on_ids_alone(b) for b in c.branches))
+        for c in clauses)
+
+
+def _exists(*conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``EXISTS (SELECT 1 FROM … WHERE conds)``. Not ``SELECT *``: with it SQLite reads each
+    matching table row even when an index holds every column the conditions name."""
+    return select(literal_column("1")).where(*conds).exists()
 
 
 def _source_ids(dialect: str, source: Query, comp: _Compiler) -> Any:

@@ -88,7 +88,12 @@ change_counter = Table(
 )
 
 
-def _index_table(name: str, *columns: Column[object], extra: tuple[Index, ...] = ()) -> Table:
+def _index_table(name: str, *columns: Column[object], probe: tuple[str, ...] = (),
+                 extra: tuple[Index, ...] = ()) -> Table:
+    """An index table; ``probe``: the columns a per-resource probe tests, added to its
+    (res_type, res_id) index so the probe is answered from the index alone."""
+    by_resource = (Index(f"ix_{name}_probe", "res_type", "res_id", "param", *probe) if probe
+                   else Index(None, "res_type", "res_id"))
     return Table(
         name,
         metadata,
@@ -97,7 +102,7 @@ def _index_table(name: str, *columns: Column[object], extra: tuple[Index, ...] =
         Column("res_id", String(64), nullable=False),
         Column("param", String(64), nullable=False),
         *columns,
-        Index(None, "res_type", "res_id"),
+        by_resource,
         *extra,
     )
 
@@ -107,6 +112,7 @@ idx_token = _index_table(
     Column("system", Text, nullable=True),
     Column("code", Text, nullable=True),
     Column("text", Text, nullable=True),
+    probe=("code", "system"),
     extra=(Index("ix_idx_token_lookup", "param", "code", "system", "res_type", "res_id"),),
 )
 
@@ -124,6 +130,7 @@ idx_reference = _index_table(
     Column("target_type", String(64), nullable=True),
     Column("target_id", String(64), nullable=True),
     Column("url", Text, nullable=True),
+    probe=("target_type", "target_id"),
     extra=(
         Index("ix_idx_reference_lookup", "param", "target_id", "target_type", "res_type", "res_id"),
         Index("ix_idx_reference_url", "param", "url"),
@@ -134,6 +141,7 @@ idx_date = _index_table(
     "idx_date",
     Column("low_us", BigInteger, nullable=False),
     Column("high_us", BigInteger, nullable=False),
+    probe=("low_us", "high_us"),
     extra=(Index("ix_idx_date_lookup", "param", "low_us", "high_us", "res_type", "res_id"),),
 )
 
