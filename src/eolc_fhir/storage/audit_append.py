@@ -27,7 +27,7 @@ import orjson
 from eolc_fhir.storage.audit_repo import AuditRecord, audit_refs, audit_row
 from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.pg_reader import PgReader
-from eolc_fhir.storage.wal_checkpoint import BackgroundCheckpoint
+from eolc_fhir.storage.wal_checkpoint import WAL_RESTART_BYTES, BackgroundCheckpoint
 
 __all__ = ["SqliteAuditAppender", "pg_append"]
 
@@ -60,7 +60,7 @@ class SqliteAuditAppender:
         self._busy_timeout = busy_timeout
         self._lock = write_lock
         self._conn: sqlite3.Connection | None = None
-        self._checkpoints = BackgroundCheckpoint(path, busy_timeout)
+        self._checkpoints = BackgroundCheckpoint(path, busy_timeout, write_lock)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -69,6 +69,9 @@ class SqliteAuditAppender:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # storage/wal_checkpoint.py
+            # When this connection starts the WAL again after a RESTART checkpoint, it cuts
+            # the file back to this size (it would otherwise keep its largest size).
+            conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
             self._conn = conn
         return self._conn
 
