@@ -352,3 +352,52 @@ async def test_the_retention_purge_removes_old_records_only(secure: SecureApp) -
             f"SELECT count(*) FROM audit_ref WHERE ref = 'Patient/{PATIENT}' AND audit_id IN "
             f"({', '.join(str(r.id) for r in new)})"))
         assert kept.scalar() == 3
+
+
+async def test_a_wishes_record_is_found_through_its_person(secure: SecureApp) -> None:
+    """A $wishes record indexes its person and the shared resources only (storage/audit_repo
+    .audit_refs), yet ``entity=`` still finds it for each resource of the document: through
+    the people the resource has ever been about and the record's own list. A resource of
+    another person's document is not matched, and a deleted one is still found."""
+    from sqlalchemy import func, select
+
+    from eolc_fhir.storage.audit_tables import audit_ref
+
+    gp = await secure.headers("gp")
+    plans = {}
+    for pid, nhs in ((PATIENT, "9000000009"), ("audit-other", "9000000017")):
+        patient = {"resourceType": "Patient", "id": pid, "identifier": [
+            {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}]}
+        assert (await secure.http.put(f"/Patient/{pid}", json=patient,
+                                      headers=gp)).status_code in (200, 201)
+        created = await secure.http.post("/CarePlan", json=make_care_plan(
+            subject={"reference": f"Patient/{pid}"}), headers=gp)
+        assert created.status_code == 201, created.text
+        plans[pid] = str(created.json()["id"])
+    ambulance = await secure.headers("ambulance")
+    for nhs in ("9000000009", "9000000017"):
+        wishes = await secure.http.get(
+            f"/Patient/$wishes?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}",
+            headers=ambulance)
+        assert wishes.status_code == 200, wishes.text
+    admin = await secure.headers("admin", client_id="auditor")
+
+    async def operations(query: str) -> list[dict[str, Any]]:
+        response = await secure.http.get(f"/AuditEvent?subtype=operation&{query}",
+                                         headers=admin)
+        assert response.status_code == 200, (query, response.text)
+        return [e["resource"] for e in response.json().get("entry", [])]
+
+    mine = f"CarePlan/{plans[PATIENT]}"
+    [record] = await operations(f"entity={mine}")
+    assert f"{mine}/_history/1" in _entities(record)
+    assert f"Patient/{PATIENT}" in _entities(record)
+    [other] = await operations(f"entity=CarePlan/{plans['audit-other']}")
+    assert other["id"] != record["id"]
+    assert [e["id"] for e in await operations(f"patient={PATIENT}")] == [record["id"]]
+    async with secure.ctx.db.unit_of_work(write=False) as uow:  # only the create's own row
+        indexed = (await uow.connection.execute(
+            select(func.count()).select_from(audit_ref).where(audit_ref.c.ref == mine))).scalar()
+    assert indexed == 1
+    assert (await secure.http.delete(f"/{mine}", headers=admin)).status_code in (200, 204)
+    assert [e["id"] for e in await operations(f"entity={mine}")] == [record["id"]]

@@ -26,15 +26,21 @@ def record_export(what: str, patient_ids: list[str] | None = None, *,
 
 
 def record_patients(patient_ids: list[str], resources: list[str] | None = None, *,
-                    decided: bool = False, query: str | None = None) -> None:
+                    decided: bool = False, query: str | None = None,
+                    compartment: bool = False) -> None:
     """Name the people an answer is about (and, when the service knows them, the resources
     it holds), for its audit record: then the body need not be parsed to find them.
     ``decided``: the operation decided the answer's visibility whole (a $wishes document),
     so the Bundle is not filtered either. ``query``: the operation's parameters, recorded
-    as the audit's query entity (a measure and its period)."""
+    as the audit's query entity (a measure and its period). ``compartment``: every resource
+    named that has a patient is one of these people's (found through their ``patient`` /
+    ``subject`` references, as a $wishes document's are), so the audit log finds them
+    through the people (storage/audit_repo.audit_refs)."""
     rc = current.get()
     if rc is not None:
         rc.patients = list(patient_ids)
+        if compartment:
+            rc.extra["audit_compartment"] = True
         if resources is not None:
             rc.resources, rc.decided = list(resources), decided
         if query is not None:

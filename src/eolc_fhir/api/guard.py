@@ -289,6 +289,7 @@ class _Exchange:
             user_id=principal.user_id if principal else None,
             remote=rc.remote, query=rc.extra.get("audit_query") or (
                 rc.query if interaction.startswith("search") else None),
+            compartment=bool(rc.extra.get("audit_compartment")),
         )
         if status < 400 and rc.resources is not None:
             record.resources.extend(rc.resources[:_ENTITY_LIMIT])

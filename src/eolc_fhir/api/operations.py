@@ -29,7 +29,7 @@ OptHeader = Annotated[str | None, Header()]
 def wishes_headers(answer: wishes_service.WishesAnswer) -> dict[str, str]:
     """The headers of a $wishes answer, for both front doors; names its people and the
     resources read for the audit (so the document need not be parsed again)."""
-    record_patients(answer.patient_ids, answer.resources, decided=True)
+    record_patients(answer.patient_ids, answer.resources, decided=True, compartment=True)
     # One ETag, two forms (the document, its printable page: api/html_format.py).
     return {"etag": answer.etag, "cache-control": REVALIDATE, "vary": "Accept"}
 

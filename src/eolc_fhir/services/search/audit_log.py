@@ -28,14 +28,16 @@ from eolc_fhir.security.audit import SEARCH_PARAMS, SUBTYPES, AuditRecord, logge
 from eolc_fhir.security.principal import current
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.paging import page_size, search_url
-from eolc_fhir.storage.audit_repo import AuditQuery, ref_key
+from eolc_fhir.storage.audit_repo import SHARED_TYPES, AuditQuery, ref_key
 from eolc_fhir.storage.model import StoredResource
+from eolc_fhir.storage.unit_of_work import UnitOfWork
 
 __all__ = ["AUDIT_TYPE", "SEARCH_PARAMS", "read", "search"]
 
 AUDIT_TYPE = "AuditEvent"
 _IGNORED = ("_format", "_pretty")
 _OUTCOMES = {"0": (0, 400), "4": (400, 500), "8": (500, 1000)}
+_VERSIONS = 1000  # of one resource, read to find whom it has been about
 _INTERACTIONS_OF: dict[str, list[str]] = {}
 for _interaction, _code in SUBTYPES.items():
     _INTERACTIONS_OF.setdefault(_code, []).append(_interaction)
@@ -58,6 +60,7 @@ async def search(ctx: ServerContext, params: list[tuple[str, str]], *, lenient: 
     """A searchset Bundle of the matching AuditEvents, newest first."""
     query, count_only, kept = _parse(ctx, params, lenient)
     async with ctx.db.unit_of_work(write=False) as uow:
+        await _through_patients(uow, query)
         if count_only:
             total = await uow.audit.count(query)
             return orjson.dumps({"resourceType": "Bundle", "type": "searchset", "total": total,
@@ -126,6 +129,34 @@ def _parse(ctx: ServerContext, params: list[tuple[str, str]],
                                  code="not-supported", expression=name)
         kept.append((name, value))
     return query, count_only, kept
+
+
+async def _through_patients(uow: UnitOfWork, query: AuditQuery) -> None:
+    """For each resource asked for (``entity``), the people it has ever been about (every
+    stored version's ``patient`` / ``subject``): a $wishes record names such resources
+    without indexing them, and is found through its people (storage/audit_repo.audit_refs).
+    """
+    wanted = {ref for any_of in query.refs for ref in any_of
+              if ref.split("/", 1)[0] not in SHARED_TYPES and "/" in ref}
+    for ref in sorted(wanted):
+        rtype, rid = ref.split("/", 1)
+        versions = await uow.resources.history(resource_type=rtype, resource_id=rid,
+                                               limit=_VERSIONS)
+        people = {p for _, stored in versions if stored.content is not None
+                  for p in _people(orjson.loads(stored.content))}
+        if people:
+            query.via[ref] = [f"Patient/{p}" for p in sorted(people)]
+
+
+def _people(resource: dict[str, Any]) -> set[str]:
+    found = set()
+    for element in ("patient", "subject", "beneficiary", "individual"):
+        value = resource.get(element)
+        for item in value if isinstance(value, list) else [value]:
+            ref = item.get("reference") if isinstance(item, dict) else None
+            if isinstance(ref, str) and ref.startswith("Patient/"):
+                found.add(ref.split("/")[1])
+    return found
 
 
 def _add(query: AuditQuery, name: str, values: list[str]) -> None:
