@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["patient_of", "is_consent_to_share", "consent_state", "WITHDRAWAL", "CONSENT_CODES"]
+__all__ = ["patient_of", "patients_named", "is_consent_to_share", "consent_state", "WITHDRAWAL",
+           "CONSENT_CODES"]
 
 # Elements that point at the person a resource is about, in the order we look.
 _PATIENT_ELEMENTS = ("patient", "subject", "beneficiary", "individual")
@@ -33,6 +34,19 @@ def patient_of(resource: dict[str, Any]) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def patients_named(resource: dict[str, Any]) -> set[str]:
+    """The ids of every Patient the elements ``patient_of`` looks at point to (any item of
+    a list): the people the resource may be about."""
+    found = set()
+    for element in _PATIENT_ELEMENTS:
+        value = resource.get(element)
+        for item in value if isinstance(value, list) else [value]:
+            ref = item.get("reference") if isinstance(item, dict) else None
+            if isinstance(ref, str) and ref.startswith("Patient/"):
+                found.add(ref.split("/")[1])
+    return found
 
 
 def _category_codes(resource: dict[str, Any]) -> set[str]:

@@ -25,6 +25,7 @@ import orjson
 from eolc_fhir.fhir.errors import InvalidRequest, NotFound
 from eolc_fhir.search.values import DateFormatError, date_range
 from eolc_fhir.security.audit import SEARCH_PARAMS, SUBTYPES, AuditRecord, logged_event
+from eolc_fhir.security.compartment import patients_named
 from eolc_fhir.security.principal import current
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.search.paging import page_size, search_url
@@ -143,20 +144,9 @@ async def _through_patients(uow: UnitOfWork, query: AuditQuery) -> None:
         versions = await uow.resources.history(resource_type=rtype, resource_id=rid,
                                                limit=_VERSIONS)
         people = {p for _, stored in versions if stored.content is not None
-                  for p in _people(orjson.loads(stored.content))}
+                  for p in patients_named(orjson.loads(stored.content))}
         if people:
             query.via[ref] = [f"Patient/{p}" for p in sorted(people)]
-
-
-def _people(resource: dict[str, Any]) -> set[str]:
-    found = set()
-    for element in ("patient", "subject", "beneficiary", "individual"):
-        value = resource.get(element)
-        for item in value if isinstance(value, list) else [value]:
-            ref = item.get("reference") if isinstance(item, dict) else None
-            if isinstance(ref, str) and ref.startswith("Patient/"):
-                found.add(ref.split("/")[1])
-    return found
 
 
 def _add(query: AuditQuery, name: str, values: list[str]) -> None:
