@@ -110,6 +110,9 @@ class _Compiler:
             return conds
         self.per_row = walk and self.dialect == "postgresql"
         for n, clause in enumerate(query.clauses):
+            if n == driver and found is not None:
+                conds.append(r.c.res_id.in_(found))
+                continue
             cond = self.clause(clause, query.resource_type, r, drive=n == driver)
             if walk and self.dialect == "postgresql":
                 # PostgreSQL would turn a top-level EXISTS into a join and gather every
