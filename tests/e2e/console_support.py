@@ -64,12 +64,16 @@ async def shot(page: Any, name: str) -> None:
 
 async def tab_to(page: Any, element_id: str, limit: int = 30) -> None:
     """Press Tab until the element has the focus (it must be reachable by keyboard)."""
+    await tab_until(page, f"el.id === {element_id!r}", limit)
+
+
+async def tab_until(page: Any, test: str, limit: int = 30) -> None:
+    """Press Tab until the focused element passes ``test`` (a JS predicate on ``el``)."""
     for _ in range(limit):
         await page.keyboard.press("Tab")
-        if await page.evaluate("document.activeElement && document.activeElement.id") == \
-                element_id:
+        if await page.evaluate(f"(el => !!el && ({test}))(document.activeElement)"):
             return
-    raise AssertionError(f"#{element_id} cannot be reached with Tab")
+    raise AssertionError(f"Tab never reached an element where {test}")
 
 
 async def axe_serious(browser: Any, page: Any) -> list[str]:

@@ -27,7 +27,15 @@ from tests.builders import (
 )
 from tests.builders_basic import patient
 from tests.e2e.conftest import ServerProcess
-from tests.e2e.console_support import axe_serious, demo_gp, demo_server, shot, watched
+from tests.e2e.console_support import (
+    axe_serious,
+    demo_gp,
+    demo_server,
+    shot,
+    tab_to,
+    tab_until,
+    watched,
+)
 from tests.e2e.test_console_browser import USER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engines("sqlite")]
@@ -67,15 +75,6 @@ def _cohort() -> list[dict[str, Any]]:
     return out
 
 
-async def _tab_to(page: Any, test: str, presses: int = 80) -> None:
-    """Press Tab until the focused element passes ``test`` (a JS predicate on it)."""
-    for _ in range(presses):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(f"(el => {test})(document.activeElement)"):
-            return
-    raise AssertionError(f"Tab never reached {test}")
-
-
 async def test_filter_and_page_the_register_with_the_keyboard(
         register_server: ServerProcess, tmp_path: Path) -> None:
     url = register_server.url
@@ -98,7 +97,7 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         await page.wait_for_url(f"{url}/console/register")
         assert await page.locator("table.register tbody tr").count() == PEOPLE
         await shot(page, "register")
-        await _tab_to(page, "el.id === 'practice'")
+        await tab_to(page, "practice", limit=80)
         await page.keyboard.press("Tab")  # prognosis
         await page.keyboard.press("Tab")  # advance care plan
         await page.keyboard.press("ArrowDown")
@@ -115,7 +114,7 @@ async def test_filter_and_page_the_register_with_the_keyboard(
         first = await page.locator("table.register tbody tr").count()
         assert first == 10 and await page.input_value("#plan") == "no"
         assert await page.is_checked("#noplace")
-        await _tab_to(page, "el.textContent === 'Next page'")
+        await tab_until(page, "el.textContent === 'Next page'", limit=80)
         outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none"  # focus is visible
         await page.keyboard.press("Enter")

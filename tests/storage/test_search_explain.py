@@ -44,12 +44,14 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-async def _plan(db: Database, rtype: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+async def _plan(db: Database, rtype: str, params: list[tuple[str, str]], *,
+                analyze: bool = False) -> dict[str, Any]:
     query = parse_search(REGISTRY, rtype, params).query
     stmt = page_statement("postgresql", query, count=50)
+    explain = "EXPLAIN (ANALYZE, FORMAT JSON) " if analyze else "EXPLAIN (FORMAT JSON) "
     async with db.engine.connect() as conn:
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        raw = (await conn.execute(text("EXPLAIN (FORMAT JSON) " + sql))).scalar_one()
+        raw = (await conn.execute(text(explain + sql))).scalar_one()
     doc = raw if isinstance(raw, list) else orjson.loads(raw)
     return dict(doc[0]["Plan"])
 
@@ -67,14 +69,8 @@ async def test_candidates_that_fail_a_probe_never_read_their_resource_row(
     """Every CPR flag of the population is active, so ``status=inactive`` rejects each of
     the 2,000 candidates the code finds: PostgreSQL must test them on the index tables and
     read no ``resources`` row (the row holds the content: the costly read)."""
-    query = parse_search(REGISTRY, "Flag", [("code", "450476008"),
-                                            ("status", "inactive")]).query
-    sql = str(page_statement("postgresql", query, count=25).compile(
-        dialect=big_db.engine.dialect, compile_kwargs={"literal_binds": True}))
-    async with big_db.engine.connect() as conn:
-        raw = (await conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql))).scalar_one()
-    doc = raw if isinstance(raw, list) else orjson.loads(raw)
-    plan = doc[0]["Plan"]
+    plan = await _plan(big_db, "Flag", [("code", "450476008"), ("status", "inactive")],
+                       analyze=True)
     assert plan["Actual Rows"] == 0
     reads = [n for n in _nodes(plan) if n.get("Relation Name") == "resources"]
     assert reads, plan
