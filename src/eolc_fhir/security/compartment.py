@@ -43,9 +43,9 @@ def patients_named(resource: dict[str, Any]) -> set[str]:
     for element in _PATIENT_ELEMENTS:
         value = resource.get(element)
         for item in value if isinstance(value, list) else [value]:
-            ref = item.get("reference") if isinstance(item, dict) else None
-            if isinstance(ref, str) and ref.startswith("Patient/"):
-                found.add(ref.split("/")[1])
+            patient = _patient_ref(item)
+            if patient is not None:
+                found.add(patient)
     return found
 
 
