@@ -55,12 +55,13 @@ _PG_APPEND = (
 class SqliteAuditAppender:
     """A write connection of its own, used under the process's SQLite write lock."""
 
-    def __init__(self, path: str, busy_timeout: float, write_lock: asyncio.Lock) -> None:
+    def __init__(self, path: str, busy_timeout: float, write_lock: asyncio.Lock,
+                 checkpoints: BackgroundCheckpoint) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
         self._lock = write_lock
         self._conn: sqlite3.Connection | None = None
-        self._checkpoints = BackgroundCheckpoint(path, busy_timeout, write_lock)
+        self._checkpoints = checkpoints  # the Database's: one for the file's one WAL
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -110,8 +111,7 @@ class SqliteAuditAppender:
         for record, new_id in zip(records, ids, strict=True):
             record.id = new_id
 
-    async def aclose(self) -> None:
-        await self._checkpoints.aclose()
+    def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None

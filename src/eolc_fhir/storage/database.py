@@ -32,8 +32,10 @@ from eolc_fhir.storage.model import IndexRows, StoredResource
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.search_repo import LeanSearch
 from eolc_fhir.storage.security_repo import withdrawn_query
+from eolc_fhir.storage.sqlite_driver import one_hop_dbapi
 from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
+from eolc_fhir.storage.wal_checkpoint import WAL_RESTART_BYTES, BackgroundCheckpoint
 
 __all__ = ["Database", "Dialect"]
 
@@ -74,11 +76,16 @@ class Database:
         # Concurrent callers share one read of the sequence (one that began after they asked).
         self._read_changes = BatchedRead(self._read_advanced)
         self._audit_appender: SqliteAuditAppender | None = None
+        self._checkpoints: BackgroundCheckpoint | None = None
         if self.dialect == "sqlite":
             self.engine: AsyncEngine = create_async_engine(
-                url, connect_args={"timeout": busy_timeout})
+                url, connect_args={"timeout": busy_timeout}, module=one_hop_dbapi())
             self._sqlite_path = parsed.database or ":memory:"
-            _tune_sqlite(self.engine, busy_timeout)
+            if self._sqlite_path != ":memory:":
+                # Checkpoints run beside the writers, not inside a commit (wal_checkpoint.py).
+                self._checkpoints = BackgroundCheckpoint(self._sqlite_path, busy_timeout,
+                                                         self._write_lock)
+            _tune_sqlite(self.engine, busy_timeout, self._checkpoints is not None)
         else:
             # Custom plans always: a generic plan for a multi-clause search was 10x slower.
             settings = {"plan_cache_mode": "force_custom_plan"}
@@ -115,6 +122,8 @@ class Database:
         uow = UnitOfWork(self.engine, self.dialect, write=write, write_lock=lock)
         if write and self.pg is not None:
             uow.after_commit(lambda: self._wrote(uow))
+        if write and self._checkpoints is not None:
+            uow.after_commit(self._checkpoints.committed)
         return uow
 
     async def _wrote(self, uow: UnitOfWork) -> None:
@@ -233,9 +242,9 @@ class Database:
             await pg_append(self.pg, records)
         elif self._sqlite_path not in (None, ":memory:"):
             if self._audit_appender is None:
-                assert self._sqlite_path is not None
+                assert self._sqlite_path is not None and self._checkpoints is not None
                 self._audit_appender = SqliteAuditAppender(self._sqlite_path, self._busy_timeout,
-                                                           self._write_lock)
+                                                           self._write_lock, self._checkpoints)
             await self._audit_appender.append(records)
         else:  # an in-memory database: only the engine's own connection sees it
             async with self.unit_of_work() as uow:
@@ -335,12 +344,14 @@ class Database:
             self._fast.close()
             self._fast = None
         if self._audit_appender is not None:
-            await self._audit_appender.aclose()
+            self._audit_appender.close()
             self._audit_appender = None
+        if self._checkpoints is not None:
+            await self._checkpoints.aclose()
         await self.engine.dispose()
 
 
-def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
+def _tune_sqlite(engine: AsyncEngine, busy_timeout: float, checkpoints_beside: bool) -> None:
     busy_ms = int(busy_timeout * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -352,6 +363,9 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
+        if checkpoints_beside:  # the Database's BackgroundCheckpoint does it after commits
+            cur.execute("PRAGMA wal_autocheckpoint=0")
+            cur.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage import tables as t
 from eolc_fhir.storage.model import IndexRows, StoredResource, ids_by_type
+from eolc_fhir.storage.sqlite_driver import executemany_in_one_hop
 
 __all__ = ["ResourceRepository", "ConcurrentWriteError", "HistoryEntry"]
 
@@ -120,6 +122,9 @@ class ResourceRepository:
             return
         if any(s.resource_type not in t.UNWATCHED_TYPES for s, _ in items):
             self._wrote()
+        if self.dialect == "sqlite":
+            await self._sqlite_insert_new_many(items)
+            return
         rows = [_current_values(s) for s, _ in items]
         try:
             await self.conn.execute(insert(t.resources), rows)
@@ -135,6 +140,28 @@ class ResourceRepository:
                       for s, index in items for item in getattr(index, attr)]
             if values:
                 await self._insert_many(table, values)
+
+    async def _sqlite_insert_new_many(self, items: Sequence[tuple[StoredResource, IndexRows]]
+                                      ) -> None:
+        """``insert_new_many`` on SQLite: every table's executemany in one hop to the
+        driver's thread (storage/sqlite_driver.py), not three or four hops per table."""
+        current = [_current_tuple(s) for s, _ in items]
+        batches = [(_RESOURCE_INSERT, current),
+                   (_HISTORY_INSERT, [(*row, s.method) for row, (s, _) in zip(
+                       current, items, strict=True)])]
+        for attr, table in _INDEX_FIELDS:
+            names = None
+            values = []
+            for s, index in items:
+                for item in getattr(index, attr):
+                    names = names or _field_names(item)
+                    values.append((s.resource_type, s.id, *(getattr(item, n) for n in names)))
+            if names is not None:
+                batches.append((_sqlite_index_insert(table, names), values))
+        try:
+            await executemany_in_one_hop(self.conn, batches)
+        except sqlite3.IntegrityError as exc:
+            raise ConcurrentWriteError(", ".join(s.id for s, _ in items[:3])) from exc
 
     async def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """One executemany; on PostgreSQL a COPY into the table (several times faster for
@@ -247,15 +274,44 @@ def _current_values(stored: StoredResource) -> dict[str, Any]:
     }
 
 
+def _current_tuple(stored: StoredResource) -> tuple[Any, ...]:
+    """``_current_values`` in the column order of ``_RESOURCE_INSERT`` (deleted as 0/1)."""
+    return (stored.resource_type, stored.id, stored.version, stored.last_updated_us,
+            int(stored.deleted), stored.content)
+
+
+_RESOURCE_INSERT = ("INSERT INTO resources (res_type, res_id, version, last_updated_us, "
+                    "deleted, content) VALUES (?, ?, ?, ?, ?, ?)")
+_HISTORY_INSERT = ("INSERT INTO resource_history (res_type, res_id, version, last_updated_us, "
+                   "deleted, content, method) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _sqlite_index_insert(table: Any, names: tuple[str, ...]) -> str:
+    key = (table.name, names)
+    sql = _SQLITE_INSERTS.get(key)
+    if sql is None:
+        columns = ("res_type", "res_id", *names)
+        for name in columns:
+            table.c[name]  # noqa: B018 (a KeyError here: a row field the table lacks)
+        sql = _SQLITE_INSERTS[key] = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                                      f"VALUES ({', '.join('?' * len(columns))})")
+    return sql
+
+
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(item: object) -> tuple[str, ...]:
+    names = _FIELDS.get(type(item))
+    if names is None:
+        names = _FIELDS[type(item)] = tuple(f.name for f in fields(item))  # type: ignore[arg-type]
+    return names
 
 
 def _flat(item: object) -> dict[str, object]:
     # dataclasses.asdict deep-copies every value: most of a bulk insert's cost. Rows are flat.
-    names = _FIELDS.get(type(item))
-    if names is None:
-        names = _FIELDS[type(item)] = tuple(f.name for f in fields(item))  # type: ignore[arg-type]
-    return {name: getattr(item, name) for name in names}
+    return {name: getattr(item, name) for name in _field_names(item)}
 
 
 def _history_filters(resource_type: str | None, resource_id: str | None, since_us: int | None,
