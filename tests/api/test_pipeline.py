@@ -18,9 +18,9 @@ import orjson
 import pytest
 
 from eolc_fhir.security.roles import OPERATION_ROLES, ROLES, role_allows
-from tests.api.test_lean_paths import _lean
+from tests.api.test_lean_paths import _lean, _lean_call
 from tests.api.test_wishes import NUMBER, PID, QUERY, _record
-from tests.builders import NHS_NUMBER_SYSTEM
+from tests.builders import NHS_NUMBER_SYSTEM, make_care_plan
 from tests.security_support import SecureApp, secure, secure_settings
 
 __all__ = ["secure", "secure_settings"]
@@ -160,6 +160,32 @@ async def test_each_door_audits_its_wishes_with_the_person(secure: SecureApp) ->
         assert f"Patient/{PID}" in refs, event
 
 
+@pytest.mark.parametrize("role", sorted(ROLES))
+async def test_the_doors_agree_on_a_create_for_every_role(secure: SecureApp, role: str) -> None:
+    """``POST CarePlan`` by the lean door and by the route (``?_pretty=false``): the same
+    status for every role, the same refusal, and each stored create audited."""
+    secure.http.headers.update(await secure.headers("hospice", client_id="recorder"))
+    await _record(secure.http)
+    del secure.http.headers["Authorization"]
+    headers = {**await secure.headers(role), "Content-Type": "application/fhir+json"}
+    plan = orjson.dumps(make_care_plan())
+    lean = await secure.http.post("/CarePlan", content=plan, headers=headers)
+    routed = await secure.http.post("/CarePlan", params={"_pretty": "false"}, content=plan,
+                                    headers=headers)
+    allowed = role_allows(role, "c", "CarePlan")
+    assert lean.status_code == routed.status_code == (201 if allowed else 403), lean.text
+    if not allowed:
+        assert lean.json() == routed.json()
+        return
+    admin = await secure.headers("admin", client_id="auditor")
+    for answer in (lean, routed):
+        created = f"CarePlan/{answer.json()['id']}"
+        found = await secure.http.get("/AuditEvent", params={"entity": created},
+                                      headers=admin)
+        events = [e["resource"] for e in found.json().get("entry", [])]
+        assert [e["subtype"][0]["code"] for e in events] == ["create"], created
+
+
 async def test_the_lean_door_refuses_a_request_no_client_made(secure: SecureApp) -> None:
     """Fail closed: with authentication on, the lean door alone (without the security
     middleware that authenticates) answers nothing but 401."""
@@ -169,3 +195,10 @@ async def test_the_lean_door_refuses_a_request_no_client_made(secure: SecureApp)
         status, body, reached = await _lean(secure.http, path, query)
         assert (status, reached) == (401, 0)
         assert orjson.loads(body)["issue"][0]["code"] == "login"
+    status, _, body, reached = await _lean_call(secure.http, "POST", "/CarePlan",
+                                                body=orjson.dumps(make_care_plan()))
+    assert (status, reached) == (401, 0)
+    assert orjson.loads(body)["issue"][0]["code"] == "login"
+    admin = await secure.headers("admin", client_id="auditor")
+    count = await secure.http.get("/CarePlan", params={"_summary": "count"}, headers=admin)
+    assert count.json()["total"] == 0  # nothing stored

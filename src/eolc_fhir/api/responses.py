@@ -13,8 +13,9 @@ from eolc_fhir.fhir.outcome import operation_outcome
 from eolc_fhir.services.results import Result
 
 __all__ = ["resource_response", "bundle_response", "media_type_for", "prefer_return",
-           "choose_media_type", "wants_lenient", "version_headers", "send_body", "FHIR_JSON",
-           "PLAIN_JSON", "REVALIDATE"]
+           "return_preference", "result_headers", "result_body", "choose_media_type",
+           "wants_lenient", "version_headers", "send_body", "FHIR_JSON", "PLAIN_JSON",
+           "REVALIDATE"]
 
 REVALIDATE = "private, no-cache"  # Cache-Control: keep it, but revalidate (If-None-Match)
 FHIR_JSON = "application/fhir+json; charset=utf-8"
@@ -43,7 +44,12 @@ def wants_lenient(prefer: str) -> bool:
 
 
 def prefer_return(request: Request) -> str:
-    for part in request.headers.get("prefer", "").split(";"):
+    return return_preference(request.headers.get("prefer", ""))
+
+
+def return_preference(prefer: str) -> str:
+    """``Prefer: return=…`` (minimal, representation or OperationOutcome)."""
+    for part in prefer.split(";"):
         for item in part.split(","):
             key, _, value = item.strip().partition("=")
             if key.strip().lower() == "return":
@@ -62,35 +68,46 @@ def version_headers(version: int, last_updated_us: int) -> dict[str, str]:
     return {"etag": f'W/"{version}"', "last-modified": to_http_date(last_updated_us)}
 
 
-async def send_body(send: Any, media_type: str, body: bytes, headers: dict[str, str]) -> None:
-    """A 200 answer straight onto the ASGI channel (the lean door's rendering); ``headers``
-    named in lower case."""
-    raw = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+async def send_body(send: Any, media_type: str, body: bytes, headers: dict[str, str], *,
+                    status: int = 200) -> None:
+    """An answer straight onto the ASGI channel (the lean door's rendering); ``headers``
+    named in lower case. An empty body goes without a Content-Type, as a Response's does."""
+    raw = [(b"content-type", media_type.encode())] if body else []
+    raw += [(b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": 200, "headers": raw})
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-def resource_response(request: Request, result: Result, base_url: str) -> Response:
-    headers: dict[str, str] = {}
+def result_headers(result: Result, base_url: str) -> dict[str, str]:
+    """ETag and Last-Modified of the stored version, and its Location when it is new."""
     stored = result.stored
-    if stored is not None:
-        headers.update(version_headers(stored.version, stored.last_updated_us))
-        if result.content_location:
-            headers["Location"] = (
-                f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
-            )
-    body: bytes = b""
-    wanted = prefer_return(request)
-    if result.status != 204:
-        if wanted == "minimal":
-            body = b""
-        elif wanted == "OperationOutcome":
-            body = orjson.dumps(operation_outcome(result.warnings))
-        elif result.body is not None:
-            body = result.body
-        elif stored is not None and stored.content is not None:
-            body = stored.content
+    if stored is None:
+        return {}
+    headers = version_headers(stored.version, stored.last_updated_us)
+    if result.content_location:
+        headers["location"] = (
+            f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}")
+    return headers
+
+
+def result_body(result: Result, wanted: str) -> bytes:
+    """What a write answers with, by ``Prefer: return=`` (``wanted``)."""
+    stored = result.stored
+    if result.status == 204 or wanted == "minimal":
+        return b""
+    if wanted == "OperationOutcome":
+        return orjson.dumps(operation_outcome(result.warnings))
+    if result.body is not None:
+        return result.body
+    if stored is not None and stored.content is not None:
+        return stored.content
+    return b""
+
+
+def resource_response(request: Request, result: Result, base_url: str) -> Response:
+    headers = result_headers(result, base_url)
+    body = result_body(result, prefer_return(request))
     if not body:
         return Response(status_code=result.status, headers=headers)
     return Response(_pretty(request, body), status_code=result.status,
