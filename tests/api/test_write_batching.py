@@ -8,16 +8,20 @@ rows, loses atomicity or answers with another error than the one-by-one path.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from eolc_fhir.storage import schema
 from tests.builders import make_care_plan, make_preferred_place
 from tests.db_snapshot import snapshot
+from tests.security_support import SecureApp, secure, secure_settings
+
+__all__ = ["secure", "secure_settings"]
 
 pytestmark = pytest.mark.usefixtures("engine_name")
 
@@ -165,3 +169,61 @@ def test_contexts_are_batched_only_when_they_hold_the_same_objects() -> None:
     assert not _same_values([with_value(alice), with_value(bob)])
     assert not _same_values([with_value(alice), with_value(None)])
     assert not _same_values([with_value(None), with_value(alice)])
+
+
+async def test_concurrent_creates_of_different_clients_keep_their_own_provenance_and_audit(
+        secure: SecureApp) -> None:
+    """Auth on: creates of two clients that share a group's transaction each get a
+    Provenance and an audit record naming their own client, and are recorded as theirs;
+    the group writes them a few statements at a time, not about a dozen per create."""
+    writers = [await secure.headers("gp", client_id="gp-a"),
+               await secure.headers("hospice", client_id="hospice-b")]
+    who = ["gp-a", "hospice-b"]
+    resources = [make_care_plan() for _ in range(12)]
+    for headers in writers:  # first requests read the client's rate limit: not counted
+        first = await secure.http.post("/CarePlan", content=orjson.dumps(make_care_plan()),
+                                       headers={**headers, "Content-Type": "application/fhir+json"})
+        assert first.status_code == 201, first.text
+    before = secure.ctx.create_groups.groups
+    statements: list[str] = []
+
+    def counted(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = secure.ctx.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        responses = list(await asyncio.gather(*(
+            secure.http.post("/CarePlan", content=orjson.dumps(r),
+                             headers={**writers[n % 2], "Content-Type": "application/fhir+json"})
+            for n, r in enumerate(resources))))
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert [r.status_code for r in responses] == [201] * 12, responses[0].text
+    groups = secure.ctx.create_groups.groups - before
+    assert groups < 11  # some creates did share
+    # Per group at most: BEGIN, the resources, the live Subscriptions, the bookkeeping rows,
+    # the Provenances, the audit records and their references (on SQLite the resources and
+    # audit rows go by the driver, outside these statements); a create written on its own
+    # took about a dozen statements.
+    assert len(statements) <= 7 * groups and len(statements) < len(resources), \
+        "\n".join(s[:90] for s in statements)
+    admin = await secure.headers("admin", client_id="auditor")
+    async with secure.ctx.db.unit_of_work(write=False) as uow:
+        origins = await uow.security.origins(
+            [("CarePlan", r.json()["id"]) for r in responses])
+    for n, response in enumerate(responses):
+        target = f"CarePlan/{response.json()['id']}"
+        assert origins[("CarePlan", response.json()["id"])].client_id == who[n % 2]
+        found = await secure.http.get("/Provenance", params={"target": target}, headers=admin)
+        provenances = [e["resource"] for e in found.json().get("entry", [])]
+        assert len(provenances) == 1, target
+        assert provenances[0]["target"] == [{"reference": f"{target}/_history/1"}]
+        author = provenances[0]["agent"][0]["who"]
+        assert author["reference"] == f"Device/{who[n % 2]}", (target, author)
+        audited = await secure.http.get("/AuditEvent", params={"entity": target},
+                                        headers=admin)
+        events = [e["resource"] for e in audited.json().get("entry", [])]
+        assert [e["subtype"][0]["code"] for e in events] == ["create"], target
+        agent = events[0]["agent"][0]["who"]
+        assert who[n % 2] in orjson.dumps(agent).decode(), (target, agent)

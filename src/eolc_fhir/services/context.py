@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,8 +29,11 @@ class Change:
 # Runs inside every write's transaction (services/resources/writes.py).
 WriteHook = Callable[["ServerContext", UnitOfWork, Change], Awaitable[None]]
 # The same work for several changes at once, in their order, with the same stored result
-# as the WriteHook called once per change (registered in Hooks.batch_write_hooks).
-BatchWriteHook = Callable[["ServerContext", UnitOfWork, Sequence[Change]], Awaitable[None]]
+# as the WriteHook called once per change, each in its request's context (registered in
+# Hooks.batch_write_hooks). The contexts: one per change when the changes come from
+# different requests (a group of concurrent creates), else None (all in the current one).
+BatchWriteHook = Callable[["ServerContext", UnitOfWork, Sequence[Change],
+                           Sequence[contextvars.Context] | None], Awaitable[None]]
 # Runs on a resource about to be stored (after validation, before its bytes are made),
 # with the current version it replaces (None: a new one); it may change the resource.
 # Registered per resource type (Hooks.prepare_hooks), in the writing request's context.

@@ -24,17 +24,19 @@ from collections.abc import Sequence
 
 import orjson
 
-from eolc_fhir.storage.audit_repo import AuditRecord, audit_refs, audit_row
+from eolc_fhir.storage.audit_repo import (
+    AUDIT_COLUMNS,
+    AuditRecord,
+    audit_refs,
+    audit_row,
+    sqlite_insert,
+)
 from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.pg_reader import PgReader
 from eolc_fhir.storage.wal_checkpoint import WAL_RESTART_BYTES, BackgroundCheckpoint
 
 __all__ = ["SqliteAuditAppender", "pg_append"]
 
-_COLUMNS = ("recorded_us", "client_id", "role", "ods", "user_id", "interaction", "action",
-            "status", "request_id", "remote", "patients", "resources", "query", "detail")
-_SQLITE_INSERT = (f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
 _PG_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "int", "text", "text",
              "text", "text", "text", "text")
 # One statement, so one round trip and one atomic transaction: the ids come from the table's
@@ -44,8 +46,8 @@ _PG_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "int", "t
 _PG_APPEND = (
     "WITH src AS MATERIALIZED (SELECT n, nextval('audit_log_id_seq') AS id, r"
     " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(r, n)),"
-    f" logged AS (INSERT INTO audit_log (id, {', '.join(_COLUMNS)}) SELECT id, "
-    + ", ".join(f"(r->>'{c}')::{t}" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
+    f" logged AS (INSERT INTO audit_log (id, {', '.join(AUDIT_COLUMNS)}) SELECT id, "
+    + ", ".join(f"(r->>'{c}')::{t}" for c, t in zip(AUDIT_COLUMNS, _PG_TYPES, strict=True))
     + " FROM src),"
     " referenced AS (INSERT INTO audit_ref (ref, audit_id) SELECT x->>0, src.id"
     " FROM jsonb_array_elements($2::jsonb) AS x JOIN src ON src.n = (x->>1)::bigint)"
@@ -93,23 +95,14 @@ class SqliteAuditAppender:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            refs: list[tuple[str, int]] = []
-            ids = []
-            for record in records:
-                row = audit_row(record)
-                cursor = conn.execute(_SQLITE_INSERT, [row[c] for c in _COLUMNS])
-                ids.append(int(cursor.lastrowid or 0))
-            for record, new_id in zip(records, ids, strict=True):
-                refs += [(ref, new_id) for ref in audit_refs(record)]
-            if refs:
-                conn.executemany("INSERT INTO audit_ref (ref, audit_id) VALUES (?, ?)", refs)
+            sqlite_insert(conn, records)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            for record in records:
+                record.id = None
             raise
-        for record, new_id in zip(records, ids, strict=True):
-            record.id = new_id
 
     def close(self) -> None:
         if self._conn is not None:

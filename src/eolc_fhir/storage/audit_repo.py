@@ -6,6 +6,8 @@ write; read audits commit in the group commits of ``security/audit_writer``).
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eolc_fhir.storage.audit_tables import audit_log, audit_ref
+from eolc_fhir.storage.sqlite_driver import in_one_hop
 
 __all__ = ["ACTIONS", "AuditRecord", "AuditQuery", "AuditRepository", "ref_key", "audit_row",
            "audit_refs", "SHARED_TYPES"]
@@ -148,6 +151,9 @@ class AuditRepository:
         """Store the records (one multi-row INSERT); sets each record's ``id``."""
         if not records:
             return
+        if self.dialect == "sqlite":  # one hop; SQLAlchemy would insert them one by one
+            await in_one_hop(self.conn, functools.partial(sqlite_insert, records=records))
+            return
         stmt = insert(audit_log).returning(audit_log.c.id, sort_by_parameter_order=True)
         result = await self.conn.execute(stmt, [audit_row(r) for r in records])
         refs: list[dict[str, Any]] = []
@@ -232,3 +238,25 @@ def _names(resources: Any, ref: str) -> ColumnElement[bool]:
     names hold no ``%`` or ``_``; ``_history``'s ``_`` is escaped."""
     spaced = literal(" ").concat(resources).concat(" ")
     return or_(spaced.like(f"% {ref} %"), spaced.like(f"% {ref}/!_history/%", escape="!"))
+
+
+AUDIT_COLUMNS = ("recorded_us", "client_id", "role", "ods", "user_id", "interaction", "action",
+                 "status", "request_id", "remote", "patients", "resources", "query", "detail")
+_SQLITE_INSERT = (f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in AUDIT_COLUMNS)})")
+
+
+def sqlite_insert(conn: sqlite3.Connection, records: Sequence[AuditRecord]) -> None:
+    """``append`` on a sqlite3 connection already in a transaction; sets each ``id``.
+    SQLite does not promise a multi-row RETURNING's order: one INSERT per record."""
+    ids = []
+    for record in records:
+        row = audit_row(record)
+        cursor = conn.execute(_SQLITE_INSERT, [row[c] for c in AUDIT_COLUMNS])
+        ids.append(int(cursor.lastrowid or 0))
+    refs = [(ref, new_id) for record, new_id in zip(records, ids, strict=True)
+            for ref in audit_refs(record)]
+    if refs:
+        conn.executemany("INSERT INTO audit_ref (ref, audit_id) VALUES (?, ?)", refs)
+    for record, new_id in zip(records, ids, strict=True):
+        record.id = new_id

@@ -27,14 +27,16 @@ dialect is SQLAlchemy's own aiosqlite dialect, only its driver module differs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["one_hop_dbapi", "executemany_in_one_hop"]
+__all__ = ["one_hop_dbapi", "in_one_hop", "executemany_in_one_hop"]
+
+_T = TypeVar("_T")
 
 _Rows = list[Any]
 
@@ -152,17 +154,23 @@ def one_hop_dbapi() -> Any:
     return _Dbapi(aiosqlite, sqlite3)
 
 
-async def executemany_in_one_hop(conn: AsyncConnection,
-                                 batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
-    """Each ``(sql, rows)`` batch's executemany, in order, inside ``conn``'s transaction,
-    in a single hop (an engine made with ``one_hop_dbapi``). Rows go to sqlite3 as they
-    are: plain ints, floats, strings and bytes (no SQLAlchemy type processing)."""
+async def in_one_hop(conn: AsyncConnection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    """``fn(sqlite3 connection)`` on the driver's thread, inside ``conn``'s transaction, in
+    a single hop (an engine made with ``one_hop_dbapi``). Values go to sqlite3 as they
+    are: plain ints, floats, strings and bytes (no SQLAlchemy type processing); its
+    errors are sqlite3's own."""
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert isinstance(driver, _Connection), "an engine made with one_hop_dbapi()"
+    result: _T = await driver.hop(fn)
+    return result
 
+
+async def executemany_in_one_hop(conn: AsyncConnection,
+                                 batches: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+    """Each ``(sql, rows)`` batch's executemany, in order, as ``in_one_hop``."""
     def run(db: sqlite3.Connection) -> None:
         for sql, rows in batches:
             db.executemany(sql, rows)
 
-    await driver.hop(run)
+    await in_one_hop(conn, run)

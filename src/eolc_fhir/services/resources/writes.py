@@ -126,8 +126,8 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     flusher's slices). ``index``: the resources' ``index_rows``, when already
     extracted elsewhere; meta.versionId and meta.lastUpdated set here are not indexed.
     ``contexts``: one per resource, when they come from different requests (group_create):
-    each change's hooks then run one by one in its own request's context, or, when the
-    contexts hold the same values (nothing in them tells the requests apart), batched.
+    the batch hooks are told each change's context (other hooks run in it), or, when the
+    contexts hold the same values (nothing in them tells the requests apart), run in it.
     """
     admitted = [r if isinstance(r, Admitted) else
                 admit(ctx.validator, r, base_check=base_check) for r in resources]
@@ -142,8 +142,7 @@ async def store_new_versions(ctx: ServerContext, uow: UnitOfWork,
     elif _same_values(contexts):  # e.g. no request context at all: nothing tells them apart
         await asyncio.create_task(_run_batch_hooks(ctx, uow, changes), context=contexts[0])
     else:
-        for change, context in zip(changes, contexts, strict=True):
-            await asyncio.create_task(_run_hooks(ctx, uow, change), context=context)
+        await _run_batch_hooks(ctx, uow, changes, contexts)
     return [Written(s, a.warnings) for s, a in zip(stored, admitted, strict=True)]
 
 
@@ -167,16 +166,26 @@ def _same_values(contexts: Sequence[contextvars.Context]) -> bool:
                for c in contexts[1:])
 
 
-async def _run_batch_hooks(ctx: ServerContext, uow: UnitOfWork,
-                           changes: Sequence[Change]) -> None:
+async def _run_batch_hooks(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[Change],
+                           contexts: Sequence[contextvars.Context] | None = None) -> None:
+    """Each write hook on every change: a batch hook once (told each change's request
+    context, when they differ), any other once per change, in that change's context."""
     batch_hooks: dict[WriteHook, BatchWriteHook] = ctx.hooks.batch_write_hooks
     for hook in ctx.hooks.write_hooks:
         batch = batch_hooks.get(hook)
         if batch is not None:
-            await batch(ctx, uow, changes)
+            await batch(ctx, uow, changes, contexts)
             continue
-        for change in changes:
-            await hook(ctx, uow, change)
+        for i, change in enumerate(changes):
+            if contexts is None:
+                await hook(ctx, uow, change)
+            else:
+                await asyncio.create_task(_run_hook(hook, ctx, uow, change), context=contexts[i])
+
+
+async def _run_hook(hook: WriteHook, ctx: ServerContext, uow: UnitOfWork,
+                    change: Change) -> None:
+    await hook(ctx, uow, change)
 
 
 async def store_deletion(ctx: ServerContext, uow: UnitOfWork,

@@ -8,6 +8,7 @@ counter row, locked until commit, which keeps them dense and durable.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -176,9 +177,11 @@ def _versions(change: Change) -> list[dict[str, Any]]:
     return found
 
 
-async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[Change]) -> None:
+async def on_write_batch(ctx: ServerContext, uow: UnitOfWork, changes: Sequence[Change],
+                         _contexts: Sequence[contextvars.Context] | None = None) -> None:
     """``on_write`` for many changes, in order: the live subscriptions are read once per
-    batch (again after a Subscription change in it), not once per changed resource."""
+    batch (again after a Subscription change in it), not once per changed resource. What
+    it writes does not depend on who asked, so the requests' contexts do not matter."""
     engine: SubscriptionEngine | None = ctx.subscriptions
     if engine is None:
         return
