@@ -81,7 +81,7 @@ async def validate_operation(ctx: ServerContext, resource_type: str, body: bytes
                              profile: str | None = None) -> dict[str, Any]:
     """$validate: every issue found, as an OperationOutcome (200 whatever it says)."""
     try:
-        parsed = read_body(ctx, body, None)
+        parsed = read_body(ctx, body, None, model_check=True)  # every check there is
     except InvalidRequest as exc:
         return operation_outcome(exc.issues)
     profiles = [profile] if profile else []

@@ -11,10 +11,10 @@ unit of work rolls back. The profile stage always runs; ``base_check`` only says
 how much of the base stage (``fhir.parse.check_resource``) is still owed, so
 that it runs once per write:
 
-    "full"       walk + R4B model: a resource from anywhere (the default)
-    "structure"  the strict walk alone: resources the server builds itself
-                 (Provenance, AuditEvent, a Subscription's status), where the
-                 model would add 0.1-0.3 ms to every audited request
+    "full"       the strict walk: a resource from anywhere (the default)
+    "structure"  the same walk: resources the server builds itself (Provenance,
+                 a Subscription's status); the name stays from when "full" added
+                 the R4B model pass, which only $validate runs now (fhir/parse.py)
     "done"       read_body / parse_resource / check_resource already ran on
                  this very dict (REST bodies, Bundle entries, loader workers)
 """
@@ -52,7 +52,7 @@ def admit(validator: ProfileSet | None, resource: dict[str, Any], *,
     (only contexts built by hand in tests; the server refuses to start without them).
     """
     if base_check != "done":
-        check_resource(resource, model_check=base_check == "full")
+        check_resource(resource)
     if validator is None:
         return Admitted(resource, [])
     issues = validator.validate(_without_last_updated(resource))

@@ -16,14 +16,17 @@ from eolc_fhir.services.context import ServerContext
 __all__ = ["read_body", "read_bundle"]
 
 
-def read_body(ctx: ServerContext, body: bytes, expected_type: str | None) -> dict[str, Any]:
-    """Parse and base-validate a request body (400 on any structural problem)."""
+def read_body(ctx: ServerContext, body: bytes, expected_type: str | None, *,
+              model_check: bool = False) -> dict[str, Any]:
+    """Parse and base-validate a request body (400 on any structural problem);
+    ``model_check``: the R4B model pass as well (``$validate``)."""
     s = ctx.settings
     return parse_resource(
         body,
         expected_type=expected_type,
         max_depth=s.max_json_depth,
         max_array_length=s.max_array_length,
+        model_check=model_check,
     )
 
 
