@@ -32,7 +32,15 @@ import httpx
 from bench.cpu import CpuMeter
 from bench.load import wrk_available
 from bench.servers import Server, _children, _vm_hwm
-from bench.service_bench import _crew_token, _engine_url, _inputs, _load, _start_eolc, _wrk
+from bench.service_bench import (
+    _crew_token,
+    _engine_url,
+    _inputs,
+    _load,
+    _start_eolc,
+    _warm,
+    _wrk,
+)
 
 __all__ = ["main"]
 
@@ -75,7 +83,7 @@ def _one(url: str, workdir: Path, paths: dict[str, Path], workers: int, secure: 
         rates = {}
         for scenario, listing in (("$wishes", "wishes"), ("read by id", "read")):
             run_env = {**env, "BENCH_PATHS": str(paths[listing])}
-            _wrk(server.base_url, "paths.lua", args.connections, 2, run_env)  # warm
+            _warm(server.base_url, run_env)
             meter = CpuMeter([server.process.pid, *_children(server.process.pid)])
             meter.start()
             result = _wrk(server.base_url, "paths.lua", args.connections, args.duration,
