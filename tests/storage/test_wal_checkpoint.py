@@ -19,11 +19,12 @@ from eolc_fhir.storage.database import Database
 pytestmark = pytest.mark.engines("sqlite")
 
 
-def _in_main_file(path: str) -> int:
-    """Audit rows in the database file itself, the WAL ignored (what checkpoints copied)."""
+def _in_main_file(path: str, sql: str = "SELECT count(*) FROM audit_log") -> int:
+    """``sql``'s number (by default the audit rows) in the database file itself, the WAL
+    ignored: what checkpoints copied."""
     conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
-        return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+        return int(conn.execute(sql).fetchone()[0])
     finally:
         conn.close()
 
@@ -50,14 +51,6 @@ async def test_commits_do_not_checkpoint_the_background_does(migrated_url: str) 
         await db.close()
 
 
-def _counter_in_main_file(path: str) -> int:
-    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return int(conn.execute("SELECT n FROM change_counter").fetchone()[0])
-    finally:
-        conn.close()
-
-
 async def test_write_units_of_work_leave_checkpoints_to_the_background(
         migrated_url: str) -> None:
     """A commit that ran the checkpoint itself cost a group of creates 4.1 ms instead of
@@ -72,19 +65,20 @@ async def test_write_units_of_work_leave_checkpoints_to_the_background(
         assert autocheckpoint == 0
         checkpoints = db._checkpoints
         assert checkpoints is not None and checkpoints._running is None
-        before = _counter_in_main_file(path)
+        counter = "SELECT n FROM change_counter"
+        before = _in_main_file(path, counter)
         for _ in range(30):  # with the one above: 31 commits, fewer than a checkpoint's worth
             async with db.unit_of_work() as uow:
                 await uow.connection.execute(text("UPDATE change_counter SET n = n + 1"))
             async with db.unit_of_work(write=False) as uow:
                 await uow.connection.execute(text("SELECT n FROM change_counter"))
         assert checkpoints._running is None
-        assert _counter_in_main_file(path) == before  # all of it still only in the WAL
+        assert _in_main_file(path, counter) == before  # all of it still only in the WAL
         async with db.unit_of_work() as uow:  # the 32nd: a checkpoint starts beside it
             await uow.connection.execute(text("UPDATE change_counter SET n = n + 1"))
         assert checkpoints._running is not None
         await checkpoints._running
-        assert _counter_in_main_file(path) == before + 31
+        assert _in_main_file(path, counter) == before + 31
     finally:
         await db.close()
 
