@@ -33,7 +33,7 @@ from eolc_fhir.storage.audit_repo import (
 )
 from eolc_fhir.storage.errors import translated
 from eolc_fhir.storage.pg_reader import PgReader
-from eolc_fhir.storage.wal_checkpoint import WAL_RESTART_BYTES, BackgroundCheckpoint
+from eolc_fhir.storage.wal_checkpoint import CHECKPOINTS_BESIDE, BackgroundCheckpoint
 
 __all__ = ["SqliteAuditAppender", "pg_append"]
 
@@ -71,10 +71,8 @@ class SqliteAuditAppender:
                                    timeout=self._busy_timeout)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # storage/wal_checkpoint.py
-            # When this connection starts the WAL again after a RESTART checkpoint, it cuts
-            # the file back to this size (it would otherwise keep its largest size).
-            conn.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
+            for pragma in CHECKPOINTS_BESIDE:  # the Database's BackgroundCheckpoint
+                conn.execute(pragma)
             self._conn = conn
         return self._conn
 

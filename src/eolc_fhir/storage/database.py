@@ -35,7 +35,7 @@ from eolc_fhir.storage.security_repo import withdrawn_query
 from eolc_fhir.storage.sqlite_driver import one_hop_dbapi
 from eolc_fhir.storage.subscription_repo import listen
 from eolc_fhir.storage.unit_of_work import UnitOfWork
-from eolc_fhir.storage.wal_checkpoint import WAL_RESTART_BYTES, BackgroundCheckpoint
+from eolc_fhir.storage.wal_checkpoint import CHECKPOINTS_BESIDE, BackgroundCheckpoint
 
 __all__ = ["Database", "Dialect"]
 
@@ -364,8 +364,8 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout: float, checkpoints_beside: b
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         if checkpoints_beside:  # the Database's BackgroundCheckpoint does it after commits
-            cur.execute("PRAGMA wal_autocheckpoint=0")
-            cur.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
+            for pragma in CHECKPOINTS_BESIDE:
+                cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -36,11 +36,16 @@ import contextlib
 import logging
 import sqlite3
 
-__all__ = ["BackgroundCheckpoint", "WAL_RESTART_BYTES"]
+__all__ = ["BackgroundCheckpoint", "WAL_RESTART_BYTES", "CHECKPOINTS_BESIDE"]
 
 log = logging.getLogger(__name__)
 _RESTART_WAIT_MS = 100
 WAL_RESTART_BYTES = 64 << 20
+# What each connection writing to a file a BackgroundCheckpoint looks after runs: no
+# automatic checkpoint of its own, and when it starts the WAL again after a RESTART it
+# cuts the file back to this size (it would otherwise keep its largest size).
+CHECKPOINTS_BESIDE = ("PRAGMA wal_autocheckpoint=0",
+                      f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
 
 
 class BackgroundCheckpoint:
@@ -54,6 +59,7 @@ class BackgroundCheckpoint:
         self.restarts = 0  # RESTART checkpoints so far (tests)
         self._commits = 0
         self._conn: sqlite3.Connection | None = None
+        self._frame_bytes = 0  # a WAL frame: a page and its header
         self._running: asyncio.Future[None] | None = None
 
     def committed(self) -> None:
@@ -78,14 +84,14 @@ class BackgroundCheckpoint:
         if self._conn is None:
             self._conn = sqlite3.connect(self._path, check_same_thread=False,
                                          isolation_level=None, timeout=self._busy_timeout)
+            self._frame_bytes = int(self._conn.execute("PRAGMA page_size").fetchone()[0]) + 24
         # RESTART waits for readers in SQLite's busy handler, holding every writer back: at
         # most _RESTART_WAIT_MS (a reader can keep it waiting for the whole busy timeout, 30 s
         # once in a test), then it gives up until the next round.
         wait = _RESTART_WAIT_MS if mode == "RESTART" else int(self._busy_timeout * 1000)
         self._conn.execute(f"PRAGMA busy_timeout={wait}")
         _busy, frames, _copied = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-        page = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
-        return int(frames) * (page + 24)
+        return int(frames) * self._frame_bytes
 
     async def aclose(self) -> None:
         running, self._running = self._running, None
