@@ -277,13 +277,13 @@ async def _vacuum(url: str) -> None:
     over 8 s (pg_statistic 1.9 s, idx_token 1.4 s) during the secured server's warm-up and
     one-client `$wishes` run, on the two cores the server and wrk use too; that run's p99
     was 7-49 ms in three of four benchmark runs, and 1.6-2.2 ms outside them."""
-    import asyncpg
+    from eolc_fhir.storage.database import Database
 
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    db = Database(url)
     try:
-        await conn.execute("VACUUM ANALYZE")
+        await db.analyze()  # the loader's own VACUUM ANALYZE (storage/bulk.py)
     finally:
-        await conn.close()
+        await db.close()
 
 
 def _measure_secure(engine: str, url: str, workdir: Path, paths: dict[str, Path],
