@@ -121,19 +121,29 @@ async def test_postgresql_outage_answers_503_then_recovers_without_restart(
             await receiver.wait_for(lambda r: any(
                 e["fullUrl"].endswith(f"/Flag/{new_id}")
                 for b in notifications(r) for e in b["entry"][1:]), timeout=20)
-        check_answers(load.answers)
+        check_answers(load.answers, server.log)
     finally:
         load.stop = True
         server.stop()
         await receiver.stop()
 
 
-def check_answers(answers: list[Answer]) -> None:
+def _crashes(log: Path | None) -> str:
+    """The server's own account of its 500s (exception type and where; never a message)."""
+    if log is None or not log.exists():
+        return ""
+    lines = log.read_text(errors="replace").splitlines()
+    found = [line for n, line in enumerate(lines) if "internal error" in line
+             or (n and "internal error" in lines[n - 1])]
+    return "\nserver log:\n" + "\n".join(found[:10]) if found else ""
+
+
+def check_answers(answers: list[Answer], log: Path | None = None) -> None:
     during = [a for a in answers if a.phase == "outage"]
     assert len(during) >= 20, "the load kept asking during the outage"
     assert any(a.status == 503 for a in during), "the outage was noticed"
     bad = [a for a in answers if not (200 <= a.status < 300 or a.status == 503)]
-    assert not bad, f"only 2xx and 503 allowed: {bad[:5]}"
+    assert not bad, f"only 2xx and 503 allowed: {bad[:5]}{_crashes(log)}"
     for a in answers:
         if a.status == 503:
             assert a.retry_after and int(a.retry_after) > 0, a
