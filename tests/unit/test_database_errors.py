@@ -65,6 +65,33 @@ def test_retryable_database_failures_are_recognised(tmp_path: Path) -> None:
     assert "busy" in str(unavailable(busy))
 
 
+
+def _raised_while_handling(first: BaseException, then: BaseException) -> BaseException:
+    try:
+        try:
+            raise first
+        except BaseException:
+            raise then  # noqa: B904 - implicitly chained, as a failed rollback is
+    except BaseException as exc:
+        return exc
+
+
+def test_a_failed_rollback_after_a_dropped_connection_is_the_drop() -> None:
+    """Seen under a group of creates while PostgreSQL stopped (tests/faults): the COPY failed
+    as the connection went, then the rollback failed on the broken connection and SQLAlchemy
+    raised that; it was answered 500."""
+    copy_failed = asyncpg.exceptions._base.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress")
+    busy = "cannot perform operation: another operation is in progress"
+    rollback_failed = _raised_while_handling(copy_failed,
+                                             asyncpg.exceptions.InterfaceError(busy))
+    error = unavailable(_wrapped(rollback_failed, sa_exc.InterfaceError))
+    assert isinstance(error, ServiceUnavailable) and error.headers["Retry-After"]
+    # The same rollback failure after a failure that is not the database's stays a 500.
+    after_a_bug = _raised_while_handling(ValueError("a bug"),
+                                         asyncpg.exceptions.InterfaceError(busy))
+    assert unavailable(_wrapped(after_a_bug, sa_exc.InterfaceError)) is None
+
 def test_other_failures_stay_what_they_are() -> None:
     no_table = sqlite3.OperationalError("no such table: resources")
     no_table.sqlite_errorcode = sqlite3.SQLITE_ERROR  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ chain (SQLAlchemy keeps the driver's exception as ``orig`` and as the cause):
 - SQLAlchemy: pool timeout, disconnection, a connection it invalidated, and an
   ``OperationalError`` of a driver other than sqlite3 (the DB-API's class for
   "the database failed, not the statement"; sqlite3 also files a missing table
-  there, so SQLite's own error code decides instead).
+  there, so SQLite's own error code decides instead);
+- any failure raised while handling one of these (e.g. the rollback after it).
 
 Anything else (a constraint, a bug in a statement) stays what it is. Neither
 the answer nor the log line quotes the driver's message: SQLAlchemy's carries
@@ -79,7 +80,10 @@ def translated() -> Iterator[None]:
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, the driver exception SQLAlchemy wrapped, and their causes."""
+    """``exc``, the driver exception SQLAlchemy wrapped, their causes, and what each was
+    raised while handling: a rollback that fails because the connection dropped under the
+    statement before it (asyncpg: "another operation is in progress") stands for that drop
+    (PostgreSQL stopped under a group of creates answered 500 that way)."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo and len(seen) < _CHAIN_LIMIT:
@@ -89,7 +93,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(item))
         yield item
         orig = getattr(item, "orig", None)
-        todo += [x for x in (orig, item.__cause__) if isinstance(x, BaseException)]
+        todo += [x for x in (orig, item.__cause__, item.__context__)
+                 if isinstance(x, BaseException)]
 
 
 def _kind(exc: BaseException) -> str | None:
