@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         "before the request is answered 503 with Retry-After")
     wishes_cache_mb: int = Field(default=48, description="memory for the $wishes documents "
                                  "asked for most recently (0 = keep none)")
+    read_cache_mb: int = Field(default=16, description="PostgreSQL: memory for the resources "
+                               "read by id most recently, served while nothing was written "
+                               "(0 = keep none)")
     log_level: str = "info"
     shutdown_seconds: int = Field(
         default=20, description="on SIGTERM, how long `serve` lets requests in flight "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from eolc_fhir.storage.database import Database
+from eolc_fhir.storage.model import StoredResource
 from eolc_fhir.storage.pg_reader import dollar_params
 from tests._pg import run_sync
 
@@ -112,3 +116,63 @@ def test_change_notifications_from_any_writer_move_the_token(migrated_url: str) 
             await db.close()
 
     run_sync(scenario)
+
+
+@pytest.mark.engines("postgresql")
+def test_current_versions_are_kept_until_any_process_writes(migrated_url: str) -> None:
+    """A read by id is answered from the cache while nothing was committed anywhere, and a
+    write another process has answered is seen by the very next read (the fence)."""
+    reader = Database(migrated_url, read_pool_size=2)
+    other = Database(migrated_url, read_pool_size=2)  # another process's server
+    assert reader.pg is not None
+    body = b'{"resourceType":"Basic","id":"k"}'
+
+    async def write(db: Database, version: int) -> None:
+        stored = StoredResource("Basic", "k", version, version, False, body)
+        async with db.unit_of_work() as uow:
+            if version == 1:
+                await uow.resources.insert_new(stored)
+            else:
+                await uow.resources.replace_current(stored, version - 1)
+
+    async def scenario() -> tuple[list[int | None], bool]:
+        assert reader.pg is not None
+        fetched: list[object] = []
+        real = reader.pg.fetchrow
+
+        async def counting(sql: str, args: Any = ()) -> Any:
+            if "FROM resources" in sql:
+                fetched.append(args)
+            return await real(sql, args)
+
+        reader.pg.fetchrow = counting  # type: ignore[method-assign]
+
+        async def version() -> int | None:
+            stored = await reader.read_current("Basic", "k")
+            return None if stored is None else stored.version
+
+        try:
+            await write(reader, 1)
+            seen = [await version()]
+            served_from_cache = False
+            for _ in range(100):  # until the listener is up and this write's signal heard
+                before = len(fetched)
+                await version()
+                if len(fetched) == before:
+                    served_from_cache = True
+                    break
+                await asyncio.sleep(0.05)
+            heard = reader.pg.changes()  # from here on, no notification arrives in time
+            reader.pg.changes = lambda: heard  # type: ignore[method-assign]
+            await write(other, 2)
+            seen.append(await version())  # at once: the sequence the writer advanced
+            await write(reader, 3)
+            seen.append(await version())
+            return seen, served_from_cache
+        finally:
+            await reader.close()
+            await other.close()
+
+    seen, served_from_cache = run_sync(scenario)
+    assert seen == [1, 2, 3]
+    assert served_from_cache

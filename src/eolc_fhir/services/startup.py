@@ -31,7 +31,8 @@ async def build_context(settings: Settings) -> ServerContext:
     db = Database(settings.database_url, pool_size=settings.db_pool_size,
                   read_pool_size=settings.db_read_pool_size,
                   busy_timeout=settings.db_busy_timeout_seconds,
-                  connect_timeout=settings.db_connect_timeout_seconds)
+                  connect_timeout=settings.db_connect_timeout_seconds,
+                  read_cache_bytes=settings.read_cache_mb * 1024 * 1024)
     try:
         return await _build(settings, db)
     except BaseException:

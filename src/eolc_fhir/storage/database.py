@@ -25,6 +25,7 @@ from eolc_fhir.storage.audit_append import SqliteAuditAppender, pg_append
 from eolc_fhir.storage.audit_repo import AuditRecord
 from eolc_fhir.storage.bulk import analyze
 from eolc_fhir.storage.compartment import PatientReader
+from eolc_fhir.storage.current_cache import CurrentCache
 from eolc_fhir.storage.errors import translated, unavailable
 from eolc_fhir.storage.export_rows import ExportSnapshot, export_snapshot
 from eolc_fhir.storage.fence import BatchedRead
@@ -55,10 +56,12 @@ class Database:
     """One per process: owns the engine and hands out units of work."""
 
     def __init__(self, url: str, *, pool_size: int = 10, read_pool_size: int = 4,
-                 busy_timeout: float = 30.0, connect_timeout: float = 10.0) -> None:
+                 busy_timeout: float = 30.0, connect_timeout: float = 10.0,
+                 read_cache_bytes: int = 16 << 20) -> None:
         """``busy_timeout``: how long a SQLite statement waits for another connection's
         lock; ``connect_timeout``: how long opening a PostgreSQL connection may take.
-        Past either, the request is answered 503 (storage/errors.py)."""
+        Past either, the request is answered 503 (storage/errors.py).
+        ``read_cache_bytes``: PostgreSQL's cache of current versions (current_cache.py)."""
         self.url = url
         self._busy_timeout = busy_timeout
         parsed = make_url(url)
@@ -75,6 +78,7 @@ class Database:
         self._writes = 0  # transactions that wrote resources, committed here (PostgreSQL)
         # Concurrent callers share one read of the sequence (one that began after they asked).
         self._read_changes = BatchedRead(self._read_advanced)
+        self._current = CurrentCache(read_cache_bytes)
         self._audit_appender: SqliteAuditAppender | None = None
         self._checkpoints: BackgroundCheckpoint | None = None
         if self.dialect == "sqlite":
@@ -220,19 +224,25 @@ class Database:
     async def read_current(self, resource_type: str,
                            resource_id: str) -> StoredResource | None:
         """A resource's current version by key, outside any transaction (SQLite:
-        ``fast_read``; PostgreSQL: the read pool, one statement). None when absent;
-        LookupError when there is no lean path (in-memory SQLite) or it failed."""
+        ``fast_read``; PostgreSQL: kept by ``CurrentCache`` while nothing changed, else the
+        read pool, one statement). None when absent; LookupError when there is no lean
+        path (in-memory SQLite) or it failed."""
         if self.pg is None:
-            row = self.fast_read(resource_type, resource_id)
-        else:
-            row = await self.pg.fetchrow(
-                "SELECT version, last_updated_us, deleted, content FROM resources "
-                "WHERE res_type = $1 AND res_id = $2", (resource_type, resource_id))
-        if row is None:
-            return None
-        version, last_updated_us, deleted, content = row
-        return StoredResource(resource_type, resource_id, version, last_updated_us,
-                              bool(deleted), None if deleted else bytes(content))
+            return _current(resource_type, resource_id,
+                            self.fast_read(resource_type, resource_id))
+        key = (resource_type, resource_id)
+        # Before reading: a write committed after this token makes what is read stale.
+        token = await self.fenced_change_token() if self._current.max_bytes > 0 else None
+        if token is not None:
+            found, stored = self._current.get(key, token)
+            if found:
+                return stored
+        stored = _current(resource_type, resource_id, await self.pg.fetchrow(
+            "SELECT version, last_updated_us, deleted, content FROM resources "
+            "WHERE res_type = $1 AND res_id = $2", key))
+        if token is not None:
+            self._current.put(key, token, stored)
+        return stored
 
     async def append_audit(self, records: Sequence[AuditRecord]) -> None:
         """Commit audit records in one short transaction of their own, on the engine's
@@ -349,6 +359,15 @@ class Database:
         if self._checkpoints is not None:
             await self._checkpoints.aclose()
         await self.engine.dispose()
+
+
+def _current(resource_type: str, resource_id: str,
+             row: Sequence[Any] | None) -> StoredResource | None:
+    if row is None:
+        return None
+    version, last_updated_us, deleted, content = row
+    return StoredResource(resource_type, resource_id, version, last_updated_us,
+                          bool(deleted), None if deleted else bytes(content))
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout: float, checkpoints_beside: bool) -> None:
