@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +60,33 @@ async def test_a_client_s_own_rate_limit_replaces_the_default(secure: SecureApp)
     statuses = [(await secure.http.get("/Flag", headers=gp)).status_code for _ in range(40)]
     assert statuses == [200] * 40  # the default (burst 30) would have refused some
 
+
+
+async def test_requests_arriving_together_share_one_read_of_their_client_s_limit(
+        secure: SecureApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 30 s a client's limit is read again; the requests that find it stale at once
+    wait for one read, not one each."""
+    from eolc_fhir.storage.security_repo import SecurityRepository
+
+    await secure.headers("ambulance", client_id="crews")  # registers the client
+    async with secure.ctx.db.unit_of_work() as uow:
+        assert await uow.security.set_rate_limit("crews", 500)
+    reads: list[str] = []
+    real = SecurityRepository.rate_limit
+
+    async def counting(self: SecurityRepository, client_id: str) -> Any:
+        reads.append(client_id)
+        await asyncio.sleep(0.05)  # the read takes a while: the others arrive meanwhile
+        return await real(self, client_id)
+
+    monkeypatch.setattr(SecurityRepository, "rate_limit", counting)
+    state = secure.ctx.security
+    assert state is not None
+    limits = await asyncio.gather(*(state.rate_limit_of("crews") for _ in range(16)))
+    assert limits == [500] * 16 and reads == ["crews"]
+    assert await state.rate_limit_of("crews") == 500 and reads == ["crews"]  # kept 30 s
+    state._limits.clear()  # as if 30 s had passed
+    assert await state.rate_limit_of("crews") == 500 and reads == ["crews", "crews"]
 
 async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
     from tests.unit.subscriptions.support import subscription

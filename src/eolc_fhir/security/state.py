@@ -47,16 +47,25 @@ class SecurityState:
     _withdrawn_refresh: asyncio.Future[frozenset[str]] | None = None
     _consent_writes: int = 0  # forget_withdrawn calls: a read begun before one is stale
     _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _limit_reads: dict[str, asyncio.Future[int]] = field(default_factory=dict)
     _practices: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _sharing: asyncio.Task[None] | None = None
 
     async def rate_limit_of(self, client_id: str) -> int:
         """The client's requests per minute (its own, else the default); read from the
-        database at most every 30 s per client, and the last value kept while it fails."""
-        now = time.monotonic()
+        database at most every 30 s per client, by one read that the client's requests
+        arriving meanwhile share, and the last value kept while it fails."""
         kept = self._limits.get(client_id)
-        if kept is not None and kept[0] > now:
+        if kept is not None and kept[0] > time.monotonic():
             return kept[1]
+        reading = self._limit_reads.get(client_id)
+        if reading is None:
+            reading = self._limit_reads[client_id] = asyncio.ensure_future(
+                self._read_limit(client_id, kept))
+            reading.add_done_callback(lambda _done: self._limit_reads.pop(client_id, None))
+        return await asyncio.shield(reading)
+
+    async def _read_limit(self, client_id: str, kept: tuple[float, int] | None) -> int:
         default = self.settings.rate_limit_per_minute
         try:
             async with self.db.unit_of_work(write=False) as uow:
@@ -64,7 +73,7 @@ class SecurityState:
         except FhirError:  # e.g. 503: keep limiting with what we knew
             return kept[1] if kept is not None else default
         limit = default if own is None else own
-        self._limits[client_id] = (now + _LIMIT_TTL, limit)
+        self._limits[client_id] = (time.monotonic() + _LIMIT_TTL, limit)
         return limit
 
     async def find_client(self, client_id: str) -> ClientRecord | None:
