@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -93,7 +93,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         extra = _security_headers(scope, self.settings, request_id)
         ctx = getattr(scope["app"].state, "ctx", None)
         state: SecurityState | None = getattr(ctx, "security", None)
