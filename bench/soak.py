@@ -430,6 +430,10 @@ def _report(args: argparse.Namespace, result: dict[str, Any], start: dict[int, i
         lines.append(f"| {pid} | {start.get(pid, 0) / 1024:.0f} | {end.get(pid, 0) / 1024:.0f} "
                      f"| {peak.get(pid, 0) / 1024:.0f} "
                      f"| {max(samples.get(pid, [0])) / 1024:.0f} |")
+    for pid in sorted(samples):  # whether it levels off, not only where it ended
+        minutes = samples[pid][59::60]
+        lines.append(f"\nRSS of {pid} after each minute of load: "
+                     + ", ".join(f"{kib / 1024:.0f}" for kib in minutes) + " MiB")
     lat = sorted(latencies)
     lines += ["", f"Notifications: expected {expected:,} events (the outbox), delivered "
               f"{stats['events']:,} (first arrivals) in {stats['posts']:,} POSTs"
