@@ -91,6 +91,10 @@ def test_a_failed_rollback_after_a_dropped_connection_is_the_drop() -> None:
     after_a_bug = _raised_while_handling(ValueError("a bug"),
                                          asyncpg.exceptions.InterfaceError(busy))
     assert unavailable(_wrapped(after_a_bug, sa_exc.InterfaceError)) is None
+    # Our own error raised while handling a network failure (a webhook, a file) keeps its
+    # meaning: it is not the database's.
+    ours = _raised_while_handling(ConnectionResetError(), ValueError("not the database"))
+    assert unavailable(ours) is None
 
 def test_other_failures_stay_what_they_are() -> None:
     no_table = sqlite3.OperationalError("no such table: resources")

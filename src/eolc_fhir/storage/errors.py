@@ -17,7 +17,8 @@ chain (SQLAlchemy keeps the driver's exception as ``orig`` and as the cause):
   ``OperationalError`` of a driver other than sqlite3 (the DB-API's class for
   "the database failed, not the statement"; sqlite3 also files a missing table
   there, so SQLite's own error code decides instead);
-- any failure raised while handling one of these (e.g. the rollback after it).
+- a driver's or SQLAlchemy's failure raised while handling one of these (e.g. the
+  rollback after it); our own errors keep their meaning whatever they were raised in.
 
 Anything else (a constraint, a bug in a statement) stays what it is. Neither
 the answer nor the log line quotes the driver's message: SQLAlchemy's carries
@@ -93,8 +94,14 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(item))
         yield item
         orig = getattr(item, "orig", None)
-        todo += [x for x in (orig, item.__cause__, item.__context__)
-                 if isinstance(x, BaseException)]
+        context = item.__context__ if _from_the_database(item) else None
+        todo += [x for x in (orig, item.__cause__, context) if isinstance(x, BaseException)]
+
+
+def _from_the_database(exc: BaseException) -> bool:
+    """Raised by a driver or by SQLAlchemy (not by our own code)."""
+    return isinstance(exc, sqlite3.Error | sa_exc.SQLAlchemyError) or \
+        type(exc).__module__.startswith(("asyncpg", "sqlalchemy"))
 
 
 def _kind(exc: BaseException) -> str | None:
