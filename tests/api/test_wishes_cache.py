@@ -20,7 +20,7 @@ import pytest
 from eolc_fhir.app import create_app
 from eolc_fhir.config import Settings
 from eolc_fhir.services.wishes import document as wishes
-from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument
+from eolc_fhir.services.wishes.cache import DocumentCache, KeptDocument, footprint
 from eolc_fhir.storage.compartment import PatientReader
 from tests.api.test_wishes import QUERY, _put, _record, _section, _WithdrawnState
 from tests.builders import make_lpa
@@ -210,3 +210,16 @@ def test_cache_is_bounded_in_bytes_least_recently_used_first() -> None:
     assert cache.bytes == 150
     cache.put(("id", "huge", "http://b"), _doc(251))
     assert cache.get(("id", "huge", "http://b")) is None and cache.bytes == 150
+
+
+def test_the_references_a_document_read_count_against_the_bound_too() -> None:
+    """A person with hundreds of register entries: the list of what was read is kept for
+    the audit beside the body, and counts."""
+    many = [f"Flag/{n:036d}/_history/1" for n in range(300)]
+    heavy = KeptDocument(1, "2026-11-30", 'W/"x"', b"x" * 1000, (), ["p"], resources=many)
+    assert footprint(heavy) == 1000 + sum(len(r) + 64 for r in many)
+    cache = DocumentCache(max_bytes=footprint(heavy) + 300)
+    cache.put(("id", "light", "http://b"), _doc(400))
+    cache.put(("id", "heavy", "http://b"), heavy)  # the body alone would have fitted beside
+    assert cache.get(("id", "light", "http://b")) is None
+    assert cache.bytes == footprint(heavy) and len(cache) == 1

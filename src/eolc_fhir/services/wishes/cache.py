@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-__all__ = ["WishesAnswer", "KeptDocument", "DocumentCache", "Key", "etags"]
+__all__ = ["WishesAnswer", "KeptDocument", "DocumentCache", "Key", "etags", "footprint"]
 
 
 @dataclass
@@ -84,14 +84,25 @@ class DocumentCache:
     def put(self, key: Key, document: KeptDocument) -> None:
         old = self._entries.pop(key, None)
         if old is not None:
-            self.bytes -= len(old.body)
-        if len(document.body) > self.max_bytes:
+            self.bytes -= footprint(old)
+        if footprint(document) > self.max_bytes:
             return
         self._entries[key] = document
-        self.bytes += len(document.body)
+        self.bytes += footprint(document)
         while self.bytes > self.max_bytes:
             _, dropped = self._entries.popitem(last=False)
-            self.bytes -= len(dropped.body)
+            self.bytes -= footprint(dropped)
+
+
+_PER_REFERENCE = 64  # a str object and its place in the list, beyond its characters
+
+
+def footprint(document: KeptDocument) -> int:
+    """The memory a kept document holds, as counted against ``EOLC_WISHES_CACHE_MB``: its
+    body and the references it read (kept for the audit). A person with hundreds of
+    register entries has a list of hundreds beside the body (a soak writing 300 Flags for
+    each of 100 people kept growing the process by ~4 MiB a minute, docs/performance.md)."""
+    return len(document.body) + sum(len(r) + _PER_REFERENCE for r in document.resources)
 
 
 def etags(header: str) -> set[str]:
