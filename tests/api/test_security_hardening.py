@@ -61,7 +61,6 @@ async def test_a_client_s_own_rate_limit_replaces_the_default(secure: SecureApp)
     assert statuses == [200] * 40  # the default (burst 30) would have refused some
 
 
-
 async def test_requests_arriving_together_share_one_read_of_their_client_s_limit(
         secure: SecureApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every 30 s a client's limit is read again; the requests that find it stale at once
@@ -87,6 +86,7 @@ async def test_requests_arriving_together_share_one_read_of_their_client_s_limit
     assert await state.rate_limit_of("crews") == 500 and reads == ["crews"]  # kept 30 s
     state._limits.clear()  # as if 30 s had passed
     assert await state.rate_limit_of("crews") == 500 and reads == ["crews", "crews"]
+
 
 async def test_subscriptions_belong_to_their_creator(secure: SecureApp) -> None:
     from tests.unit.subscriptions.support import subscription

@@ -85,10 +85,11 @@ class DocumentCache:
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= footprint(old)
-        if footprint(document) > self.max_bytes:
+        size = footprint(document)
+        if size > self.max_bytes:
             return
         self._entries[key] = document
-        self.bytes += footprint(document)
+        self.bytes += size
         while self.bytes > self.max_bytes:
             _, dropped = self._entries.popitem(last=False)
             self.bytes -= footprint(dropped)
@@ -100,8 +101,7 @@ _PER_REFERENCE = 64  # a str object and its place in the list, beyond its charac
 def footprint(document: KeptDocument) -> int:
     """The memory a kept document holds, as counted against ``EOLC_WISHES_CACHE_MB``: its
     body and the references it read (kept for the audit). A person with hundreds of
-    register entries has a list of hundreds beside the body (a soak writing 300 Flags for
-    each of 100 people kept growing the process by ~4 MiB a minute, docs/performance.md)."""
+    register entries has a list of hundreds beside the body."""
     return len(document.body) + sum(len(r) + _PER_REFERENCE for r in document.resources)
 
 
