@@ -153,3 +153,27 @@ async def test_every_official_example_round_trips(client: httpx.AsyncClient) -> 
             for key in server_set:
                 doc.pop(key, None)
         assert back == sent, path.name
+
+
+async def test_code_outside_a_required_binding_is_refused(client: httpx.AsyncClient) -> None:
+    """A register Flag with status "actve" used to be stored, then missing from the register
+    (which lists active Flags): the base stage checks the codes of required bindings."""
+    from tests.builders import make_register_flag
+
+    flag = make_register_flag(status="actve")
+    resp = await client.post("/Flag", json=flag)
+    assert resp.status_code == 400, resp.text
+    issues = resp.json()["issue"]
+    assert [(i["code"], i["expression"]) for i in issues] == [("code-invalid", ["Flag.status"])]
+    assert "active | inactive | entered-in-error" in issues[0]["diagnostics"]
+    # In a transaction: the whole Bundle is refused, its valid Patient is not written.
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b6a3c4e-5a46-4a4e-9d2e-3c0f6a1b2c3d", "resource": patient(),
+         "request": {"method": "POST", "url": "Patient"}},
+        {"resource": flag, "request": {"method": "POST", "url": "Flag"}}]}
+    resp = await client.post("/", json=bundle)
+    assert resp.status_code == 400, resp.text
+    assert [(i["code"], i["expression"]) for i in resp.json()["issue"]] == [
+        ("code-invalid", ["Bundle.entry[1].resource.status"])]
+    assert await _written(client) == 0
+    assert (await client.get("/Flag/_history")).json()["total"] == 0

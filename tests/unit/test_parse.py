@@ -490,6 +490,45 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
         "Patient.text.div",
         "non-whitespace",
     ),
+    # Codes outside a required binding's value set: the register would silently lose a
+    # Flag whose status is "actve".
+    (
+        "flag status not in its value set",
+        {"resourceType": "Flag", "status": "actve", "code": {"text": "x"},
+         "subject": {"reference": "Patient/p"}},
+        "code-invalid",
+        "Flag.status",
+        "'actve' is not one of the codes allowed here (required binding): active | inactive"
+        " | entered-in-error",
+    ),
+    ("gender in another code system", patient(gender="F"), "code-invalid", "Patient.gender",
+     "male | female | other | unknown"),
+    ("code case matters", patient(gender="Female"), "code-invalid", "Patient.gender",
+     "'Female'"),
+    (
+        "code in a datatype, in a list",
+        patient(name=[{"family": "A"}, {"use": "offical", "family": "B"}]),
+        "code-invalid",
+        "Patient.name[1].use",
+        "'offical'",
+    ),
+    (
+        "code in a backbone element",
+        {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+         "subject": {"reference": "Patient/p"},
+         "activity": [{"detail": {"status": "started"}}]},
+        "code-invalid",
+        "CarePlan.activity[0].detail.status",
+        "not-started | scheduled",
+    ),
+    (
+        "code in a contained resource",
+        patient(contained=[{"resourceType": "Flag", "id": "f", "status": "on",
+                            "code": {"text": "x"}, "subject": {"reference": "#"}}]),
+        "code-invalid",
+        "Patient.contained[0].status",
+        "'on'",
+    ),
 ]
 
 
@@ -714,6 +753,17 @@ def test_contained_resource_without_resource_type() -> None:
         },
         patient(name=[{"text": "  leading and trailing whitespace is allowed in strings  "}]),
         patient(text={"status": "generated", "div": f'<div {NS}><img src="#a"/></div>'}),
+        # Where the models' list of a binding's codes is cut short ("registered | preliminary
+        # | final | amended +"), the codes beyond it are valid and must not be refused.
+        {"resourceType": "Observation", "status": "cancelled", "code": {"text": "x"}},
+        {"resourceType": "Encounter", "status": "entered-in-error", "class": {"code": "AMB"}},
+        # Not lists of codes: "formats supported (xml | json | ttl | mime type)".
+        {"resourceType": "CapabilityStatement", "status": "active", "date": "2026",
+         "kind": "instance", "fhirVersion": "4.0.1", "format": ["application/fhir+json"]},
+        # A code given only an extension (no value) has nothing to check against the set.
+        {"resourceType": "Flag", "_status": {"extension": [{"url": "http://x",
+                                                            "valueString": "why"}]},
+         "code": {"text": "x"}, "subject": {"reference": "Patient/p"}},
     ],
 )
 def test_valid_edge_cases_are_accepted(resource: dict[str, Any]) -> None:

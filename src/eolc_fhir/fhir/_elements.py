@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import NoneType, UnionType
 from typing import Any
 
-from eolc_fhir.fhir._primitives import PRIMITIVE_TYPES, Checker
+from eolc_fhir.fhir._primitives import PRIMITIVE_TYPES, Checker, bound_code
 from eolc_fhir.fhir.models import FHIRAbstractModel
 
 __all__ = ["Element", "Shape", "shape_of", "PRIMITIVE", "COMPLEX", "RESOURCE"]
@@ -56,6 +56,12 @@ _PLAIN = {
     datetime.time: "time",
     uuid.UUID: "uuid",
 }
+# The codes of a required binding: fhir.resources lists them (enum_values) from the
+# element's short description in the specification. Where that list ends in "+" it is cut
+# short, and these two descriptions are not lists of codes at all ("formats supported (xml |
+# json | ttl | mime type)", an extensible "text/cql | ... | etc."): none of those is checked.
+_NOT_CODE_LISTS = frozenset({("CapabilityStatement", "format"), ("Expression", "language")})
+_BOUND: dict[tuple[str, ...], Checker] = {}  # one checker per list of codes
 # Resource and DomainResource fields (contained, Bundle.entry.resource) hold any resource.
 _ABSTRACT_RESOURCES = frozenset({"Resource", "DomainResource"})
 
@@ -110,6 +116,9 @@ def _build_shape(model: type[FHIRAbstractModel]) -> Shape:
         if not extra.get("element_property") or not info.alias:
             continue  # "__ext" siblings and fhir_comments: we handle "_x" ourselves
         element = _element(info.alias, info.annotation, extra, info.is_required())
+        codes = _required_codes(name, element, extra)
+        if codes is not None:
+            element = replace(element, check=_BOUND.setdefault(codes, bound_code(codes)))
         if element.kind == PRIMITIVE and _extensible(name, element.key, aliases):
             element = replace(element, extensible=True)
         shape.elements[element.key] = element
@@ -124,6 +133,16 @@ def _build_shape(model: type[FHIRAbstractModel]) -> Shape:
     if name == "FHIRPrimitiveExtension":
         shape.plain = False  # "_x" may hold just an id: ele-1 is judged with its value
     return shape
+
+
+def _required_codes(type_name: str, element: Element,
+                    extra: dict[str, Any]) -> tuple[str, ...] | None:
+    """The whole list of codes a ``code`` element's required binding allows, if known."""
+    codes = extra.get("enum_values")
+    if element.type_name != "code" or not codes or "+" in codes or \
+            (type_name, element.key) in _NOT_CODE_LISTS:
+        return None
+    return tuple(codes)
 
 
 def _extensible(type_name: str, key: str, aliases: set[str | None]) -> bool:

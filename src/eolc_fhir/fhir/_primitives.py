@@ -17,7 +17,8 @@ from typing import Any
 from eolc_fhir.fhir.ids import ID_RE
 from eolc_fhir.fhir.xhtml import check_div
 
-__all__ = ["PRIMITIVE_TYPES", "WRONG_JSON_TYPE", "check_primitive", "json_kind"]
+__all__ = ["PRIMITIVE_TYPES", "WRONG_JSON_TYPE", "CodeNotAllowed", "bound_code", "check_primitive",
+           "json_kind"]
 
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _MONTH = r"(0[1-9]|1[0-2])"
@@ -188,6 +189,27 @@ PRIMITIVE_TYPES: dict[str, Checker] = {
     "time": _pattern(_TIME_RE, "time (hh:mm:ss)"),
     "xhtml": _xhtml,
 }
+
+
+class CodeNotAllowed(str):
+    """A problem that is a code outside the value set its element is bound to (required
+    binding): the caller reports it as ``code-invalid``."""
+
+
+def bound_code(codes: tuple[str, ...]) -> Checker:
+    """A ``code`` checker that also allows only ``codes`` (a required binding)."""
+    allowed = frozenset(codes)
+    shown = " | ".join(codes)
+    lexical = PRIMITIVE_TYPES["code"]
+
+    def check(value: Any) -> str | None:
+        problem = lexical(value)
+        if problem is None and value not in allowed:
+            return CodeNotAllowed(f"{_show(value)} is not one of the codes allowed here "
+                                  f"(required binding): {shown}")
+        return problem
+
+    return check
 
 
 def check_primitive(type_name: str, value: Any) -> str | None:

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from eolc_fhir.fhir._elements import COMPLEX, PRIMITIVE, Element, Shape, shape_of
-from eolc_fhir.fhir._primitives import WRONG_JSON_TYPE, json_kind
+from eolc_fhir.fhir._primitives import WRONG_JSON_TYPE, CodeNotAllowed, json_kind
 from eolc_fhir.fhir.errors import Issue
 from eolc_fhir.fhir.models import is_resource_type, model_class, not_r4_type
 
@@ -105,7 +105,10 @@ class _Walk:
             self.completeness(obj, shape, path, chosen)
 
     def primitive_problem(self, path: str, problem: str) -> None:
-        self.add("structure" if problem.startswith(WRONG_JSON_TYPE) else "value", path, problem)
+        if isinstance(problem, CodeNotAllowed):
+            self.add("code-invalid", path, problem)
+        else:
+            self.add("structure" if problem.startswith(WRONG_JSON_TYPE) else "value", path, problem)
 
     def other_key(
         self,
