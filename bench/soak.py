@@ -45,6 +45,9 @@ NHS = "https://fhir.nhs.uk/Id/nhs-number"
 TOPIC = "https://eolc.example.org/fhir/SubscriptionTopic/register-entry"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 MIX = (("wishes", 70), ("search", 15), ("write", 10), ("read", 5))
+# Settings that change the server's memory, stated in the report when the environment sets
+# them (the server inherits it).
+_REPORTED_SETTINGS = ("EOLC_WISHES_CACHE_MB", "EOLC_READ_CACHE_MB")
 
 
 def _cli() -> str:
@@ -415,7 +418,9 @@ def _report(args: argparse.Namespace, result: dict[str, Any], start: dict[int, i
              f"patient demo region, {args.workers} uvicorn worker(s), {args.connections} "
              f"connections (aiohttp, closed loop), {args.subscribers} rest-hook subscribers "
              f"(https on loopback). {os.cpu_count()} cores shared with the load generator, "
-             "the receivers and other people's work.", "",
+             "the receivers and other people's work.",
+             *[f"The server ran with {name}={os.environ[name]} from the environment."
+               for name in _REPORTED_SETTINGS if name in os.environ], "",
              f"**Requests: {total:,} ({total / result['seconds']:,.0f}/s); errors (non-2xx or "
              f"no answer): {errors}** {json.dumps(result['errors']) if errors else ''}",
              *[f"- e.g. {key}: `{request}`" for key, request in result["examples"].items()], "",
