@@ -16,7 +16,7 @@ from eolc_fhir.storage.subscription_tables import subscription_events as ev
 from eolc_fhir.storage.subscription_tables import subscription_state as st
 
 __all__ = ["SubscriptionRepository", "StateRow", "EventRow", "Ack", "NOTIFY_CHANNEL", "listen",
-           "PARKED_US"]
+           "PARKED_US", "padded"]
 
 NOTIFY_CHANNEL = "eolc_subscription_events"
 LIVE = ("requested", "active", "error")
