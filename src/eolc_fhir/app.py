@@ -38,6 +38,7 @@ from eolc_fhir.api.html_format import HtmlAnswerMiddleware
 from eolc_fhir.api.negotiation import NegotiationMiddleware
 from eolc_fhir.api.xml_format import XmlAnswerMiddleware
 from eolc_fhir.config import Settings
+from eolc_fhir.heap import fix_mmap_threshold
 from eolc_fhir.services.context import ServerContext
 from eolc_fhir.services.startup import build_context, close_context
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 1_000)
+        app.state.mmap_threshold_fixed = fix_mmap_threshold(settings.mmap_threshold_kb)
         try:
             yield
         finally:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
                                 "answered and, on failure, written alone)")
     tune_gc: bool = Field(default=False, description="freeze start-up objects and collect "
                           "garbage less often (pauses hurt p99); `serve` turns it on")
+    mmap_threshold_kb: int = Field(default=128, description="blocks this large (KiB) or "
+                                   "larger are mapped on their own and given back to the "
+                                   "system when freed (glibc; 0 = glibc's own rising "
+                                   "threshold)")
     # -- security (issue 6; README "Security") --
     token_lifetime: int = Field(default=300, description="access token lifetime, seconds")
     rate_limit_per_minute: int = Field(default=3000, description="requests per client per "
