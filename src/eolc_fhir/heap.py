@@ -15,7 +15,6 @@ system when it is freed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 __all__ = ["fix_mmap_threshold"]
 
@@ -26,11 +25,10 @@ def fix_mmap_threshold(kib: int) -> bool:
     """Blocks of ``kib`` KiB or more are mapped on their own from now on, for good (glibc's
     ``mallopt(M_MMAP_THRESHOLD)``, which also stops the threshold rising). False when the
     C library is not glibc (musl, macOS) or refused the value."""
-    name = ctypes.util.find_library("c")
-    if name is None or kib <= 0:
+    if kib <= 0:
         return False
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process already has
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
