@@ -61,7 +61,6 @@ _PLAIN = {
 # short, and these two descriptions are not lists of codes at all ("formats supported (xml |
 # json | ttl | mime type)", an extensible "text/cql | ... | etc."): none of those is checked.
 _NOT_CODE_LISTS = frozenset({("CapabilityStatement", "format"), ("Expression", "language")})
-_BOUND: dict[tuple[str, ...], Checker] = {}  # one checker per list of codes
 # Resource and DomainResource fields (contained, Bundle.entry.resource) hold any resource.
 _ABSTRACT_RESOURCES = frozenset({"Resource", "DomainResource"})
 
@@ -118,7 +117,7 @@ def _build_shape(model: type[FHIRAbstractModel]) -> Shape:
         element = _element(info.alias, info.annotation, extra, info.is_required())
         codes = _required_codes(name, element, extra)
         if codes is not None:
-            element = replace(element, check=_BOUND.setdefault(codes, bound_code(codes)))
+            element = replace(element, check=bound_code(codes))
         if element.kind == PRIMITIVE and _extensible(name, element.key, aliases):
             element = replace(element, extensible=True)
         shape.elements[element.key] = element

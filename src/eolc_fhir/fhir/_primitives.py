@@ -12,6 +12,7 @@ import calendar
 import math
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from eolc_fhir.fhir.ids import ID_RE
@@ -196,6 +197,7 @@ class CodeNotAllowed(str):
     binding): the caller reports it as ``code-invalid``."""
 
 
+@cache  # one checker per list of codes, however many elements share it
 def bound_code(codes: tuple[str, ...]) -> Checker:
     """A ``code`` checker that also allows only ``codes`` (a required binding)."""
     allowed = frozenset(codes)
